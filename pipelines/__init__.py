@@ -1,0 +1,1 @@
+"""Data in, SavedModel out: one module per task (corpora, tf.data, recipes)."""

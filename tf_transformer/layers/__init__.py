@@ -1,0 +1,37 @@
+"""Keras layers of the Transformer: positions, attention, feed-forward, encoder, decoder."""
+
+from tf_transformer.layers.attention import (
+    BaseAttention,
+    CausalSelfAttention,
+    CrossAttention,
+    GlobalSelfAttention,
+)
+from tf_transformer.layers.cached_multi_head_attention import CachedMultiHeadAttention
+from tf_transformer.layers.decoder import Decoder, DecoderLayer
+from tf_transformer.layers.encoder import Encoder, EncoderLayer
+from tf_transformer.layers.feed_forward import FeedForward
+from tf_transformer.layers.masks import causal_mask, merge_masks, padding_mask
+from tf_transformer.layers.positional_embedding import (
+    PositionalEmbedding,
+    positional_encoding,
+    sinusoids,
+)
+
+__all__ = [
+    "BaseAttention",
+    "CachedMultiHeadAttention",
+    "CausalSelfAttention",
+    "CrossAttention",
+    "Decoder",
+    "DecoderLayer",
+    "Encoder",
+    "EncoderLayer",
+    "FeedForward",
+    "GlobalSelfAttention",
+    "PositionalEmbedding",
+    "causal_mask",
+    "merge_masks",
+    "padding_mask",
+    "positional_encoding",
+    "sinusoids",
+]
