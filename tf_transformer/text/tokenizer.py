@@ -1,0 +1,83 @@
+"""The interface every tokenizer here shares: a `tf.Module` with fixed reserved ids."""
+
+import sys
+import time
+
+import tensorflow as tf
+
+RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]", "[MASK]")
+PAD_ID, UNK_ID, START_ID, END_ID, MASK_ID = range(len(RESERVED_TOKENS))
+
+
+class Tokenizer(tf.Module):
+    """Strings to ids and back, in the graph, so it runs in `tf.data` and in a SavedModel.
+
+    `tokenize(strings[None]) -> RaggedTensor[int32]`, `detokenize(ids) -> strings[None]`
+    (reserved tokens, `[PAD]` included, are dropped; ids may be ragged or padded),
+    `lookup(ids) -> token strings`, `vocab_size`. Reserved ids are the same for every
+    tokenizer: `[PAD]`=0, `[UNK]`=1, `[START]`=2, `[END]`=3, `[MASK]`=4.
+    """
+
+    pad_id, unk_id, start_id, end_id, mask_id = PAD_ID, UNK_ID, START_ID, END_ID, MASK_ID
+    reserved_tokens = RESERVED_TOKENS
+
+    def __init__(self, vocab, name=None):
+        super().__init__(name=name)
+        vocab = list(vocab)
+        if tuple(vocab[: len(RESERVED_TOKENS)]) != RESERVED_TOKENS:
+            raise ValueError(f"the vocabulary must start with {', '.join(RESERVED_TOKENS)}")
+        self.vocab = tf.Variable(vocab, dtype=tf.string, trainable=False, name="vocab")
+        self._vocab_size = len(vocab)
+
+    @property
+    def vocab_size(self) -> int:
+        return self._vocab_size
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def tokenize(self, strings):
+        return self._tokenize(strings)
+
+    def detokenize(self, ids):
+        if isinstance(ids, tf.RaggedTensor):
+            return self.detokenize_ragged(ids)
+        return self.detokenize_dense(ids)
+
+    @tf.function(input_signature=[tf.RaggedTensorSpec([None, None], tf.int32, 1)])
+    def detokenize_ragged(self, ids):
+        keep = ids >= len(RESERVED_TOKENS)
+        return self._detokenize(tf.ragged.boolean_mask(ids, keep))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
+    def detokenize_dense(self, ids):
+        return self.detokenize_ragged(tf.RaggedTensor.from_tensor(ids))
+
+    @tf.function(input_signature=[tf.TensorSpec(None, tf.int32)])
+    def lookup(self, ids):
+        return tf.gather(self.vocab, ids)
+
+    def _tokenize(self, strings):
+        raise NotImplementedError
+
+    def _detokenize(self, ids):
+        raise NotImplementedError
+
+
+class TrainingProgress:
+    """A progress bar over the texts a vocabulary is learned from, and a closing line."""
+
+    def __init__(self, what, total):
+        import keras
+
+        self.what, self.total, self.start = what, total, time.time()
+        print(f"{what}: reading {total:,} texts", file=sys.stderr)
+        self.bar = keras.utils.Progbar(total, unit_name="text")
+
+    def batches(self, texts, batch_size=1024):
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start : start + batch_size]
+            yield batch
+            self.bar.add(len(batch))
+
+    def done(self, vocab_size):
+        elapsed = time.time() - self.start
+        print(f"{self.what}: {vocab_size:,} tokens in {elapsed:.1f}s", file=sys.stderr)
