@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format clean
+.PHONY: demo test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +14,13 @@ $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e '.[test]'
 	touch $(STAMP)
 
+# The main job: train the translator on the embedded CLDR corpus, report BLEU/chrF/exact
+# match and samples, export saved_models/translator/<version>/, check it as TF Serving loads it.
+DEMO_ARGS ?= --source cldr:en-pt --preset small --epochs 6 --steps-per-epoch 400 \
+	--warmup-steps 1000 --mixed-precision bf16
+
 demo: $(STAMP)
-	@echo "make demo: the translator (train on cldr:en-pt, BLEU, export, serving check)"
-	@echo "arrives with the translator issue; the layers are ready: see README.md."
+	$(BIN)/tf-transformer translate train $(DEMO_ARGS) --export saved_models/translator
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -28,6 +32,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_input_pipeline
+	$(BIN)/python -m benchmarks.bench_generation
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

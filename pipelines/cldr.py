@@ -197,16 +197,20 @@ TAGGING_WEIGHTS = {"date": 50, "amount": 25, "unit": 25}
 
 @functools.lru_cache(maxsize=8)
 def parallel_pairs(source, target, size=60000, seed=0):
-    """Up to `size` distinct (source, target) phrase pairs rendered in two locales."""
+    """Up to `size` (source, target) phrase pairs rendered in two locales.
+
+    Sources are distinct: where two renderings coincide in the source locale but not in
+    the target (English "May 22" is both the long and the medium date), the first target
+    is kept, so that no source has two correct translations.
+    """
     locales = (locale(source), locale(target))
     codes = _name_codes(locales)
     pairs = {}
     for src, tgt in render_phrases(locales, int(size * 1.5), seed, TRANSLATION_WEIGHTS, codes):
-        pair = (text_of(src), text_of(tgt))
-        pairs.setdefault(pair, None)
+        pairs.setdefault(text_of(src), text_of(tgt))
         if len(pairs) >= size:
             break
-    return tuple(pairs)
+    return tuple(pairs.items())
 
 
 @functools.lru_cache(maxsize=8)

@@ -55,12 +55,12 @@ class Corpus:
             return [" ".join(tokens) for tokens, _ in examples]
         return [example[side] for example in examples]
 
-    def dataset(self, split: str = "train"):
-        """The split as a `tf.data.Dataset`: strings, string pairs, (text, label id) or
-        (tokens, tag ids)."""
+    def dataset(self, split: str = "train", limit: int = None):
+        """The split (its first `limit` examples) as a `tf.data.Dataset`: strings, string
+        pairs, (text, label id) or (tokens, tag ids)."""
         import tensorflow as tf
 
-        examples = self.split(split)
+        examples = self.split(split)[:limit]
         if self.kind == "text":
             return tf.data.Dataset.from_tensor_slices(tf.constant(examples, tf.string))
         if self.kind == "parallel":

@@ -1,8 +1,29 @@
-"""Translation: string pairs to `((source_ids, target_in_ids), target_out_ids)` batches."""
+"""Translation: string pairs to `((source_ids, target_in_ids), target_out_ids)` batches,
+and the recipe that trains, evaluates and exports a translator."""
 
+import dataclasses
+import json
+import os
+import time
+
+import keras
+import numpy as np
 import tensorflow as tf
 
-from tf_transformer.text import END_ID, START_ID
+from pipelines.sources import load_corpus
+from tf_transformer.errors import InputError
+from tf_transformer.generation.translator import Translator
+from tf_transformer.models import Transformer
+from tf_transformer.plotting import plot_attention_heads
+from tf_transformer.serving.export import export_translator
+from tf_transformer.text import END_ID, START_ID, SentencePieceTokenizer, WordPieceTokenizer
+from tf_transformer.training import (
+    MaskedLoss,
+    SampleOutputs,
+    masked_accuracy,
+    standard_callbacks,
+    transformer_optimizer,
+)
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -83,3 +104,226 @@ def padding_fraction(batches: tf.data.Dataset) -> float:
             pads += int(tf.reduce_sum(tf.cast(ids == 0, tf.int64)))
             total += int(tf.size(ids))
     return pads / max(total, 1)
+
+
+# The recipe: source -> tokenizers -> datasets -> fit -> evaluate -> export --------------
+
+
+@dataclasses.dataclass
+class TranslateConfig:
+    """Everything a translation run depends on; saved as the run's `config.json`."""
+
+    source: str = "cldr:en-pt"
+    preset: str = "tutorial"
+    epochs: int = 10
+    batch_size: int = 64
+    max_tokens: int = 40
+    tokenizer: str = "sentencepiece"
+    vocab_size: int = 4000
+    warmup_steps: int = 4000
+    label_smoothing: float = 0.1
+    corpus_size: int = None
+    steps_per_epoch: int = None
+    validation_size: int = 2000  # pairs checked after every epoch (the test split is apart)
+    jit_compile: bool = False
+    mixed_precision: str = None  # "bf16" or "fp16"
+    seed: int = 0
+    overrides: dict = dataclasses.field(default_factory=dict)
+
+
+PRECISIONS = {None: None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+TOKENIZERS = {"sentencepiece": SentencePieceTokenizer, "wordpiece": WordPieceTokenizer}
+
+
+def new_run_dir(root="runs/translate"):
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = os.path.join(root, stamp)
+    suffix = 1
+    while os.path.exists(path):
+        suffix += 1
+        path = os.path.join(root, f"{stamp}-{suffix}")
+    return path
+
+
+def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
+    """Runs the recipe up to a trained model in `run_dir`; returns `run_dir`.
+
+    The run directory gets `config.json`, `tokenizers/`, `checkpoints/` (best weights),
+    `backup/` (so an interrupted run resumes), `logs/` (TensorBoard), `model.keras`,
+    `history.json`; `evaluate` adds `metrics.json` and `attention.png`.
+    """
+    if config.mixed_precision not in PRECISIONS:
+        raise InputError(f"unknown mixed precision {config.mixed_precision!r}; use bf16 or fp16")
+    if config.tokenizer not in TOKENIZERS:
+        raise InputError(f"unknown tokenizer {config.tokenizer!r}; use {' or '.join(TOKENIZERS)}")
+    corpus = load_corpus(config.source, seed=config.seed, size=config.corpus_size)
+    if corpus.kind != "parallel":
+        raise InputError(f"{config.source} is a {corpus.kind} corpus; translation needs pairs")
+    log(f"corpus {corpus.summary()}")
+    run_dir = run_dir or new_run_dir()
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, "config.json"), "w") as handle:
+        json.dump(dataclasses.asdict(config), handle, indent=2)
+
+    keras.utils.set_random_seed(config.seed)
+    tokenizer_cls = TOKENIZERS[config.tokenizer]
+    source_tokenizer = tokenizer_cls.train(corpus.texts("train", 0), config.vocab_size)
+    target_tokenizer = tokenizer_cls.train(corpus.texts("train", 1), config.vocab_size)
+    source_tokenizer.save(os.path.join(run_dir, "tokenizers", "source"))
+    target_tokenizer.save(os.path.join(run_dir, "tokenizers", "target"))
+
+    options = dict(batch_size=config.batch_size, max_tokens=config.max_tokens, seed=config.seed)
+    train_batches = make_batches(
+        corpus.dataset("train"), source_tokenizer, target_tokenizer, **options
+    )
+    val_batches = make_batches(
+        corpus.dataset("validation", limit=config.validation_size),
+        source_tokenizer,
+        target_tokenizer,
+        shuffle=0,
+        cache=True,
+        **options,
+    )
+    # bucketing hides the batch count from Keras, which then warns that the validation
+    # data "ran out" after every pass; count the (cached) batches once and say so
+    val_batches = val_batches.apply(
+        tf.data.experimental.assert_cardinality(sum(1 for _ in val_batches))
+    )
+    if config.steps_per_epoch:
+        train_batches = train_batches.repeat()
+
+    model = Transformer.from_preset(
+        config.preset,
+        input_vocab_size=source_tokenizer.vocab_size,
+        target_vocab_size=target_tokenizer.vocab_size,
+        max_length=config.max_tokens,
+        dtype=PRECISIONS[config.mixed_precision],
+        **config.overrides,
+    )
+    model.compile(
+        optimizer=transformer_optimizer(model.d_model, config.warmup_steps),
+        loss=MaskedLoss(config.label_smoothing),
+        metrics=[masked_accuracy],
+        jit_compile=config.jit_compile,
+    )
+    model.build(((None, None), (None, None)))
+    log(f"model: Transformer preset {config.preset!r}, {model.count_params():,} parameters")
+
+    translator = Translator(model, source_tokenizer, target_tokenizer)
+    samples = corpus.validation[:3]
+    sample_callback = SampleOutputs(
+        lambda texts: decode_strings(translate_batch(translator, texts)),
+        [s for s, _ in samples],
+        [t for _, t in samples],
+        title="sample translations",
+    )
+    history = model.fit(
+        train_batches,
+        validation_data=val_batches,
+        epochs=config.epochs,
+        steps_per_epoch=config.steps_per_epoch,
+        callbacks=[*standard_callbacks(run_dir), sample_callback],
+        shuffle=False,  # the dataset shuffles itself
+        verbose=2 if os.environ.get("CI") else 1,
+    )
+    best = os.path.join(run_dir, "checkpoints", "best.weights.h5")
+    if os.path.exists(best):
+        model.load_weights(best)
+    model.save(os.path.join(run_dir, "model.keras"))
+    with open(os.path.join(run_dir, "history.json"), "w") as handle:
+        json.dump({k: [float(v) for v in vs] for k, vs in history.history.items()}, handle)
+    return run_dir
+
+
+def load_run(run_dir: str):
+    """The `Translator` of a trained run directory."""
+    model_path = os.path.join(run_dir, "model.keras")
+    if not os.path.isfile(model_path):
+        raise InputError(f"{run_dir}: not a trained translation run (no model.keras)")
+    with open(os.path.join(run_dir, "config.json")) as handle:
+        config = TranslateConfig(**json.load(handle))
+    tokenizer_cls = TOKENIZERS[config.tokenizer]
+    source = tokenizer_cls.load(os.path.join(run_dir, "tokenizers", "source"))
+    target = tokenizer_cls.load(os.path.join(run_dir, "tokenizers", "target"))
+    model = keras.models.load_model(model_path, compile=False)
+    return Translator(model, source, target), config
+
+
+_COMPILED = {}
+
+
+def translate_batch(translator, texts, beam_size=1):
+    """Translations of a list of strings through a compiled (`tf.function`) translator."""
+    key = (id(translator), beam_size)
+    if key not in _COMPILED:
+        _COMPILED[key] = tf.function(
+            lambda t: translator.translate(t, beam_size=beam_size),
+            input_signature=[tf.TensorSpec([None], tf.string)],
+        )
+    return _COMPILED[key](tf.constant(list(texts), tf.string))
+
+
+def decode_strings(tensor):
+    return [t.decode("utf-8", errors="replace") for t in tensor.numpy()]
+
+
+def evaluate(run_dir: str, split: str = "test", beam_size: int = 1, limit: int = None, log=print):
+    """BLEU and chrF (sacrebleu) and the exact-match rate on a held-out split; writes
+    `metrics.json` and `attention.png` into the run directory and returns the metrics."""
+    import sacrebleu
+
+    translator, config = load_run(run_dir)
+    corpus = load_corpus(config.source, seed=config.seed, size=config.corpus_size)
+    pairs = corpus.split(split)[:limit] if limit else corpus.split(split)
+    if not pairs:
+        raise InputError(f"{config.source}: the {split} split is empty")
+    hypotheses = []
+    progress = keras.utils.Progbar(len(pairs), unit_name="pair")
+    for start in range(0, len(pairs), 256):
+        batch = [s for s, _ in pairs[start : start + 256]]
+        hypotheses += decode_strings(translate_batch(translator, batch, beam_size))
+        progress.add(len(batch))
+    references = [t for _, t in pairs]
+    metrics = {
+        "split": split,
+        "pairs": len(pairs),
+        "beam_size": beam_size,
+        "bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
+        "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
+        "exact_match": sum(h == r for h, r in zip(hypotheses, references, strict=True))
+        / len(pairs),
+        "samples": [
+            {"source": s, "reference": r, "translation": h}
+            for (s, r), h in list(zip(pairs, hypotheses, strict=True))[:5]
+        ],
+    }
+    with open(os.path.join(run_dir, "metrics.json"), "w") as handle:
+        json.dump(metrics, handle, indent=2, ensure_ascii=False)
+    plot_attention(translator, pairs[0][0], os.path.join(run_dir, "attention.png"))
+    return metrics
+
+
+def plot_attention(translator, text, path):
+    """The last decoder block's cross-attention heads for `text`, tutorial style."""
+    source = translator.source_ids(tf.constant([text]))
+    output = translator.token_ids(tf.constant([text]))[0].numpy()
+    length = int(np.argmax(output == END_ID)) + 1 if END_ID in output else len(output)
+    target_in = np.concatenate([[START_ID], output[: length - 1]])[None].astype("int32")
+    translator.model((source, target_in), training=False)
+    attention = keras.ops.convert_to_numpy(translator.model.last_attention_scores)[0]
+    source_tokens = decode_strings(translator.source_tokenizer.lookup(source[0]))
+    target_tokens = decode_strings(translator.target_tokenizer.lookup(target_in[0]))
+    real = [i for i, token in enumerate(source[0].numpy()) if token != 0]
+    return plot_attention_heads(
+        [source_tokens[i] for i in real],
+        target_tokens,
+        attention[:, :, real],
+        path,
+        title=text,
+    )
+
+
+def export(run_dir: str, model_dir: str = "saved_models/translator", version: int = None):
+    """Exports the run's translator as a new version under `model_dir`; returns its path."""
+    translator, _ = load_run(run_dir)
+    return export_translator(translator, model_dir, version)

@@ -1,7 +1,15 @@
 """`keras.layers.MultiHeadAttention` with a key/value cache and an explicit float32 softmax."""
 
+import warnings
+
 import keras
 from keras import ops
+
+# One key per query is legitimate here (the first position of a causal sequence, a
+# one-token source); Keras warns about any softmax over an axis of static size 1.
+warnings.filterwarnings(
+    "ignore", message="You are using a softmax over axis -1", category=UserWarning
+)
 
 
 def write_at(cache, updates, index):

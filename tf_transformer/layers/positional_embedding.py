@@ -43,6 +43,9 @@ class PositionalEmbedding(keras.layers.Layer):
         position: `"sinusoidal"` (the paper, no weights) or `"learned"` (BERT, GPT).
         scale: multiply token embeddings by sqrt(d_model), as the paper does.
         embeddings_initializer: initializer for both tables.
+        token_embedding: an existing `keras.layers.Embedding` to use (and share) instead of
+            creating one: how the seq2seq model ties source and target embeddings. Not
+            part of the config; the model that shares it recreates the sharing.
 
     Example:
     ```python
@@ -64,6 +67,7 @@ class PositionalEmbedding(keras.layers.Layer):
         position="sinusoidal",
         scale=True,
         embeddings_initializer="uniform",
+        token_embedding=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -75,7 +79,7 @@ class PositionalEmbedding(keras.layers.Layer):
         self.position = position
         self.scale = scale
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
-        self.token_embedding = keras.layers.Embedding(
+        self.token_embedding = token_embedding or keras.layers.Embedding(
             vocab_size,
             d_model,
             embeddings_initializer=self.embeddings_initializer,
@@ -93,7 +97,8 @@ class PositionalEmbedding(keras.layers.Layer):
             )
 
     def build(self, token_ids_shape):
-        self.token_embedding.build(token_ids_shape)
+        if not self.token_embedding.built:  # a shared embedding is built once
+            self.token_embedding.build(token_ids_shape)
         if self.position_embedding is not None:
             self.position_embedding.build((None,))
         self.built = True

@@ -84,6 +84,7 @@ class TransformerStack(keras.layers.Layer):
         position="sinusoidal",
         scale_embedding=True,
         layer_norm_epsilon=1e-6,
+        token_embedding=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -106,6 +107,7 @@ class TransformerStack(keras.layers.Layer):
             max_length=max_length,
             position=position,
             scale=scale_embedding,
+            token_embedding=token_embedding,
             dtype=self.dtype_policy,
             name="embedding",
         )

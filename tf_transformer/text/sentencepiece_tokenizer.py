@@ -1,6 +1,7 @@
 """SentencePiece: a model trained with the `sentencepiece` library, run in the graph with
 TF Text's `SentencepieceTokenizer`."""
 
+import hashlib
 import io
 import os
 
@@ -34,12 +35,17 @@ class SentencePieceTokenizer(Tokenizer):
         vocab = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
         super().__init__(vocab, name=name)
         self.model_proto = model_proto
+        self._digest = hashlib.sha1(model_proto).hexdigest()[:16]
 
     def _processor(self):
         # Made inside the traced function, not kept on the module: TF Text's SentencePiece
         # resource is owned by the kernel that creates it, and an eagerly created one can
         # vanish when TensorFlow evicts that kernel ("Resource ... does not exist").
-        return tf_text.SentencepieceTokenizer(model=self.model_proto, out_type=tf.int32)
+        # A name of its own per model: TF Text's op keys its resource by node name, so two
+        # models (source and target) under one default name would share one resource.
+        return tf_text.SentencepieceTokenizer(
+            model=self.model_proto, out_type=tf.int32, name=f"sentencepiece_{self._digest}"
+        )
 
     @classmethod
     def train(cls, texts, vocab_size=8000, split_digits=True, byte_fallback=True):

@@ -1,0 +1,133 @@
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipelines.sources import load_corpus
+from tf_transformer import cli
+from tf_transformer.generation.translator import Translator
+from tf_transformer.models import Transformer
+from tf_transformer.serving import conformance
+from tf_transformer.serving.conformance import ConformanceError, check_export
+from tf_transformer.serving.export import export_translator, next_version, write_archive
+from tf_transformer.text import SentencePieceTokenizer
+
+
+@pytest.fixture(scope="module")
+def translator():
+    keras.utils.set_random_seed(3)
+    corpus = load_corpus("cldr:en-pt", size=1500)
+    source = SentencePieceTokenizer.train(corpus.texts("train", 0), vocab_size=400)
+    target = SentencePieceTokenizer.train(corpus.texts("train", 1), vocab_size=400)
+    model = Transformer(2, 32, 2, 64, source.vocab_size, target.vocab_size, max_length=16)
+    model.build(((None, None), (None, None)))
+    return Translator(model, source, target)
+
+
+@pytest.fixture(scope="module")
+def exported(translator, tmp_path_factory):
+    return export_translator(translator, str(tmp_path_factory.mktemp("models") / "translator"))
+
+
+def in_process(translator, texts, beam_size=1):
+    outputs = tf.function(lambda t: translator.translate(t, beam_size=beam_size))(
+        tf.constant(texts, tf.string)
+    )
+    return outputs.numpy()
+
+
+HARD_INPUTS = [
+    "",
+    "   ",
+    " ".join(["kilometers"] * 5000),  # truncated to the model's max length
+    "🙂🙂 Здравствуйте, 東京 ☃",  # emoji and scripts the vocabulary never saw
+    "Saturday, June 9, 1984",
+]
+
+
+def test_served_outputs_equal_in_process_outputs_on_hard_inputs(translator, exported):
+    batch = [f"{i} kilometers" for i in range(64)]
+    requests, expected = [], []
+    for texts in (HARD_INPUTS, batch):
+        requests += [("serving_default", {"text": texts}), ("beam_search", {"text": texts})]
+        expected += [
+            {"translation": in_process(translator, texts)},
+            {"translation": in_process(translator, texts, beam_size=4)},
+        ]
+    report = check_export(exported, requests, expected)
+    assert report.compared[2][2]["translation"].shape == (64,)
+    signature = report.signatures["serving_default"]
+    assert signature["inputs"]["text"]["dtype"] == "string"
+    assert signature["inputs"]["text"]["shape"] == [-1]  # batch-first: [None]
+    assert signature["outputs"]["translation"]["shape"] == [-1]
+    assert {"SentencepieceOp", "While"} <= set(report.ops) or "StatelessWhile" in report.ops
+
+
+def test_conformance_check_fails_when_outputs_differ(translator, exported):
+    texts = ["3 kilometers"]
+    wrong = [{"translation": np.array([b"not what the model says"], dtype=object)}]
+    with pytest.raises(ConformanceError, match=r"serving_default/translation\[0\]"):
+        check_export(exported, [("serving_default", {"text": texts})], wrong)
+
+
+def test_default_check_compares_with_the_python_reload(exported):
+    report = check_export(exported)
+    names = [name for name, _, _ in report.compared]
+    assert names == ["beam_search", "serving_default"]
+    assert len(report.compared[0][1]["text"]) == len(conformance.SAMPLE_TEXTS)
+
+
+def test_the_runner_imports_neither_tensorflow_nor_this_project(exported, tmp_path, monkeypatch):
+    for package in ("tensorflow", "tf_transformer", "keras"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text(
+            f"raise ImportError('{package} must not be imported by the C API runner')"
+        )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    answer = conformance.run_capi(exported, [("serving_default", {"text": ["1 kilometer"]})])
+    assert answer["results"][0]["translation"].shape == (1,)
+
+
+def test_versions_are_written_atomically_and_never_overwritten(translator, tmp_path):
+    model_dir = tmp_path / "translator"
+    assert next_version(str(model_dir)) == 1
+    (model_dir / "7").mkdir(parents=True)
+    (model_dir / "notes").mkdir()
+    assert next_version(str(model_dir)) == 8
+
+    class Broken:
+        def write_out(self, path, verbose=False):
+            os.makedirs(path)
+            open(os.path.join(path, "saved_model.pb"), "w").close()
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_archive(Broken(), str(model_dir))
+    assert sorted(os.listdir(model_dir)) == ["7", "notes"]  # no half-written version
+    with pytest.raises(FileExistsError):
+        write_archive(Broken(), str(model_dir), version=7)
+    path = export_translator(translator, str(model_dir))
+    assert path == str(model_dir / "8")
+    assert sorted(os.listdir(model_dir)) == ["7", "8", "notes"]
+    assert os.path.isfile(os.path.join(path, "saved_model.pb"))
+
+
+def test_cli_serving_check(exported, capsys):
+    assert cli.main(["serving", "check", exported]) == 0
+    out = capsys.readouterr().out
+    assert "TF_LoadSessionFromSavedModel" in out and "conformance check passed" in out
+
+
+def test_cli_serving_check_on_a_directory_that_is_no_export(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "tf_transformer", "serving", "check", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("tf-transformer: error:")
+    assert "not a SavedModel" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,127 @@
+import keras
+import numpy as np
+import pytest
+
+from tf_transformer.models import Transformer
+from tf_transformer.training import (
+    CustomSchedule,
+    MaskedLoss,
+    masked_accuracy,
+    masked_loss,
+    standard_callbacks,
+    transformer_optimizer,
+)
+
+
+@pytest.mark.parametrize("step", [1, 10, 100, 3999, 4000, 4001, 10_000, 100_000])
+def test_schedule_equals_the_paper_formula(step):
+    schedule = CustomSchedule(d_model=512, warmup_steps=4000)
+    expected = 512**-0.5 * min(step**-0.5, step * 4000**-1.5)
+    # the optimizer's iteration i is the paper's step i + 1
+    assert float(schedule(step - 1)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_schedule_peaks_at_the_end_of_warmup_and_round_trips():
+    schedule = CustomSchedule(d_model=128, warmup_steps=100)
+    rates = [float(schedule(i)) for i in range(300)]
+    assert int(np.argmax(rates)) == 99
+    again = CustomSchedule.from_config(schedule.get_config())
+    assert float(again(50)) == rates[50]
+
+
+def test_optimizer_has_the_paper_hyperparameters():
+    optimizer = transformer_optimizer(d_model=512)
+    assert (optimizer.beta_1, optimizer.beta_2, optimizer.epsilon) == (0.9, 0.98, 1e-9)
+    assert isinstance(optimizer._learning_rate, CustomSchedule)
+    assert float(optimizer.learning_rate) == pytest.approx(512**-0.5 * 4000**-1.5)
+
+
+def numpy_cross_entropy(labels, logits, smoothing=0.0):
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    vocab = logits.shape[-1]
+    targets = np.eye(vocab)[labels] * (1 - smoothing) + smoothing / vocab
+    return -(targets * log_probs).sum(-1)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_masked_loss_is_the_mean_over_real_tokens(smoothing):
+    rng = np.random.default_rng(0)
+    labels = np.array([[4, 7, 1, 0, 0], [3, 0, 0, 0, 0]])
+    logits = rng.normal(size=(2, 5, 9)).astype("float32")
+    loss = float(masked_loss(labels, logits, smoothing))
+    per_token = numpy_cross_entropy(labels, logits, smoothing)
+    assert loss == pytest.approx(per_token[labels != 0].mean(), rel=1e-5)
+
+    # appending [PAD] positions (with any logits) leaves the loss unchanged
+    padded_labels = np.pad(labels, ((0, 0), (0, 3)))
+    padded_logits = np.concatenate([logits, rng.normal(size=(2, 3, 9)).astype("float32")], 1)
+    assert float(masked_loss(padded_labels, padded_logits, smoothing)) == pytest.approx(
+        loss, rel=1e-6
+    )
+    assert float(MaskedLoss(smoothing)(padded_labels, padded_logits)) == pytest.approx(
+        loss, rel=1e-6
+    )
+
+
+def test_masked_accuracy_counts_real_tokens_only():
+    labels = np.array([[1, 2, 0], [3, 0, 0]])
+    logits = np.zeros((2, 3, 4), "float32")
+    logits[0, 0, 1] = logits[0, 1, 3] = logits[1, 0, 3] = 1.0  # right, wrong, right
+    logits[0, 2, 0] = 5.0  # a "correct" pad prediction, which must not count
+    assert float(masked_accuracy(labels, logits)) == pytest.approx(2 / 3)
+
+
+class _StopAfter(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt("simulated interruption")
+
+
+class _Epochs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen.append(epoch)
+
+
+def test_an_interrupted_fit_resumes_at_the_next_epoch(tmp_path):
+    rng = np.random.default_rng(0)
+    source = rng.integers(1, 20, size=(16, 6))
+    target = rng.integers(1, 20, size=(16, 6))
+
+    def fresh_model():
+        model = Transformer.from_preset("tiny", input_vocab_size=20, target_vocab_size=20)
+        model.compile(optimizer=transformer_optimizer(32, 10), loss=MaskedLoss())
+        model.build(((None, None), (None, None)))  # BackupAndRestore restores into it
+        return model
+
+    first = _Epochs()
+    with pytest.raises(KeyboardInterrupt):
+        fresh_model().fit(
+            (source, target[:, :-1]),
+            target[:, 1:],
+            epochs=5,
+            verbose=0,
+            callbacks=[*standard_callbacks(str(tmp_path), monitor="loss"), first, _StopAfter(1)],
+        )
+    assert first.seen == [0, 1]
+    second = _Epochs()
+    model = fresh_model()
+    model.fit(
+        (source, target[:, :-1]),
+        target[:, 1:],
+        epochs=5,
+        verbose=0,
+        callbacks=[*standard_callbacks(str(tmp_path), monitor="loss"), second],
+    )
+    assert second.seen == [2, 3, 4]
+    assert int(model.optimizer.iterations.numpy()) == 5  # one batch an epoch, none repeated
+    assert (tmp_path / "checkpoints" / "best.weights.h5").exists()
+    assert any((tmp_path / "logs").rglob("events.out.tfevents.*"))

@@ -1,0 +1,54 @@
+"""Text in, text out: tokenizers, a seq2seq `Transformer` and decoding in one `tf.Module`."""
+
+import tensorflow as tf
+
+from tf_transformer.generation.decoding import beam_search, generate
+from tf_transformer.text.tokenizer import START_ID
+
+
+class Translator(tf.Module):
+    """Translates a batch of strings in the graph: tokenize, encode once, decode with the
+    key/value cache, detokenize. The same object is what `translate text` calls and what
+    the export serves.
+
+    Sources longer than the model's `max_length` are truncated; an empty string gets an
+    (empty) translation. `translate(texts)` is greedy; `translate(texts, beam_size=K)`
+    runs beam search.
+    """
+
+    def __init__(self, model, source_tokenizer, target_tokenizer, length_penalty=0.6):
+        super().__init__(name="translator")
+        self.model = model
+        self.source_tokenizer = source_tokenizer
+        self.target_tokenizer = target_tokenizer
+        self.length_penalty = length_penalty
+        self.max_length = model.max_length
+
+    def source_ids(self, texts):
+        ids = self.source_tokenizer.tokenize(texts)[:, : self.max_length - 1]
+        # one trailing [PAD] column: an all-empty batch still has a source axis of length 1,
+        # and padding never changes the model's outputs
+        return tf.pad(ids.to_tensor(), [[0, 0], [0, 1]])
+
+    def token_ids(self, texts, beam_size=1):
+        """Target ids `(batch, max_length - 1)`, `[END]` and `[PAD]` included."""
+        texts = tf.convert_to_tensor(texts, tf.string)
+        source = self.source_ids(texts)
+        cache, static = self.model.start_decoding(source, self.max_length)
+        prompt = tf.fill([tf.shape(source)[0], 1], START_ID)
+        steps = self.max_length - 1
+        if beam_size > 1:
+            return beam_search(
+                self.model.decode_step,
+                prompt,
+                cache,
+                static,
+                steps,
+                beam_size=beam_size,
+                length_penalty=self.length_penalty,
+            )
+        return generate(self.model.decode_step, prompt, cache, static, steps)
+
+    def translate(self, texts, beam_size=1):
+        """Translations of a `[batch]` string tensor (or list), as a `[batch]` string tensor."""
+        return self.target_tokenizer.detokenize(self.token_ids(texts, beam_size))

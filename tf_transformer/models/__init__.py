@@ -1,0 +1,5 @@
+"""Model families built from `tf_transformer.layers`."""
+
+from tf_transformer.models.transformer import Transformer
+
+__all__ = ["Transformer"]

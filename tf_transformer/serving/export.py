@@ -1,0 +1,60 @@
+"""Export to `saved_models/<name>/<version>/` through `keras.export.ExportArchive`.
+
+Versions are written into a hidden temporary directory beside the final one and renamed
+to the version number only when complete, so a server polling the model directory never
+sees a half-written version, and an existing version is never touched.
+"""
+
+import os
+import re
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+TEXT = tf.TensorSpec([None], tf.string, name="text")
+
+
+def next_version(model_dir: str) -> int:
+    """One more than the highest numeric version in `model_dir` (1 if there is none)."""
+    if not os.path.isdir(model_dir):
+        return 1
+    versions = [int(name) for name in os.listdir(model_dir) if re.fullmatch(r"\d+", name)]
+    return max(versions, default=0) + 1
+
+
+def write_archive(archive, model_dir: str, version: int = None) -> str:
+    """Writes `archive` as `model_dir/<version>/` atomically; returns that path."""
+    os.makedirs(model_dir, exist_ok=True)
+    version = next_version(model_dir) if version is None else version
+    final = os.path.join(model_dir, str(version))
+    if os.path.exists(final):
+        raise FileExistsError(f"{final} exists; versions are never overwritten")
+    staging = tempfile.mkdtemp(prefix=f".{version}-incomplete-", dir=model_dir)
+    try:
+        archive.write_out(os.path.join(staging, "model"), verbose=False)
+        os.rename(os.path.join(staging, "model"), final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def export_translator(translator, model_dir: str, version: int = None, beam_size: int = 4):
+    """Exports a `Translator`: `serving_default` (greedy) and `beam_search` signatures, both
+    `text: string[None] -> translation: string[None]`. Returns the version's path."""
+    archive = keras.export.ExportArchive()
+    archive.track(translator.model)
+    archive.track(translator.source_tokenizer)
+    archive.track(translator.target_tokenizer)
+    archive.add_endpoint(
+        "serving_default",
+        lambda text: {"translation": translator.translate(text)},
+        input_signature=[TEXT],
+    )
+    archive.add_endpoint(
+        "beam_search",
+        lambda text: {"translation": translator.translate(text, beam_size=beam_size)},
+        input_signature=[TEXT],
+    )
+    return write_archive(archive, model_dir, version)

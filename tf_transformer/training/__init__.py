@@ -1,0 +1,15 @@
+"""Training pieces: the paper's schedule and optimizer, masked loss/accuracy, callbacks."""
+
+from tf_transformer.training.callbacks import SampleOutputs, standard_callbacks
+from tf_transformer.training.losses import MaskedLoss, masked_accuracy, masked_loss
+from tf_transformer.training.schedules import CustomSchedule, transformer_optimizer
+
+__all__ = [
+    "CustomSchedule",
+    "MaskedLoss",
+    "SampleOutputs",
+    "masked_accuracy",
+    "masked_loss",
+    "standard_callbacks",
+    "transformer_optimizer",
+]
