@@ -212,7 +212,7 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
     translator = Translator(model, source_tokenizer, target_tokenizer)
     samples = corpus.validation[:3]
     sample_callback = SampleOutputs(
-        lambda texts: decode_strings(translate_batch(translator, texts)),
+        translator.translate_strings,
         [s for s, _ in samples],
         [t for _, t in samples],
         title="sample translations",
@@ -249,24 +249,6 @@ def load_run(run_dir: str):
     return Translator(model, source, target), config
 
 
-_COMPILED = {}
-
-
-def translate_batch(translator, texts, beam_size=1):
-    """Translations of a list of strings through a compiled (`tf.function`) translator."""
-    key = (id(translator), beam_size)
-    if key not in _COMPILED:
-        _COMPILED[key] = tf.function(
-            lambda t: translator.translate(t, beam_size=beam_size),
-            input_signature=[tf.TensorSpec([None], tf.string)],
-        )
-    return _COMPILED[key](tf.constant(list(texts), tf.string))
-
-
-def decode_strings(tensor):
-    return [t.decode("utf-8", errors="replace") for t in tensor.numpy()]
-
-
 def evaluate(run_dir: str, split: str = "test", beam_size: int = 1, limit: int = None, log=print):
     """BLEU and chrF (sacrebleu) and the exact-match rate on a held-out split; writes
     `metrics.json` and `attention.png` into the run directory and returns the metrics."""
@@ -281,7 +263,7 @@ def evaluate(run_dir: str, split: str = "test", beam_size: int = 1, limit: int =
     progress = keras.utils.Progbar(len(pairs), unit_name="pair")
     for start in range(0, len(pairs), 256):
         batch = [s for s, _ in pairs[start : start + 256]]
-        hypotheses += decode_strings(translate_batch(translator, batch, beam_size))
+        hypotheses += translator.translate_strings(batch, beam_size)
         progress.add(len(batch))
     references = [t for _, t in pairs]
     metrics = {
@@ -311,8 +293,8 @@ def plot_attention(translator, text, path):
     target_in = np.concatenate([[START_ID], output[: length - 1]])[None].astype("int32")
     translator.model((source, target_in), training=False)
     attention = keras.ops.convert_to_numpy(translator.model.last_attention_scores)[0]
-    source_tokens = decode_strings(translator.source_tokenizer.lookup(source[0]))
-    target_tokens = decode_strings(translator.target_tokenizer.lookup(target_in[0]))
+    source_tokens = [t.decode() for t in translator.source_tokenizer.lookup(source[0]).numpy()]
+    target_tokens = [t.decode() for t in translator.target_tokenizer.lookup(target_in[0]).numpy()]
     real = [i for i, token in enumerate(source[0].numpy()) if token != 0]
     return plot_attention_heads(
         [source_tokens[i] for i in real],

@@ -145,8 +145,9 @@ def translate_text(args):
 
     _check_positive(beam=args.beam)
     translator, _ = translation.load_run(args.run_dir)
-    outputs = translation.translate_batch(translator, args.texts, args.beam)
-    for text, output in zip(args.texts, translation.decode_strings(outputs), strict=True):
+    for text, output in zip(
+        args.texts, translator.translate_strings(args.texts, args.beam), strict=True
+    ):
         print(f"{text}\t{output}")
     return 0
 
@@ -165,8 +166,8 @@ def _export_and_check(run_dir, model_dir, version=None, check=True):
     if check:
         translator, _ = translation.load_run(run_dir)
         texts = ["", "Saturday, June 9, 1984", "3 kilometers", "🙂"]
-        expected = translation.decode_strings(translation.translate_batch(translator, texts))
-        beam = translation.decode_strings(translation.translate_batch(translator, texts, 4))
+        expected = translator.translate_strings(texts)
+        beam = translator.translate_strings(texts, beam_size=4)
         report = check_export(
             path,
             requests=[("serving_default", {"text": texts}), ("beam_search", {"text": texts})],
@@ -175,7 +176,7 @@ def _export_and_check(run_dir, model_dir, version=None, check=True):
         print("conformance check passed:")
         for line in report.lines():
             print(f"  {line}")
-    root, name = os.path.dirname(os.path.abspath(path)), os.path.basename(os.path.dirname(path))
+    name = os.path.basename(os.path.dirname(path))
     root = os.path.relpath(os.path.dirname(path))
     print("serve it with TensorFlow Serving (Docker):")
     print(f"  {DOCKER_LINE.format(root=root, name=name)}")

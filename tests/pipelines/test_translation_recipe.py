@@ -56,6 +56,9 @@ def test_cli_translate_text_and_export(run_dir, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "conformance check passed" in out and "docker run" in out
     assert os.listdir(model_dir) == ["1"]
+    # both SentencePiece models travel with the export
+    assets = os.listdir(os.path.join(model_dir, "1", "assets"))
+    assert sorted(assets) == ["source_sentencepiece.model", "target_sentencepiece.model"]
 
 
 def test_cli_errors_exit_2_without_traceback_or_files(tmp_path, capsys, monkeypatch):

@@ -16,6 +16,11 @@ from tf_transformer.text.tokenizer import END_ID, PAD_ID
 NEG_INF = -1e9
 
 
+def _any_batch(tensor):
+    """The loop-invariant shape of a cache tensor: anything may vary but the batch size."""
+    return tf.TensorShape([None]).concatenate(tensor.shape[1:])
+
+
 def _write(buffer, index, values):
     """`buffer[..., index] = values`, with core ops only (no XLA's dynamic update slice)."""
     at = tf.equal(tf.range(tf.shape(buffer)[-1]), index)
@@ -61,7 +66,7 @@ def generate(
     invariants = (
         tf.TensorShape([]),
         tf.TensorShape([None, None, None]),
-        tf.nest.map_structure(lambda t: t.shape, cache),
+        tf.nest.map_structure(_any_batch, cache),
         tf.TensorShape([None]),
         tf.TensorShape([None, None]),
     )
@@ -127,7 +132,7 @@ def beam_search(
     invariants = (
         tf.TensorShape([]),
         tf.TensorShape([None, None, None]),
-        tf.nest.map_structure(lambda t: t.shape, cache),
+        tf.nest.map_structure(_any_batch, cache),
         tf.TensorShape([None, None]),
         tf.TensorShape([None, None, None]),
         tf.TensorShape([None, None]),

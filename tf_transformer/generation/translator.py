@@ -23,6 +23,7 @@ class Translator(tf.Module):
         self.target_tokenizer = target_tokenizer
         self.length_penalty = length_penalty
         self.max_length = model.max_length
+        self._compiled = {}
 
     def source_ids(self, texts):
         ids = self.source_tokenizer.tokenize(texts)[:, : self.max_length - 1]
@@ -52,3 +53,16 @@ class Translator(tf.Module):
     def translate(self, texts, beam_size=1):
         """Translations of a `[batch]` string tensor (or list), as a `[batch]` string tensor."""
         return self.target_tokenizer.detokenize(self.token_ids(texts, beam_size))
+
+    def translate_strings(self, texts, beam_size=1):
+        """Translations of a list of Python strings, through a compiled `tf.function` (one
+        per beam size, traced once), as a list of Python strings."""
+        compiled = self._compiled.get(beam_size)
+        if compiled is None:
+            compiled = tf.function(
+                lambda t: self.translate(t, beam_size=beam_size),
+                input_signature=[tf.TensorSpec([None], tf.string)],
+            )
+            self._compiled[beam_size] = compiled
+        outputs = compiled(tf.constant(list(texts), tf.string)).numpy()
+        return [t.decode("utf-8", errors="replace") for t in outputs]

@@ -151,6 +151,8 @@ class Transformer(keras.Model):
 
     def start_decoding(self, source_ids, max_length):
         """Encodes once: returns `(cache, static)` for `decode_step`."""
+        if not self.built:  # decoding may come before any full call
+            self.build(((None, None), (None, None)))
         context = self.encoder(source_ids, training=False)
         static = {
             "cross_cache": self.decoder.compute_cross_cache(context),

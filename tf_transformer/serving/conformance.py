@@ -152,15 +152,15 @@ def check_export(export_dir: str, requests=None, expected=None) -> Report:
     """Runs `requests` (default: `SAMPLE_TEXTS` into every all-string signature) through
     the C API and compares every output with `expected` (one `{output: values}` per
     request), or, without it, with the same signature reloaded in this process."""
-    answer = run_capi(export_dir, ())
-    signatures = answer["signatures"]
     if requests is None:
+        signatures = run_capi(export_dir, ())["signatures"]
         requests = [
             (name, {key: SAMPLE_TEXTS for key in sig["inputs"]})
             for name, sig in sorted(signatures.items())
             if sig["inputs"] and all(v["dtype"] == "string" for v in sig["inputs"].values())
         ]
-    served = run_capi(export_dir, requests)["results"]
+    answer = run_capi(export_dir, requests)
+    signatures, served = answer["signatures"], answer["results"]
     if expected is None:
         expected = _python_outputs(export_dir, requests)
     for (name, _), got, want in zip(requests, served, expected, strict=True):

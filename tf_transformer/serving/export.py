@@ -24,8 +24,12 @@ def next_version(model_dir: str) -> int:
     return max(versions, default=0) + 1
 
 
-def write_archive(archive, model_dir: str, version: int = None) -> str:
-    """Writes `archive` as `model_dir/<version>/` atomically; returns that path."""
+def write_archive(archive, model_dir: str, version: int = None, assets: dict = None) -> str:
+    """Writes `archive` as `model_dir/<version>/` atomically; returns that path.
+
+    `assets` maps file names to bytes written into the export's `assets/` (tokenizer
+    files, for whoever inspects the export: the graph holds its own copy).
+    """
     os.makedirs(model_dir, exist_ok=True)
     version = next_version(model_dir) if version is None else version
     final = os.path.join(model_dir, str(version))
@@ -34,6 +38,10 @@ def write_archive(archive, model_dir: str, version: int = None) -> str:
     staging = tempfile.mkdtemp(prefix=f".{version}-incomplete-", dir=model_dir)
     try:
         archive.write_out(os.path.join(staging, "model"), verbose=False)
+        for name, data in (assets or {}).items():
+            os.makedirs(os.path.join(staging, "model", "assets"), exist_ok=True)
+            with open(os.path.join(staging, "model", "assets", name), "wb") as handle:
+                handle.write(data)
         os.rename(os.path.join(staging, "model"), final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -57,4 +65,11 @@ def export_translator(translator, model_dir: str, version: int = None, beam_size
         lambda text: {"translation": translator.translate(text, beam_size=beam_size)},
         input_signature=[TEXT],
     )
-    return write_archive(archive, model_dir, version)
+    assets = {
+        f"{side}_{tokenizer.file_name}": tokenizer.file_bytes()
+        for side, tokenizer in (
+            ("source", translator.source_tokenizer),
+            ("target", translator.target_tokenizer),
+        )
+    }
+    return write_archive(archive, model_dir, version, assets)

@@ -3,7 +3,6 @@ TF Text's `SentencepieceTokenizer`."""
 
 import hashlib
 import io
-import os
 
 import sentencepiece as spm
 import tensorflow as tf
@@ -84,13 +83,11 @@ class SentencePieceTokenizer(Tokenizer):
     def _detokenize(self, ids):
         return self._processor().detokenize(ids)
 
-    def save(self, directory):
-        """Writes `sentencepiece.model` into `directory`."""
-        os.makedirs(directory, exist_ok=True)
-        with open(os.path.join(directory, "sentencepiece.model"), "wb") as handle:
-            handle.write(self.model_proto)
+    file_name = "sentencepiece.model"
+
+    def file_bytes(self) -> bytes:
+        return self.model_proto
 
     @classmethod
-    def load(cls, directory):
-        with open(os.path.join(directory, "sentencepiece.model"), "rb") as handle:
-            return cls(handle.read())
+    def from_file_bytes(cls, data: bytes):
+        return cls(data)

@@ -1,5 +1,6 @@
 """The interface every tokenizer here shares: a `tf.Module` with fixed reserved ids."""
 
+import os
 import sys
 import time
 
@@ -54,6 +55,34 @@ class Tokenizer(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec(None, tf.int32)])
     def lookup(self, ids):
         return tf.gather(self.vocab, ids)
+
+    # Saving alone: one file a tokenizer (`file_name`), which then also travels as an asset
+    # in every SavedModel that tracks the tokenizer.
+    file_name: str = None
+
+    def file_bytes(self) -> bytes:
+        raise NotImplementedError
+
+    @classmethod
+    def from_file_bytes(cls, data: bytes):
+        raise NotImplementedError
+
+    def save(self, directory):
+        """Writes the tokenizer's file into `directory`."""
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, self.file_name)
+        with open(path, "wb") as handle:
+            handle.write(self.file_bytes())
+        self.asset = tf.saved_model.Asset(path)
+
+    @classmethod
+    def load(cls, directory):
+        """The tokenizer `save` wrote into `directory`."""
+        path = os.path.join(directory, cls.file_name)
+        with open(path, "rb") as handle:
+            tokenizer = cls.from_file_bytes(handle.read())
+        tokenizer.asset = tf.saved_model.Asset(path)
+        return tokenizer
 
     def _tokenize(self, strings):
         raise NotImplementedError

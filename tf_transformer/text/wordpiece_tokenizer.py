@@ -1,8 +1,6 @@
 """WordPiece: vocabulary learned with TF Text's `bert_vocab_from_dataset`, tokenized with
 `FastWordpieceTokenizer` (splitting on whitespace and punctuation, case kept)."""
 
-import os
-
 import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bert_vocab
@@ -62,13 +60,11 @@ class WordPieceTokenizer(Tokenizer):
     def _detokenize(self, ids):
         return self._tokenizer.detokenize(ids)
 
-    def save(self, directory):
-        """Writes `vocab.txt` (one token a line) into `directory`."""
-        os.makedirs(directory, exist_ok=True)
-        with open(os.path.join(directory, "vocab.txt"), "w", encoding="utf-8") as handle:
-            handle.writelines(token.decode("utf-8") + "\n" for token in self.vocab.numpy())
+    file_name = "vocab.txt"
+
+    def file_bytes(self) -> bytes:
+        return "".join(t.decode("utf-8") + "\n" for t in self.vocab.numpy()).encode("utf-8")
 
     @classmethod
-    def load(cls, directory):
-        with open(os.path.join(directory, "vocab.txt"), encoding="utf-8") as handle:
-            return cls([line.rstrip("\n") for line in handle])
+    def from_file_bytes(cls, data: bytes):
+        return cls(data.decode("utf-8").splitlines())
