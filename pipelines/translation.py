@@ -167,10 +167,15 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
 
     keras.utils.set_random_seed(config.seed)
     tokenizer_cls = TOKENIZERS[config.tokenizer]
-    source_tokenizer = tokenizer_cls.train(corpus.texts("train", 0), config.vocab_size)
-    target_tokenizer = tokenizer_cls.train(corpus.texts("train", 1), config.vocab_size)
-    source_tokenizer.save(os.path.join(run_dir, "tokenizers", "source"))
-    target_tokenizer.save(os.path.join(run_dir, "tokenizers", "target"))
+    tokenizers = []
+    for side, name in enumerate(("source", "target")):
+        directory = os.path.join(run_dir, "tokenizers", name)
+        if os.path.isfile(os.path.join(directory, tokenizer_cls.file_name)):
+            tokenizers.append(tokenizer_cls.load(directory))  # resuming: the run's own
+        else:
+            tokenizers.append(tokenizer_cls.train(corpus.texts("train", side), config.vocab_size))
+            tokenizers[-1].save(directory)
+    source_tokenizer, target_tokenizer = tokenizers
 
     options = dict(batch_size=config.batch_size, max_tokens=config.max_tokens, seed=config.seed)
     train_batches = make_batches(
