@@ -1,9 +1,23 @@
-"""Causal language modelling: documents to one token stream, cut into shifted windows."""
+"""Causal language modelling: documents to one token stream, cut into shifted windows,
+and the recipe that trains, samples from and exports a GPT."""
 
+import dataclasses
+import json
+import os
+
+import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_transformer.text import END_ID
+from pipelines.runs import dtype_policy, new_run_dir
+from pipelines.sources import load_corpus
+from tf_transformer.errors import InputError
+from tf_transformer.generation.text_generator import TextGenerator
+from tf_transformer.models import GPT
+from tf_transformer.models.gpt import PRESETS as GPT_PRESETS
+from tf_transformer.serving.export import export_generator
+from tf_transformer.text import END_ID, SentencePieceTokenizer
+from tf_transformer.training import SampleOutputs, standard_callbacks
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -44,3 +58,170 @@ def make_windows(
 
     dataset = dataset.map(window, num_parallel_calls=AUTOTUNE)
     return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(AUTOTUNE)
+
+
+# The recipe: text source -> tokenizer -> packed windows -> fit -> perplexity -> export ---
+
+
+@dataclasses.dataclass
+class GPTConfig:
+    """Everything a causal LM run depends on; saved as the run's `config.json`."""
+
+    source: str = "pydocs"
+    preset: str = "gpt_mini"
+    epochs: int = 5
+    batch_size: int = 16
+    seq_len: int = 128
+    vocab_size: int = 8000
+    learning_rate: float = 1e-3
+    warmup_steps: int = 200
+    weight_decay: float = 0.1
+    steps_per_epoch: int = None
+    mixed_precision: str = None  # "bf16" or "fp16"
+    seed: int = 0
+    # sampling defaults of `gpt generate` and of the export's serving_default
+    max_new_tokens: int = 64
+    temperature: float = 0.8
+    top_k: int = 40
+    top_p: float = 0.95
+
+
+class Perplexity(keras.callbacks.Callback):
+    """Adds `perplexity` and `val_perplexity` (exp of the mean token cross-entropy) to the
+    epoch logs, so the progress bar, the history and TensorBoard all show them."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for key in ("loss", "val_loss"):
+            if key in logs:
+                logs[key.replace("loss", "perplexity")] = float(np.exp(logs[key]))
+
+
+SAMPLE_PROMPTS = ["Return the", "This module provides"]
+
+
+def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
+    """Trains a GPT on `config.source` into `run_dir` (default `runs/gpt/<timestamp>`):
+    `config.json`, `tokenizer/`, `checkpoints/`, `backup/`, `logs/`, `model.keras`,
+    `history.json` and `metrics.json` (validation loss and perplexity)."""
+    policy = dtype_policy(config.mixed_precision)
+    preset_length = GPT_PRESETS.get(config.preset, {}).get("max_length", config.seq_len)
+    if config.seq_len > preset_length:
+        raise InputError(
+            f"--seq-len {config.seq_len} exceeds {config.preset}'s context {preset_length}"
+        )
+    corpus = load_corpus(config.source, seed=config.seed)
+    log(f"corpus {corpus.summary()}")
+    run_dir = run_dir or new_run_dir("runs/gpt")
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, "config.json"), "w") as handle:
+        json.dump(dataclasses.asdict(config), handle, indent=2)
+    keras.utils.set_random_seed(config.seed)
+
+    directory = os.path.join(run_dir, "tokenizer")
+    if os.path.isfile(os.path.join(directory, SentencePieceTokenizer.file_name)):
+        tokenizer = SentencePieceTokenizer.load(directory)
+    else:
+        tokenizer = SentencePieceTokenizer.train(corpus.texts("train"), config.vocab_size)
+        tokenizer.save(directory)
+    train_stream = token_stream(corpus.texts("train"), tokenizer)
+    val_stream = token_stream(corpus.texts("validation"), tokenizer)
+    log(f"tokens: train {len(train_stream):,}, validation {len(val_stream):,}")
+    train_windows = make_windows(train_stream, config.seq_len, config.batch_size, seed=config.seed)
+    val_windows = make_windows(
+        val_stream, config.seq_len, config.batch_size, shuffle=False, drop_remainder=False
+    )
+    steps = config.steps_per_epoch or int(train_windows.cardinality())
+    if config.steps_per_epoch:
+        train_windows = train_windows.repeat()
+
+    model = GPT.from_preset(
+        config.preset,
+        vocab_size=tokenizer.vocab_size,
+        dtype=policy,
+    )
+    total = max(steps * config.epochs, config.warmup_steps + 1)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0,
+        decay_steps=total - config.warmup_steps,
+        alpha=0.1,
+        warmup_target=config.learning_rate,
+        warmup_steps=config.warmup_steps,
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, beta_2=0.95),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    model.build((None, None))
+    log(
+        f"model: GPT preset {config.preset!r}, {model.num_parameters():,} parameters, "
+        f"{model.flops_per_token(config.seq_len) / 1e6:,.1f} MFLOPs per training token"
+    )
+    generator = generator_of(model, tokenizer, config)
+    history = model.fit(
+        train_windows,
+        validation_data=val_windows,
+        epochs=config.epochs,
+        steps_per_epoch=config.steps_per_epoch,
+        callbacks=[
+            Perplexity(),
+            *standard_callbacks(run_dir),
+            SampleOutputs(
+                lambda prompts: generator.complete_strings(prompts, max_new_tokens=24),
+                SAMPLE_PROMPTS,
+                title="sampled continuations",
+            ),
+        ],
+        shuffle=False,
+        verbose=2 if os.environ.get("CI") else 1,
+    )
+    best = os.path.join(run_dir, "checkpoints", "best.weights.h5")
+    if os.path.exists(best):
+        model.load_weights(best)
+    model.save(os.path.join(run_dir, "model.keras"))
+    with open(os.path.join(run_dir, "history.json"), "w") as handle:
+        json.dump({k: [float(v) for v in vs] for k, vs in history.history.items()}, handle)
+    loss = float(model.evaluate(val_windows, verbose=0, return_dict=True)["loss"])
+    metrics = {
+        "validation_loss": loss,
+        "validation_perplexity": float(np.exp(loss)),
+        "validation_tokens": len(val_stream),
+        "tokenizer_vocab_size": tokenizer.vocab_size,
+        "samples": dict(
+            zip(SAMPLE_PROMPTS, generator.complete_strings(SAMPLE_PROMPTS), strict=True)
+        ),
+    }
+    with open(os.path.join(run_dir, "metrics.json"), "w") as handle:
+        json.dump(metrics, handle, indent=2, ensure_ascii=False)
+    return run_dir
+
+
+def generator_of(model, tokenizer, config: GPTConfig):
+    return TextGenerator(
+        model,
+        tokenizer,
+        max_new_tokens=config.max_new_tokens,
+        temperature=config.temperature,
+        top_k=config.top_k,
+        top_p=config.top_p,
+    )
+
+
+def load_run(run_dir: str):
+    """The `TextGenerator` of a trained GPT run directory, and its config."""
+    model_path = os.path.join(run_dir, "model.keras")
+    if not os.path.isfile(model_path):
+        raise InputError(f"{run_dir}: not a trained GPT run (no model.keras)")
+    with open(os.path.join(run_dir, "config.json")) as handle:
+        config = GPTConfig(**json.load(handle))
+    tokenizer = SentencePieceTokenizer.load(os.path.join(run_dir, "tokenizer"))
+    model = keras.models.load_model(model_path, compile=False)
+    return generator_of(model, tokenizer, config), config
+
+
+def export(run_dir: str, model_dir: str = "saved_models/gpt", version: int = None):
+    """Exports the run's generator as a new version under `model_dir`; returns its path."""
+    generator, _ = load_run(run_dir)
+    return export_generator(generator, model_dir, version)

@@ -4,12 +4,12 @@ and the recipe that trains, evaluates and exports a translator."""
 import dataclasses
 import json
 import os
-import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from pipelines.runs import dtype_policy, new_run_dir
 from pipelines.sources import load_corpus
 from tf_transformer.errors import InputError
 from tf_transformer.generation.translator import Translator
@@ -131,18 +131,7 @@ class TranslateConfig:
     overrides: dict = dataclasses.field(default_factory=dict)
 
 
-PRECISIONS = {None: None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 TOKENIZERS = {"sentencepiece": SentencePieceTokenizer, "wordpiece": WordPieceTokenizer}
-
-
-def new_run_dir(root="runs/translate"):
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = os.path.join(root, stamp)
-    suffix = 1
-    while os.path.exists(path):
-        suffix += 1
-        path = os.path.join(root, f"{stamp}-{suffix}")
-    return path
 
 
 def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
@@ -152,15 +141,14 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
     `backup/` (so an interrupted run resumes), `logs/` (TensorBoard), `model.keras`,
     `history.json`; `evaluate` adds `metrics.json` and `attention.png`.
     """
-    if config.mixed_precision not in PRECISIONS:
-        raise InputError(f"unknown mixed precision {config.mixed_precision!r}; use bf16 or fp16")
+    policy = dtype_policy(config.mixed_precision)
     if config.tokenizer not in TOKENIZERS:
         raise InputError(f"unknown tokenizer {config.tokenizer!r}; use {' or '.join(TOKENIZERS)}")
     corpus = load_corpus(config.source, seed=config.seed, size=config.corpus_size)
     if corpus.kind != "parallel":
         raise InputError(f"{config.source} is a {corpus.kind} corpus; translation needs pairs")
     log(f"corpus {corpus.summary()}")
-    run_dir = run_dir or new_run_dir()
+    run_dir = run_dir or new_run_dir("runs/translate")
     os.makedirs(run_dir, exist_ok=True)
     with open(os.path.join(run_dir, "config.json"), "w") as handle:
         json.dump(dataclasses.asdict(config), handle, indent=2)
@@ -202,7 +190,7 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
         input_vocab_size=source_tokenizer.vocab_size,
         target_vocab_size=target_tokenizer.vocab_size,
         max_length=config.max_tokens,
-        dtype=PRECISIONS[config.mixed_precision],
+        dtype=policy,
         **config.overrides,
     )
     model.compile(

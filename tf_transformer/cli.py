@@ -5,6 +5,7 @@ Heavy imports (TensorFlow) happen inside the handlers, so `--help` and `--versio
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -13,7 +14,7 @@ from tf_transformer.errors import InputError
 
 DOCKER_LINE = (
     "docker run -p 8500:8500 -p 8501:8501 "
-    '--mount type=bind,source="$(pwd)/{root}",target=/models/{name} '
+    '--mount type=bind,source="{root}",target=/models/{name} '
     "-e MODEL_NAME={name} -t tensorflow/serving"
 )
 CURL_LINE = (
@@ -76,6 +77,41 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--version", type=int, help="default: one more than the newest")
     export.add_argument("--no-check", action="store_true", help="skip the conformance check")
     export.set_defaults(handler=translate_export)
+
+    gpt = commands.add_parser("gpt", help="the GPT-style decoder (causal language model)")
+    gpt_commands = gpt.add_subparsers(dest="action", metavar="ACTION", required=True)
+    gpt_train = gpt_commands.add_parser("train", help="train a GPT on a text corpus")
+    gpt_train.add_argument("--source", default="pydocs", help="corpus spec (default pydocs)")
+    gpt_train.add_argument("--preset", default="gpt_mini", help="GPT preset (default gpt_mini)")
+    gpt_train.add_argument("--epochs", type=int, default=5)
+    gpt_train.add_argument("--batch-size", type=int, default=16)
+    gpt_train.add_argument("--seq-len", type=int, default=128, help="window length, in tokens")
+    gpt_train.add_argument("--vocab-size", type=int, default=8000)
+    gpt_train.add_argument("--learning-rate", type=float, default=1e-3, help="peak of the schedule")
+    gpt_train.add_argument("--warmup-steps", type=int, default=200)
+    gpt_train.add_argument("--steps-per-epoch", type=int)
+    gpt_train.add_argument("--mixed-precision", choices=["bf16", "fp16"])
+    gpt_train.add_argument("--seed", type=int, default=0)
+    gpt_train.add_argument("--run-dir", help="default: runs/gpt/<timestamp>")
+    gpt_train.add_argument("--export", metavar="MODEL_DIR", help="then export (saved_models/gpt)")
+    gpt_train.set_defaults(handler=gpt_train_command)
+
+    gpt_generate = gpt_commands.add_parser("generate", help="continue prompts with a trained run")
+    gpt_generate.add_argument("run_dir")
+    gpt_generate.add_argument("prompts", nargs="+")
+    gpt_generate.add_argument("--max-new-tokens", type=int, default=64)
+    gpt_generate.add_argument("--temperature", type=float, default=0.8, help="0 = greedy")
+    gpt_generate.add_argument("--top-k", type=int, default=40, help="0 = no top-k filter")
+    gpt_generate.add_argument("--top-p", type=float, default=0.95, help="1 = no nucleus filter")
+    gpt_generate.add_argument("--seed", type=int, default=0)
+    gpt_generate.set_defaults(handler=gpt_generate_command)
+
+    gpt_export = gpt_commands.add_parser("export", help="export a run for TF Serving")
+    gpt_export.add_argument("run_dir")
+    gpt_export.add_argument("--model-dir", default="saved_models/gpt")
+    gpt_export.add_argument("--version", type=int, help="default: one more than the newest")
+    gpt_export.add_argument("--no-check", action="store_true", help="skip the conformance check")
+    gpt_export.set_defaults(handler=gpt_export_command)
 
     serving = commands.add_parser("serving", help="check exports as TF Serving loads them")
     serving_commands = serving.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -176,11 +212,120 @@ def _export_and_check(run_dir, model_dir, version=None, check=True):
         print("conformance check passed:")
         for line in report.lines():
             print(f"  {line}")
-    name = os.path.basename(os.path.dirname(path))
-    root = os.path.relpath(os.path.dirname(path))
+    _print_serving(path, "Saturday, June 9, 1984")
+    return path
+
+
+def _print_serving(path, example):
+    """The `docker run` line that serves the export's model directory, and a `curl`."""
+    model_dir = os.path.dirname(os.path.abspath(path))
+    relative = os.path.relpath(model_dir)
+    root = model_dir if relative.startswith("..") else f"$(pwd)/{relative}"
+    name = os.path.basename(model_dir)
     print("serve it with TensorFlow Serving (Docker):")
     print(f"  {DOCKER_LINE.format(root=root, name=name)}")
-    print(f"  {CURL_LINE.format(text='Saturday, June 9, 1984', name=name)}")
+    print(f"  {CURL_LINE.format(text=example, name=name)}")
+
+
+def gpt_train_command(args):
+    from pipelines import causal_lm
+
+    _check_positive(epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len)
+    config = causal_lm.GPTConfig(
+        source=args.source,
+        preset=args.preset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        vocab_size=args.vocab_size,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps,
+        steps_per_epoch=args.steps_per_epoch,
+        mixed_precision=args.mixed_precision,
+        seed=args.seed,
+    )
+    run_dir = causal_lm.train(config, args.run_dir)
+    print(f"run directory: {run_dir}")
+    with open(os.path.join(run_dir, "metrics.json")) as handle:
+        metrics = json.load(handle)
+    print(
+        f"validation: loss {metrics['validation_loss']:.3f}, "
+        f"perplexity {metrics['validation_perplexity']:.1f} "
+        f"({metrics['validation_tokens']:,} tokens, vocabulary {metrics['tokenizer_vocab_size']:,})"
+    )
+    for prompt, completion in metrics["samples"].items():
+        print(f"  {prompt!r} -> {completion!r}")
+    if args.export:
+        _export_gpt(run_dir, args.export)
+    return 0
+
+
+def _check_sampling(args):
+    _check_positive(max_new_tokens=args.max_new_tokens)
+    if args.temperature < 0:
+        raise InputError(f"--temperature must be 0 or more, got {args.temperature}")
+    if args.top_k < 0:
+        raise InputError(f"--top-k must be 0 or more, got {args.top_k}")
+    if not 0 < args.top_p <= 1:
+        raise InputError(f"--top-p must be in (0, 1], got {args.top_p}")
+
+
+def gpt_generate_command(args):
+    _check_sampling(args)  # before TensorFlow is imported: a bad option answers at once
+    from pipelines import causal_lm
+
+    generator, _ = causal_lm.load_run(args.run_dir)
+    completions = generator.complete_strings(
+        args.prompts,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+    for prompt, completion in zip(args.prompts, completions, strict=True):
+        print(f"{prompt}\t{completion}")
+    return 0
+
+
+def gpt_export_command(args):
+    _export_gpt(args.run_dir, args.model_dir, args.version, check=not args.no_check)
+    return 0
+
+
+def _export_gpt(run_dir, model_dir, version=None, check=True):
+    import numpy as np
+
+    from pipelines import causal_lm
+    from tf_transformer.serving.conformance import check_export
+
+    path = causal_lm.export(run_dir, model_dir, version)
+    print(f"exported: {path}")
+    if check:
+        generator, _ = causal_lm.load_run(run_dir)
+        prompts = ["", "Return the", "🙂"]
+        rows = len(prompts)
+        per_row = {
+            "max_new_tokens": np.array([8, 0, 16], "int32"),
+            "temperature": np.array([0.0, 1.0, 0.7], "float32"),
+            "top_k": np.array([0, 5, 40], "int32"),
+            "top_p": np.array([1.0, 0.9, 0.95], "float32"),
+            "seed": np.arange(rows, dtype="int32"),
+        }
+        expected_default = generator.complete(prompts).numpy()
+        expected_generate = generator.complete(prompts, **per_row).numpy()
+        report = check_export(
+            path,
+            requests=[
+                ("serving_default", {"prompt": prompts}),
+                ("generate", {"prompt": prompts, **per_row}),
+            ],
+            expected=[{"completion": expected_default}, {"completion": expected_generate}],
+        )
+        print("conformance check passed:")
+        for line in report.lines():
+            print(f"  {line}")
+    _print_serving(path, "Return the")
     return path
 
 
@@ -195,6 +340,7 @@ def serving_check(args):
 
 
 def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info lines
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -38,18 +38,22 @@ def generate(
     top_p=1.0,
     seed=0,
     end_id=END_ID,
+    row_limits=None,
 ):
     """Greedy (`temperature` 0) or sampled continuation of `prompt_ids` `(batch, length)`.
 
     Returns `(batch, max_new_tokens)` int32 tokens: each row up to and including its
-    `[END]`, then `[PAD]`. The prompt runs through `step_fn` once; then one token a step.
+    `[END]` (or its own limit in `row_limits`, `(batch,)`), then `[PAD]`. The prompt runs
+    through `step_fn` once; then one token a step. Sampling options: see `next_token`.
     """
     prompt_ids = tf.cast(prompt_ids, tf.int32)
     batch = tf.shape(prompt_ids)[0]
     prompt_length = tf.shape(prompt_ids)[1]
     logits, cache = step_fn(prompt_ids, cache, 0, static)
     tokens = tf.fill([batch, max_new_tokens], PAD_ID)
-    done = tf.zeros([batch], tf.bool)
+    limits = tf.fill([batch], max_new_tokens) if row_limits is None else row_limits
+    limits = tf.cast(limits, tf.int32)
+    done = limits <= 0
 
     def more(i, logits, cache, done, tokens):
         return (i < max_new_tokens) & ~tf.reduce_all(done)
@@ -58,7 +62,7 @@ def generate(
         token = next_token(logits[:, -1], i, temperature, top_k, top_p, seed)
         token = tf.where(done, PAD_ID, token)
         tokens = _write(tokens, i, token)
-        done = done | tf.equal(token, end_id)
+        done = done | tf.equal(token, end_id) | (i + 1 >= limits)
         logits, cache = step_fn(token[:, None], cache, prompt_length + i, static)
         return i + 1, logits, cache, done, tokens
 

@@ -30,13 +30,41 @@ def filter_top_p(logits, top_p):
     return tf.where(keep_all[:, None] | (logits >= threshold[:, None]), logits, NEG_INF)
 
 
+def _mix(x):
+    """A 32-bit integer finalizer (murmur3-style): nearby inputs give unrelated outputs."""
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+    x = x * tf.constant(0x7FEB352D, tf.uint32)
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(15, tf.uint32)))
+    x = x * tf.constant(0x846CA68B, tf.uint32)
+    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+
+
+def hashed_uniform(seeds, step, vocab):
+    """Uniform (0, 1) noise `(batch, vocab)`, a pure function of (row seed, step, index).
+
+    A counter-based generator in core integer ops, vectorized over rows: each row's noise
+    depends on its own seed only, so a prompt samples the same text in any batch.
+    """
+    seeds = tf.cast(tf.bitcast(tf.cast(seeds, tf.int32), tf.uint32), tf.uint32)
+    step = tf.cast(step, tf.uint32)
+    index = tf.cast(tf.range(vocab), tf.uint32)
+    row = _mix(
+        seeds * tf.constant(0x9E3779B1, tf.uint32) + step * tf.constant(0x85EBCA77, tf.uint32)
+    )
+    bits = _mix(row[:, None] + _mix(index[None, :] + tf.constant(0x27D4EB2F, tf.uint32)))
+    mantissa = tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32)
+    return (mantissa + 0.5) / float(1 << 24)
+
+
 def next_token(logits, step, temperature=0.0, top_k=0, top_p=1.0, seed=0):
     """The next token of each row of `(batch, vocab)` float logits, as int32.
 
     `temperature` 0 is greedy (arg-max). Otherwise logits are divided by the temperature,
-    filtered by `top_k` then `top_p`, and sampled with a stateless generator seeded by
-    `(seed, step)`: the same seed gives the same tokens. Each of `temperature`, `top_k`,
-    `top_p` may be a scalar or one value per row; rows with temperature 0 stay greedy.
+    filtered by `top_k` then `top_p`, and sampled (Gumbel-max) with `hashed_uniform` noise
+    of `(seed, step)`: the same seed gives the same tokens, and a row's draw depends on
+    its own seed only, not on the other rows of the batch. `temperature`, `top_k`, `top_p`
+    and `seed` may each be a scalar or one value per row; rows with temperature 0 stay
+    greedy.
     """
     logits = tf.cast(logits, tf.float32)
     greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
@@ -45,6 +73,7 @@ def next_token(logits, step, temperature=0.0, top_k=0, top_p=1.0, seed=0):
     sampled_rows = temperature > 0
     scaled = logits / tf.where(sampled_rows, temperature, 1.0)[:, None]
     filtered = filter_top_p(filter_top_k(scaled, top_k), top_p)
-    seeds = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
-    sampled = tf.random.stateless_categorical(filtered, 1, seed=seeds, dtype=tf.int32)[:, 0]
+    seeds = tf.broadcast_to(tf.cast(seed, tf.int32), rows)
+    gumbel = -tf.math.log(-tf.math.log(hashed_uniform(seeds, step, tf.shape(logits)[-1])))
+    sampled = tf.argmax(filtered + gumbel, axis=-1, output_type=tf.int32)
     return tf.where(sampled_rows, sampled, greedy)

@@ -108,7 +108,8 @@ class Decoder(TransformerStack):
     `cross_cache = compute_cross_cache(context)`, then call with `cache=`, `cross_cache=`
     and `cache_update_index=t` on the token(s) at position `t`; it returns
     `(hidden_states, updated_cache)`. In this mode `padding_mask`, if given, covers the
-    whole cache: `(batch, max_length)`.
+    whole cache: `(batch, max_length)`, and `positions` `(batch, length)` may give each
+    row its own positions (a left-padded prompt's first real token is at position 0).
 
     The cross-attention probabilities of the last block are in `last_attention_scores`.
 
@@ -150,12 +151,13 @@ class Decoder(TransformerStack):
         cache=None,
         cross_cache=None,
         cache_update_index=None,
+        positions=None,
         training=None,
     ):
         start = 0 if cache_update_index is None else cache_update_index
         if padding_mask is None and cache is None:
             padding_mask = ids_padding_mask(token_ids)
-        x = self.embed(token_ids, start, training=training)
+        x = self.embed(token_ids, start, positions=positions, training=training)
         updated = []
         for i, block in enumerate(self.blocks):
             out = block(

@@ -31,10 +31,12 @@ def positional_encoding(length, depth):
 class PositionalEmbedding(keras.layers.Layer):
     """Token embedding plus position encoding.
 
-    `call(token_ids, start_index=0)` embeds `token_ids` (times sqrt(d_model) when `scale`)
-    and adds the encoding of positions `start_index .. start_index + length - 1`, so that
-    cached decoding can embed one token at its true position. Produces no Keras mask: the
-    models derive padding masks from the ids and pass them explicitly.
+    `call(token_ids, start_index=0, positions=None)` embeds `token_ids` (times
+    sqrt(d_model) when `scale`) and adds the encoding of positions `start_index ..
+    start_index + length - 1`, so that cached decoding can embed one token at its true
+    position; `positions` `(batch, length)` gives each row its own (left-padded prompts).
+    Produces no Keras mask: the models derive padding masks from the ids and pass them
+    explicitly.
 
     Args:
         vocab_size: number of token ids.
@@ -103,11 +105,12 @@ class PositionalEmbedding(keras.layers.Layer):
             self.position_embedding.build((None,))
         self.built = True
 
-    def call(self, token_ids, start_index=0):
+    def call(self, token_ids, start_index=0, positions=None):
         x = self.token_embedding(token_ids)
         if self.scale:
             x = x * ops.cast(math.sqrt(self.d_model), x.dtype)
-        positions = ops.arange(ops.shape(token_ids)[1]) + start_index
+        if positions is None:
+            positions = ops.arange(ops.shape(token_ids)[1]) + start_index
         if self.position_embedding is not None:
             encoded = self.position_embedding(positions)
         else:

@@ -146,10 +146,9 @@ class TransformerStack(keras.layers.Layer):
             self.final_layer_norm.build(hidden_shape)
         self.built = True
 
-    def embed(self, token_ids, start_index=0, training=None):
-        return self.embedding_dropout(
-            self.embedding(token_ids, start_index=start_index), training=training
-        )
+    def embed(self, token_ids, start_index=0, positions=None, training=None):
+        embedded = self.embedding(token_ids, start_index=start_index, positions=positions)
+        return self.embedding_dropout(embedded, training=training)
 
     def finish(self, x):
         return x if self.final_layer_norm is None else self.final_layer_norm(x)

@@ -1,5 +1,6 @@
 """Model families built from `tf_transformer.layers`."""
 
+from tf_transformer.models.gpt import GPT
 from tf_transformer.models.transformer import Transformer
 
-__all__ = ["Transformer"]
+__all__ = ["GPT", "Transformer"]

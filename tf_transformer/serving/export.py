@@ -73,3 +73,42 @@ def export_translator(translator, model_dir: str, version: int = None, beam_size
         )
     }
     return write_archive(archive, model_dir, version, assets)
+
+
+PROMPT = tf.TensorSpec([None], tf.string, name="prompt")
+PER_ROW = {
+    "max_new_tokens": tf.TensorSpec([None], tf.int32, name="max_new_tokens"),
+    "temperature": tf.TensorSpec([None], tf.float32, name="temperature"),
+    "top_k": tf.TensorSpec([None], tf.int32, name="top_k"),
+    "top_p": tf.TensorSpec([None], tf.float32, name="top_p"),
+    "seed": tf.TensorSpec([None], tf.int32, name="seed"),
+}
+
+
+def export_generator(generator, model_dir: str, version: int = None):
+    """Exports a `TextGenerator`: `serving_default` (`prompt: string[None] -> completion:
+    string[None]` with the generator's sampling defaults) and `generate` (the same plus
+    per-row `max_new_tokens`, `temperature`, `top_k`, `top_p`, `seed`)."""
+    archive = keras.export.ExportArchive()
+    archive.track(generator.model)
+    archive.track(generator.tokenizer)
+    archive.add_endpoint(
+        "serving_default",
+        lambda prompt: {"completion": generator.complete(prompt)},
+        input_signature=[PROMPT],
+    )
+
+    def generate(prompt, max_new_tokens, temperature, top_k, top_p, seed):
+        completion = generator.complete(
+            prompt,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+        )
+        return {"completion": completion}
+
+    archive.add_endpoint("generate", generate, input_signature=[PROMPT, *PER_ROW.values()])
+    assets = {generator.tokenizer.file_name: generator.tokenizer.file_bytes()}
+    return write_archive(archive, model_dir, version, assets)

@@ -1,0 +1,26 @@
+"""What every recipe shares: run directories and the mixed-precision choice."""
+
+import os
+import time
+
+from tf_transformer.errors import InputError
+
+PRECISIONS = {None: None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+
+
+def new_run_dir(root: str) -> str:
+    """`root/<timestamp>` (with a suffix if that exists already)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = os.path.join(root, stamp)
+    suffix = 1
+    while os.path.exists(path):
+        suffix += 1
+        path = os.path.join(root, f"{stamp}-{suffix}")
+    return path
+
+
+def dtype_policy(mixed_precision):
+    """The Keras dtype policy for `--mixed-precision` (None, "bf16" or "fp16")."""
+    if mixed_precision not in PRECISIONS:
+        raise InputError(f"unknown mixed precision {mixed_precision!r}; use bf16 or fp16")
+    return PRECISIONS[mixed_precision]

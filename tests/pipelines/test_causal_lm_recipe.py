@@ -1,0 +1,61 @@
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipelines import causal_lm
+from tf_transformer import cli
+
+CONFIG = causal_lm.GPTConfig(
+    preset="gpt_tiny", epochs=2, steps_per_epoch=3, seq_len=32, vocab_size=500, warmup_steps=2
+)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return causal_lm.train(CONFIG, str(tmp_path_factory.mktemp("runs") / "gpt"))
+
+
+def test_run_directory_and_perplexity(run_dir):
+    for name in ("config.json", "model.keras", "history.json", "metrics.json"):
+        assert os.path.isfile(os.path.join(run_dir, name)), name
+    with open(os.path.join(run_dir, "metrics.json")) as handle:
+        metrics = json.load(handle)
+    assert metrics["validation_perplexity"] == pytest.approx(math.exp(metrics["validation_loss"]))
+    with open(os.path.join(run_dir, "history.json")) as handle:
+        history = json.load(handle)
+    assert len(history["val_perplexity"]) == 2
+    assert history["val_perplexity"][-1] == pytest.approx(
+        math.exp(history["val_loss"][-1]), rel=1e-5
+    )
+
+
+def test_cli_generate_is_reproducible_with_a_seed(run_dir, capsys):
+    args = ["gpt", "generate", run_dir, "Return the", "", "--max-new-tokens", "8", "--seed", "4"]
+    assert cli.main(args) == 0
+    first = capsys.readouterr().out
+    assert cli.main(args) == 0
+    assert capsys.readouterr().out == first
+    assert first.startswith("Return the\t")  # prompt, tab, completion (which may hold newlines)
+
+
+def test_cli_export_passes_the_conformance_check(run_dir, tmp_path, capsys):
+    model_dir = str(tmp_path / "gpt")
+    assert cli.main(["gpt", "export", run_dir, "--model-dir", model_dir]) == 0
+    out = capsys.readouterr().out
+    assert "ran generate on 3 inputs: outputs equal the in-process ones" in out
+    assert "signature serving_default: (prompt: string[-1]) -> (completion: string[-1])" in out
+    assert os.listdir(model_dir) == ["1"]
+
+
+def test_bad_sampling_options_exit_2(run_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "tf_transformer", "gpt", "generate", run_dir, "x", "--top-p", "0"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "tf-transformer: error: --top-p must be in (0, 1], got 0.0"

@@ -1,0 +1,118 @@
+"""Prompt in, completion out: a tokenizer, a `GPT` and sampling in one `tf.Module`."""
+
+import tensorflow as tf
+
+from tf_transformer.generation.decoding import generate
+from tf_transformer.text.tokenizer import END_ID, PAD_ID
+
+
+class TextGenerator(tf.Module):
+    """Completes a batch of prompts in the graph: tokenize, left-pad, one cached pass over
+    the prompts, then one token a step until `[END]` or the row's `max_new_tokens`.
+
+    Every prompt starts with `[END]`, the document separator the model was trained with,
+    so an empty prompt starts a new document. Prompts of different lengths are
+    left-padded and each row's positions start at its first real token, so a prompt gets
+    the same continuation in any batch. A prompt longer than the context keeps its last
+    tokens. Defaults for the sampling options are the object's attributes.
+    """
+
+    def __init__(
+        self, model, tokenizer, max_new_tokens=64, temperature=0.8, top_k=40, top_p=0.95, seed=0
+    ):
+        super().__init__(name="text_generator")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.top_k = top_k
+        self.top_p = top_p
+        self.seed = seed
+        self._compiled = None
+
+    def token_ids(
+        self, prompts, max_new_tokens=None, temperature=None, top_k=None, top_p=None, seed=None
+    ):
+        """Completion ids `(batch, steps)`; every option a scalar or one value per row."""
+        prompts = tf.convert_to_tensor(prompts, tf.string)
+        batch = tf.shape(prompts)[0]
+        limits = tf.cast(
+            tf.broadcast_to(self._option(max_new_tokens, "max_new_tokens"), [batch]), tf.int32
+        )
+        context = self.model.max_length
+        limits = tf.clip_by_value(limits, 0, context - 1)
+        steps = tf.reduce_max(tf.concat([limits, [0]], 0))
+        ids = self.tokenizer.tokenize(prompts)
+        ids = tf.concat([tf.fill([ids.nrows(), 1], tf.constant(END_ID, ids.dtype)), ids], axis=1)
+        keep = context - steps  # the newest prompt tokens that fit beside the completion
+        lengths = tf.minimum(ids.row_lengths(), tf.cast(keep, tf.int64))
+        ids = tf.RaggedTensor.from_row_lengths(
+            tf.gather(ids.flat_values, _last_indices(ids.row_starts(), ids.row_lengths(), lengths)),
+            lengths,
+        )
+        left_padded, offsets = _left_pad(ids)
+        total = tf.shape(left_padded)[1] + steps
+        cache = self.model.init_cache(batch, total)
+        static = {
+            "positions_offset": offsets,
+            "padding_mask": tf.range(total)[None, :] >= offsets[:, None],
+        }
+        return generate(
+            self.model.decode_step,
+            left_padded,
+            cache,
+            static,
+            steps,
+            temperature=self._option(temperature, "temperature"),
+            top_k=self._option(top_k, "top_k"),
+            top_p=self._option(top_p, "top_p"),
+            seed=self._option(seed, "seed"),
+            row_limits=limits,
+        )
+
+    def complete(self, prompts, **options):
+        """Completions (the new text only) of a `[batch]` string tensor or list."""
+        return self.tokenizer.detokenize(self.token_ids(prompts, **options))
+
+    def complete_strings(self, prompts, **options):
+        """`complete` on Python strings through a compiled function, with scalar options."""
+        if self._compiled is None:
+            self._compiled = tf.function(
+                lambda p, m, t, k, q, s: self.complete(
+                    p, max_new_tokens=m, temperature=t, top_k=k, top_p=q, seed=s
+                )
+            )
+        values = {name: options.get(name, getattr(self, name)) for name in OPTIONS}
+        outputs = self._compiled(
+            tf.constant(list(prompts), tf.string),
+            tf.constant(values["max_new_tokens"], tf.int32),
+            tf.constant(values["temperature"], tf.float32),
+            tf.constant(values["top_k"], tf.int32),
+            tf.constant(values["top_p"], tf.float32),
+            tf.constant(values["seed"], tf.int64),
+        )
+        return [t.decode("utf-8", errors="replace") for t in outputs.numpy()]
+
+    def _option(self, value, name):
+        return getattr(self, name) if value is None else value
+
+
+OPTIONS = ("max_new_tokens", "temperature", "top_k", "top_p", "seed")
+
+
+def _last_indices(starts, lengths, keep):
+    """Flat indices of the last `keep[i]` values of each row."""
+    first = starts + lengths - keep
+    return tf.ragged.range(first, first + keep).flat_values
+
+
+def _left_pad(ids):
+    """A ragged batch as a dense `[PAD]`-left-padded one, and each row's pad count."""
+    lengths = tf.cast(ids.row_lengths(), tf.int32)
+    width = tf.reduce_max(tf.concat([lengths, [1]], 0))
+    offsets = width - lengths
+    right_padded = ids.to_tensor(default_value=PAD_ID, shape=[None, None])
+    right_padded = tf.pad(right_padded, [[0, 0], [0, width - tf.shape(right_padded)[1]]])
+    source = tf.range(width)[None, :] - offsets[:, None]
+    gathered = tf.gather(right_padded, tf.maximum(source, 0), batch_dims=1)
+    return tf.where(source >= 0, gathered, PAD_ID), offsets
