@@ -36,6 +36,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_input_pipeline
 	$(BIN)/python -m benchmarks.bench_generation
+	$(BIN)/python -m benchmarks.bench_gpt
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

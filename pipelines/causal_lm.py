@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines.runs import dtype_policy, new_run_dir
+from pipelines.runs import dtype_policy, new_run_dir, run_tokenizer
 from pipelines.sources import load_corpus
 from tf_transformer.errors import InputError
 from tf_transformer.generation.text_generator import TextGenerator
@@ -119,12 +119,12 @@ def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
         json.dump(dataclasses.asdict(config), handle, indent=2)
     keras.utils.set_random_seed(config.seed)
 
-    directory = os.path.join(run_dir, "tokenizer")
-    if os.path.isfile(os.path.join(directory, SentencePieceTokenizer.file_name)):
-        tokenizer = SentencePieceTokenizer.load(directory)
-    else:
-        tokenizer = SentencePieceTokenizer.train(corpus.texts("train"), config.vocab_size)
-        tokenizer.save(directory)
+    tokenizer = run_tokenizer(
+        SentencePieceTokenizer,
+        os.path.join(run_dir, "tokenizer"),
+        corpus.texts("train"),
+        config.vocab_size,
+    )
     train_stream = token_stream(corpus.texts("train"), tokenizer)
     val_stream = token_stream(corpus.texts("validation"), tokenizer)
     log(f"tokens: train {len(train_stream):,}, validation {len(val_stream):,}")
@@ -225,3 +225,27 @@ def export(run_dir: str, model_dir: str = "saved_models/gpt", version: int = Non
     """Exports the run's generator as a new version under `model_dir`; returns its path."""
     generator, _ = load_run(run_dir)
     return export_generator(generator, model_dir, version)
+
+
+EXAMPLE_INPUT = "Return the"
+
+
+def conformance_requests(generator):
+    """Requests for both signatures (per-row options included), with in-process answers."""
+    prompts = ["", EXAMPLE_INPUT, "🙂"]
+    per_row = {
+        "max_new_tokens": np.array([8, 0, 16], "int32"),
+        "temperature": np.array([0.0, 1.0, 0.7], "float32"),
+        "top_k": np.array([0, 5, 40], "int32"),
+        "top_p": np.array([1.0, 0.9, 0.95], "float32"),
+        "seed": np.arange(len(prompts), dtype="int32"),
+    }
+    requests = [
+        ("serving_default", {"prompt": prompts}),
+        ("generate", {"prompt": prompts, **per_row}),
+    ]
+    expected = [
+        {"completion": generator.complete(prompts).numpy()},
+        {"completion": generator.complete(prompts, **per_row).numpy()},
+    ]
+    return requests, expected

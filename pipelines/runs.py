@@ -24,3 +24,13 @@ def dtype_policy(mixed_precision):
     if mixed_precision not in PRECISIONS:
         raise InputError(f"unknown mixed precision {mixed_precision!r}; use bf16 or fp16")
     return PRECISIONS[mixed_precision]
+
+
+def run_tokenizer(tokenizer_cls, directory: str, texts, vocab_size: int):
+    """The run's tokenizer: the one saved in `directory` (a resumed run keeps its
+    vocabulary), or one trained on `texts` and saved there."""
+    if os.path.isfile(os.path.join(directory, tokenizer_cls.file_name)):
+        return tokenizer_cls.load(directory)
+    tokenizer = tokenizer_cls.train(texts, vocab_size)
+    tokenizer.save(directory)
+    return tokenizer

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines.runs import dtype_policy, new_run_dir
+from pipelines.runs import dtype_policy, new_run_dir, run_tokenizer
 from pipelines.sources import load_corpus
 from tf_transformer.errors import InputError
 from tf_transformer.generation.translator import Translator
@@ -155,15 +155,15 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
 
     keras.utils.set_random_seed(config.seed)
     tokenizer_cls = TOKENIZERS[config.tokenizer]
-    tokenizers = []
-    for side, name in enumerate(("source", "target")):
-        directory = os.path.join(run_dir, "tokenizers", name)
-        if os.path.isfile(os.path.join(directory, tokenizer_cls.file_name)):
-            tokenizers.append(tokenizer_cls.load(directory))  # resuming: the run's own
-        else:
-            tokenizers.append(tokenizer_cls.train(corpus.texts("train", side), config.vocab_size))
-            tokenizers[-1].save(directory)
-    source_tokenizer, target_tokenizer = tokenizers
+    source_tokenizer, target_tokenizer = (
+        run_tokenizer(
+            tokenizer_cls,
+            os.path.join(run_dir, "tokenizers", name),
+            corpus.texts("train", side),
+            config.vocab_size,
+        )
+        for side, name in enumerate(("source", "target"))
+    )
 
     options = dict(batch_size=config.batch_size, max_tokens=config.max_tokens, seed=config.seed)
     train_batches = make_batches(
@@ -302,3 +302,17 @@ def export(run_dir: str, model_dir: str = "saved_models/translator", version: in
     """Exports the run's translator as a new version under `model_dir`; returns its path."""
     translator, _ = load_run(run_dir)
     return export_translator(translator, model_dir, version)
+
+
+EXAMPLE_INPUT = "Saturday, June 9, 1984"
+
+
+def conformance_requests(translator):
+    """Requests for every signature of the export, with the in-process answers."""
+    texts = ["", EXAMPLE_INPUT, "3 kilometers", "🙂"]
+    requests = [("serving_default", {"text": texts}), ("beam_search", {"text": texts})]
+    expected = [
+        {"translation": translator.translate_strings(texts)},
+        {"translation": translator.translate_strings(texts, beam_size=4)},
+    ]
+    return requests, expected

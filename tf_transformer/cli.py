@@ -158,7 +158,7 @@ def translate_train(args):
     metrics = translation.evaluate(run_dir, limit=args.eval_limit)
     _print_metrics(metrics)
     if args.export:
-        _export_and_check(run_dir, args.export)
+        _export_and_check(translation, run_dir, args.export)
     return 0
 
 
@@ -189,30 +189,27 @@ def translate_text(args):
 
 
 def translate_export(args):
-    _export_and_check(args.run_dir, args.model_dir, args.version, check=not args.no_check)
+    from pipelines import translation
+
+    _export_and_check(translation, args.run_dir, args.model_dir, args.version, not args.no_check)
     return 0
 
 
-def _export_and_check(run_dir, model_dir, version=None, check=True):
-    from pipelines import translation
+def _export_and_check(recipe, run_dir, model_dir, version=None, check=True):
+    """Exports a run with its recipe module, checks it through the C API against the
+    in-process answers, and prints how to serve it."""
     from tf_transformer.serving.conformance import check_export
 
-    path = translation.export(run_dir, model_dir, version)
+    path = recipe.export(run_dir, model_dir, version)
     print(f"exported: {path}")
     if check:
-        translator, _ = translation.load_run(run_dir)
-        texts = ["", "Saturday, June 9, 1984", "3 kilometers", "🙂"]
-        expected = translator.translate_strings(texts)
-        beam = translator.translate_strings(texts, beam_size=4)
-        report = check_export(
-            path,
-            requests=[("serving_default", {"text": texts}), ("beam_search", {"text": texts})],
-            expected=[{"translation": expected}, {"translation": beam}],
-        )
+        runner, _ = recipe.load_run(run_dir)
+        requests, expected = recipe.conformance_requests(runner)
+        report = check_export(path, requests, expected)
         print("conformance check passed:")
         for line in report.lines():
             print(f"  {line}")
-    _print_serving(path, "Saturday, June 9, 1984")
+    _print_serving(path, recipe.EXAMPLE_INPUT)
     return path
 
 
@@ -256,7 +253,7 @@ def gpt_train_command(args):
     for prompt, completion in metrics["samples"].items():
         print(f"  {prompt!r} -> {completion!r}")
     if args.export:
-        _export_gpt(run_dir, args.export)
+        _export_and_check(causal_lm, run_dir, args.export)
     return 0
 
 
@@ -289,44 +286,10 @@ def gpt_generate_command(args):
 
 
 def gpt_export_command(args):
-    _export_gpt(args.run_dir, args.model_dir, args.version, check=not args.no_check)
-    return 0
-
-
-def _export_gpt(run_dir, model_dir, version=None, check=True):
-    import numpy as np
-
     from pipelines import causal_lm
-    from tf_transformer.serving.conformance import check_export
 
-    path = causal_lm.export(run_dir, model_dir, version)
-    print(f"exported: {path}")
-    if check:
-        generator, _ = causal_lm.load_run(run_dir)
-        prompts = ["", "Return the", "🙂"]
-        rows = len(prompts)
-        per_row = {
-            "max_new_tokens": np.array([8, 0, 16], "int32"),
-            "temperature": np.array([0.0, 1.0, 0.7], "float32"),
-            "top_k": np.array([0, 5, 40], "int32"),
-            "top_p": np.array([1.0, 0.9, 0.95], "float32"),
-            "seed": np.arange(rows, dtype="int32"),
-        }
-        expected_default = generator.complete(prompts).numpy()
-        expected_generate = generator.complete(prompts, **per_row).numpy()
-        report = check_export(
-            path,
-            requests=[
-                ("serving_default", {"prompt": prompts}),
-                ("generate", {"prompt": prompts, **per_row}),
-            ],
-            expected=[{"completion": expected_default}, {"completion": expected_generate}],
-        )
-        print("conformance check passed:")
-        for line in report.lines():
-            print(f"  {line}")
-    _print_serving(path, "Return the")
-    return path
+    _export_and_check(causal_lm, args.run_dir, args.model_dir, args.version, not args.no_check)
+    return 0
 
 
 def serving_check(args):

@@ -71,9 +71,23 @@ def next_token(logits, step, temperature=0.0, top_k=0, top_p=1.0, seed=0):
     rows = tf.shape(logits)[:1]
     temperature = tf.broadcast_to(tf.cast(temperature, tf.float32), rows)
     sampled_rows = temperature > 0
-    scaled = logits / tf.where(sampled_rows, temperature, 1.0)[:, None]
-    filtered = filter_top_p(filter_top_k(scaled, top_k), top_p)
-    seeds = tf.broadcast_to(tf.cast(seed, tf.int32), rows)
-    gumbel = -tf.math.log(-tf.math.log(hashed_uniform(seeds, step, tf.shape(logits)[-1])))
-    sampled = tf.argmax(filtered + gumbel, axis=-1, output_type=tf.int32)
-    return tf.where(sampled_rows, sampled, greedy)
+
+    def sample():
+        scaled = logits / tf.where(sampled_rows, temperature, 1.0)[:, None]
+        top_k_rows = tf.broadcast_to(tf.cast(top_k, tf.int32), rows)
+        top_p_rows = tf.broadcast_to(tf.cast(top_p, tf.float32), rows)
+        # each filter sorts the vocabulary: skip it where no row asks for it
+        scaled = tf.cond(
+            tf.reduce_any(top_k_rows > 0), lambda: filter_top_k(scaled, top_k_rows), lambda: scaled
+        )
+        scaled = tf.cond(
+            tf.reduce_any(top_p_rows < 1.0),
+            lambda: filter_top_p(scaled, top_p_rows),
+            lambda: scaled,
+        )
+        seeds = tf.broadcast_to(tf.cast(seed, tf.int32), rows)
+        gumbel = -tf.math.log(-tf.math.log(hashed_uniform(seeds, step, tf.shape(logits)[-1])))
+        sampled = tf.argmax(scaled + gumbel, axis=-1, output_type=tf.int32)
+        return tf.where(sampled_rows, sampled, greedy)
+
+    return tf.cond(tf.reduce_any(sampled_rows), sample, lambda: greedy)
