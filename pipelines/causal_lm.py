@@ -15,6 +15,7 @@ from tf_transformer.errors import InputError
 from tf_transformer.generation.text_generator import TextGenerator
 from tf_transformer.models import GPT
 from tf_transformer.models.gpt import PRESETS as GPT_PRESETS
+from tf_transformer.models.presets import resolve
 from tf_transformer.serving.export import export_generator
 from tf_transformer.text import END_ID, SentencePieceTokenizer
 from tf_transformer.training import SampleOutputs, standard_callbacks
@@ -106,7 +107,7 @@ def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
     `config.json`, `tokenizer/`, `checkpoints/`, `backup/`, `logs/`, `model.keras`,
     `history.json` and `metrics.json` (validation loss and perplexity)."""
     policy = dtype_policy(config.mixed_precision)
-    preset_length = GPT_PRESETS.get(config.preset, {}).get("max_length", config.seq_len)
+    preset_length = resolve(GPT_PRESETS, config.preset, {}, "GPT")["max_length"]
     if config.seq_len > preset_length:
         raise InputError(
             f"--seq-len {config.seq_len} exceeds {config.preset}'s context {preset_length}"
@@ -232,12 +233,12 @@ EXAMPLE_INPUT = "Return the"
 
 def conformance_requests(generator):
     """Requests for both signatures (per-row options included), with in-process answers."""
-    prompts = ["", EXAMPLE_INPUT, "🙂"]
+    prompts = ["", EXAMPLE_INPUT, "🙂", " ".join(["module"] * 3000)]  # the last: over-long
     per_row = {
-        "max_new_tokens": np.array([8, 0, 16], "int32"),
-        "temperature": np.array([0.0, 1.0, 0.7], "float32"),
-        "top_k": np.array([0, 5, 40], "int32"),
-        "top_p": np.array([1.0, 0.9, 0.95], "float32"),
+        "max_new_tokens": np.array([8, 0, 16, 4], "int32"),
+        "temperature": np.array([0.0, 1.0, 0.7, 0.0], "float32"),
+        "top_k": np.array([0, 5, 40, 0], "int32"),
+        "top_p": np.array([1.0, 0.9, 0.95, 1.0], "float32"),
         "seed": np.arange(len(prompts), dtype="int32"),
     }
     requests = [

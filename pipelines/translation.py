@@ -14,6 +14,8 @@ from pipelines.sources import load_corpus
 from tf_transformer.errors import InputError
 from tf_transformer.generation.translator import Translator
 from tf_transformer.models import Transformer
+from tf_transformer.models.presets import resolve
+from tf_transformer.models.transformer import PRESETS as TRANSFORMER_PRESETS
 from tf_transformer.plotting import plot_attention_heads
 from tf_transformer.serving.export import export_translator
 from tf_transformer.text import END_ID, START_ID, SentencePieceTokenizer, WordPieceTokenizer
@@ -142,6 +144,7 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
     `history.json`; `evaluate` adds `metrics.json` and `attention.png`.
     """
     policy = dtype_policy(config.mixed_precision)
+    resolve(TRANSFORMER_PRESETS, config.preset, {}, "Transformer")  # before any file is written
     if config.tokenizer not in TOKENIZERS:
         raise InputError(f"unknown tokenizer {config.tokenizer!r}; use {' or '.join(TOKENIZERS)}")
     corpus = load_corpus(config.source, seed=config.seed, size=config.corpus_size)
@@ -242,7 +245,7 @@ def load_run(run_dir: str):
     return Translator(model, source, target), config
 
 
-def evaluate(run_dir: str, split: str = "test", beam_size: int = 1, limit: int = None, log=print):
+def evaluate(run_dir: str, split: str = "test", beam_size: int = 1, limit: int = None):
     """BLEU and chrF (sacrebleu) and the exact-match rate on a held-out split; writes
     `metrics.json` and `attention.png` into the run directory and returns the metrics."""
     import sacrebleu

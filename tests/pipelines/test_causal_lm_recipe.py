@@ -46,7 +46,7 @@ def test_cli_export_passes_the_conformance_check(run_dir, tmp_path, capsys):
     model_dir = str(tmp_path / "gpt")
     assert cli.main(["gpt", "export", run_dir, "--model-dir", model_dir]) == 0
     out = capsys.readouterr().out
-    assert "ran generate on 3 inputs: outputs equal the in-process ones" in out
+    assert "ran generate on 4 inputs: outputs equal the in-process ones" in out
     assert "signature serving_default: (prompt: string[-1]) -> (completion: string[-1])" in out
     assert os.listdir(model_dir) == ["1"]
 
@@ -59,3 +59,12 @@ def test_bad_sampling_options_exit_2(run_dir):
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "tf-transformer: error: --top-p must be in (0, 1], got 0.0"
+
+
+def test_bad_training_options_exit_2_before_writing_anything(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["gpt", "train", "--preset", "gpt5"]) == 2
+    assert "unknown GPT preset 'gpt5'" in capsys.readouterr().err
+    assert cli.main(["gpt", "train", "--preset", "gpt_tiny", "--seq-len", "4096"]) == 2
+    assert "exceeds gpt_tiny's context 128" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "runs")

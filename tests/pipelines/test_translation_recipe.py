@@ -71,3 +71,6 @@ def test_cli_errors_exit_2_without_traceback_or_files(tmp_path, capsys, monkeypa
     assert "not a trained translation run" in capsys.readouterr().err
     assert cli.main(["translate", "train", "--epochs", "0"]) == 2
     assert "--epochs must be at least 1" in capsys.readouterr().err
+    assert cli.main(["translate", "train", "--preset", "huge", "--corpus-size", "200"]) == 2
+    assert "unknown Transformer preset 'huge'" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "runs")
