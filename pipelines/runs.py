@@ -1,5 +1,6 @@
 """What every recipe shares: run directories and the mixed-precision choice."""
 
+import json
 import os
 import time
 
@@ -34,3 +35,14 @@ def run_tokenizer(tokenizer_cls, directory: str, texts, vocab_size: int):
     tokenizer = tokenizer_cls.train(texts, vocab_size)
     tokenizer.save(directory)
     return tokenizer
+
+
+def finish_run(model, history, run_dir: str):
+    """After `fit`: the best checkpoint's weights (if one was written) saved as the run's
+    `model.keras`, and the history as `history.json`."""
+    best = os.path.join(run_dir, "checkpoints", "best.weights.h5")
+    if os.path.exists(best):
+        model.load_weights(best)
+    model.save(os.path.join(run_dir, "model.keras"))
+    with open(os.path.join(run_dir, "history.json"), "w") as handle:
+        json.dump({k: [float(v) for v in vs] for k, vs in history.history.items()}, handle)

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines.runs import dtype_policy, new_run_dir, run_tokenizer
+from pipelines.runs import dtype_policy, finish_run, new_run_dir, run_tokenizer
 from pipelines.sources import load_corpus
 from tf_transformer.errors import InputError
 from tf_transformer.generation.translator import Translator
@@ -222,12 +222,7 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
         shuffle=False,  # the dataset shuffles itself
         verbose=2 if os.environ.get("CI") else 1,
     )
-    best = os.path.join(run_dir, "checkpoints", "best.weights.h5")
-    if os.path.exists(best):
-        model.load_weights(best)
-    model.save(os.path.join(run_dir, "model.keras"))
-    with open(os.path.join(run_dir, "history.json"), "w") as handle:
-        json.dump({k: [float(v) for v in vs] for k, vs in history.history.items()}, handle)
+    finish_run(model, history, run_dir)
     return run_dir
 
 
