@@ -223,6 +223,8 @@ def export(run_dir: str, model_dir: str = "saved_models/gpt", version: int = Non
     return export_generator(generator, model_dir, version)
 
 
+export_runner = export_generator  # what `export` does with a loaded run
+
 EXAMPLE_INPUT = "Return the"
 
 

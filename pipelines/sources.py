@@ -138,10 +138,10 @@ def load_corpus(spec: str, seed: int = 0, skip_bad_rows: bool = False, size: int
     if name == "tfds" and argument:
         return _tfds_corpus(spec, argument)
     if name == "tsv" and argument:
-        rows, skipped = _read_tsv(argument, skip_bad_rows)
+        rows, skipped = _read_rows(argument, skip_bad_rows, _tsv_row)
         return _by_hash(spec, "parallel", rows, key=lambda pair: pair[0], skipped=skipped)
     if name == "csv" and argument:
-        rows, skipped = _read_csv(argument, skip_bad_rows)
+        rows, skipped = _read_rows(argument, skip_bad_rows, _csv_row)
         labels = sorted({label for _, label in rows})
         return _by_hash(spec, "classification", rows, lambda ex: ex[0], labels, skipped)
     if name == "text" and argument:
@@ -157,7 +157,7 @@ def _sized(size, seed):
     return {"seed": seed} if size is None else {"seed": seed, "size": size}
 
 
-def _lines(path, skip_bad_rows, report):
+def _lines(path, report):
     """(line number, text) of a UTF-8 file; a line that does not decode is a bad row."""
     try:
         with open(path, "rb") as handle:
@@ -191,42 +191,38 @@ class _BadRows:
         return self.count
 
 
-def _read_tsv(path, skip_bad_rows):
+def _read_rows(path, skip_bad_rows, parse):
+    """The non-blank lines of `path` through `parse(number, line)`, which returns a row,
+    `None` to skip the line silently (a header), or a string naming what is wrong."""
     bad = _BadRows(skip_bad_rows)
     rows = []
-    for number, line in _lines(path, skip_bad_rows, bad):
+    for number, line in _lines(path, bad):
         if not line.strip():
             continue
-        columns = line.split("\t")
-        if len(columns) < 2:
-            bad(path, number, "expected at least 2 tab-separated columns (source, target), found 1")
-            continue
-        rows.append((columns[0].strip(), columns[1].strip()))
+        row = parse(number, line)
+        if isinstance(row, str):
+            bad(path, number, row)
+        elif row is not None:
+            rows.append(row)
     if not rows:
         raise CorpusError(f"{path}: empty corpus (no rows)")
     return rows, bad.done(path)
 
 
-def _read_csv(path, skip_bad_rows):
-    bad = _BadRows(skip_bad_rows)
-    rows = []
-    for number, line in _lines(path, skip_bad_rows, bad):
-        if not line.strip():
-            continue
-        fields = next(csv.reader(io.StringIO(line)))
-        if number == 1 and [f.strip().lower() for f in fields] == ["text", "label"]:
-            continue
-        if len(fields) != 2 or not fields[1].strip():
-            bad(
-                path,
-                number,
-                f"expected 2 comma-separated fields (text, label), found {len(fields)}",
-            )
-            continue
-        rows.append((fields[0].strip(), fields[1].strip()))
-    if not rows:
-        raise CorpusError(f"{path}: empty corpus (no rows)")
-    return rows, bad.done(path)
+def _tsv_row(number, line):
+    columns = line.split("\t")
+    if len(columns) < 2:
+        return "expected at least 2 tab-separated columns (source, target), found 1"
+    return columns[0].strip(), columns[1].strip()
+
+
+def _csv_row(number, line):
+    fields = next(csv.reader(io.StringIO(line)))
+    if number == 1 and [f.strip().lower() for f in fields] == ["text", "label"]:
+        return None
+    if len(fields) != 2 or not fields[1].strip():
+        return f"expected 2 comma-separated fields (text, label), found {len(fields)}"
+    return fields[0].strip(), fields[1].strip()
 
 
 def _read_text(pattern, skip_bad_rows):
@@ -238,7 +234,7 @@ def _read_text(pattern, skip_bad_rows):
     documents = []
     for path in paths:
         paragraph = []
-        for _, line in _lines(path, skip_bad_rows, bad):
+        for _, line in _lines(path, bad):
             if line.strip():
                 paragraph.append(line.strip())
             elif paragraph:

@@ -302,6 +302,8 @@ def export(run_dir: str, model_dir: str = "saved_models/translator", version: in
     return export_translator(translator, model_dir, version)
 
 
+export_runner = export_translator  # what `export` does with a loaded run
+
 EXAMPLE_INPUT = "Saturday, June 9, 1984"
 
 

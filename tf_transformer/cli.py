@@ -200,10 +200,10 @@ def _export_and_check(recipe, run_dir, model_dir, version=None, check=True):
     in-process answers, and prints how to serve it."""
     from tf_transformer.serving.conformance import check_export
 
-    path = recipe.export(run_dir, model_dir, version)
+    runner, _ = recipe.load_run(run_dir)  # once, for the export and the check
+    path = recipe.export_runner(runner, model_dir, version)
     print(f"exported: {path}")
     if check:
-        runner, _ = recipe.load_run(run_dir)
         requests, expected = recipe.conformance_requests(runner)
         report = check_export(path, requests, expected)
         print("conformance check passed:")

@@ -45,7 +45,7 @@ def hashed_uniform(seeds, step, vocab):
     A counter-based generator in core integer ops, vectorized over rows: each row's noise
     depends on its own seed only, so a prompt samples the same text in any batch.
     """
-    seeds = tf.cast(tf.bitcast(tf.cast(seeds, tf.int32), tf.uint32), tf.uint32)
+    seeds = tf.bitcast(tf.cast(seeds, tf.int32), tf.uint32)
     step = tf.cast(step, tf.uint32)
     index = tf.cast(tf.range(vocab), tf.uint32)
     row = _mix(

@@ -48,31 +48,36 @@ def write_archive(archive, model_dir: str, version: int = None, assets: dict = N
     return final
 
 
+def export_model(model, tokenizers: dict, endpoints: dict, model_dir: str, version: int = None):
+    """Exports `model` with its `tokenizers` (`{prefix: tokenizer}`, tracked, and their
+    files copied into `assets/` as `<prefix><file name>`) and `endpoints` (`{name: (fn,
+    input_signature)}`) as a new version of `model_dir`; returns the version's path."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for tokenizer in tokenizers.values():
+        archive.track(tokenizer)
+    for name, (fn, signature) in endpoints.items():
+        archive.add_endpoint(name, fn, input_signature=signature)
+    assets = {f"{prefix}{t.file_name}": t.file_bytes() for prefix, t in tokenizers.items()}
+    return write_archive(archive, model_dir, version, assets)
+
+
 def export_translator(translator, model_dir: str, version: int = None, beam_size: int = 4):
     """Exports a `Translator`: `serving_default` (greedy) and `beam_search` signatures, both
     `text: string[None] -> translation: string[None]`. Returns the version's path."""
-    archive = keras.export.ExportArchive()
-    archive.track(translator.model)
-    archive.track(translator.source_tokenizer)
-    archive.track(translator.target_tokenizer)
-    archive.add_endpoint(
-        "serving_default",
-        lambda text: {"translation": translator.translate(text)},
-        input_signature=[TEXT],
+    return export_model(
+        translator.model,
+        {"source_": translator.source_tokenizer, "target_": translator.target_tokenizer},
+        {
+            "serving_default": (lambda text: {"translation": translator.translate(text)}, [TEXT]),
+            "beam_search": (
+                lambda text: {"translation": translator.translate(text, beam_size=beam_size)},
+                [TEXT],
+            ),
+        },
+        model_dir,
+        version,
     )
-    archive.add_endpoint(
-        "beam_search",
-        lambda text: {"translation": translator.translate(text, beam_size=beam_size)},
-        input_signature=[TEXT],
-    )
-    assets = {
-        f"{side}_{tokenizer.file_name}": tokenizer.file_bytes()
-        for side, tokenizer in (
-            ("source", translator.source_tokenizer),
-            ("target", translator.target_tokenizer),
-        )
-    }
-    return write_archive(archive, model_dir, version, assets)
 
 
 PROMPT = tf.TensorSpec([None], tf.string, name="prompt")
@@ -89,14 +94,6 @@ def export_generator(generator, model_dir: str, version: int = None):
     """Exports a `TextGenerator`: `serving_default` (`prompt: string[None] -> completion:
     string[None]` with the generator's sampling defaults) and `generate` (the same plus
     per-row `max_new_tokens`, `temperature`, `top_k`, `top_p`, `seed`)."""
-    archive = keras.export.ExportArchive()
-    archive.track(generator.model)
-    archive.track(generator.tokenizer)
-    archive.add_endpoint(
-        "serving_default",
-        lambda prompt: {"completion": generator.complete(prompt)},
-        input_signature=[PROMPT],
-    )
 
     def generate(prompt, max_new_tokens, temperature, top_k, top_p, seed):
         completion = generator.complete(
@@ -109,6 +106,16 @@ def export_generator(generator, model_dir: str, version: int = None):
         )
         return {"completion": completion}
 
-    archive.add_endpoint("generate", generate, input_signature=[PROMPT, *PER_ROW.values()])
-    assets = {generator.tokenizer.file_name: generator.tokenizer.file_bytes()}
-    return write_archive(archive, model_dir, version, assets)
+    return export_model(
+        generator.model,
+        {"": generator.tokenizer},
+        {
+            "serving_default": (
+                lambda prompt: {"completion": generator.complete(prompt)},
+                [PROMPT],
+            ),
+            "generate": (generate, [PROMPT, *PER_ROW.values()]),
+        },
+        model_dir,
+        version,
+    )
