@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_input_pipeline
 	$(BIN)/python -m benchmarks.bench_generation
 	$(BIN)/python -m benchmarks.bench_gpt
+	$(BIN)/python -m benchmarks.bench_serving
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -18,7 +18,7 @@ from tf_transformer.models.gpt import PRESETS as GPT_PRESETS
 from tf_transformer.models.presets import resolve
 from tf_transformer.serving.export import export_generator
 from tf_transformer.text import END_ID, SentencePieceTokenizer
-from tf_transformer.training import SampleOutputs, standard_callbacks
+from tf_transformer.training import Perplexity, SampleOutputs, standard_callbacks
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -85,18 +85,6 @@ class GPTConfig:
     temperature: float = 0.8
     top_k: int = 40
     top_p: float = 0.95
-
-
-class Perplexity(keras.callbacks.Callback):
-    """Adds `perplexity` and `val_perplexity` (exp of the mean token cross-entropy) to the
-    epoch logs, so the progress bar, the history and TensorBoard all show them."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        for key in ("loss", "val_loss"):
-            if key in logs:
-                logs[key.replace("loss", "perplexity")] = float(np.exp(logs[key]))
 
 
 SAMPLE_PROMPTS = ["Return the", "This module provides"]

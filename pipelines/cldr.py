@@ -215,14 +215,18 @@ def parallel_pairs(source, target, size=60000, seed=0):
 
 @functools.lru_cache(maxsize=8)
 def langid_examples(size=24000, seed=0, languages=LANGID_LOCALES):
-    """(phrase, language) examples; a phrase spelled the same in two languages is dropped."""
+    """(phrase, language) examples. A phrase spelled the same in two languages is dropped,
+    whether in another language's rendering of the same phrase or in another example."""
     locales = tuple(locale(code) for code in languages)
     codes = _name_codes(locales)
     rng = random.Random(seed)
     labels = {}
-    for rendered in render_phrases(locales, size * 2, seed, LANGID_WEIGHTS, codes):
+    for rendered in render_phrases(locales, size * 3, seed, LANGID_WEIGHTS, codes):
         code = rng.randrange(len(languages))
-        text = text_of(rendered[code])
+        texts = [text_of(segments) for segments in rendered]
+        text = texts[code]
+        if texts.count(text) > 1:  # "21 nov 2011": the same in several of the languages
+            continue
         labels.setdefault(text, set()).add(languages[code])
         if len(labels) >= size:
             break

@@ -1,36 +1,50 @@
-"""Masked language modelling: text to fixed-length, BERT-masked sequences."""
+"""BERT-style recipes: masked-LM pretraining on text, then fine-tuning for sequence
+classification or token tagging, and export of fill-mask, classifier and tagger."""
 
+import dataclasses
+import json
+import math
+import os
+
+import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from tf_transformer.text import END_ID, MASK_ID, PAD_ID, RESERVED_TOKENS, START_ID
+from pipelines.runs import dtype_policy, finish_run, new_run_dir, run_tokenizer
+from pipelines.sources import SPLITS, load_corpus
+from tf_transformer.errors import InputError
+from tf_transformer.models import BertClassifier, BertEncoder, BertMaskedLM, BertTokenTagger
+from tf_transformer.models.bert import PRESETS as BERT_PRESETS
+from tf_transformer.models.presets import resolve
+from tf_transformer.serving import bert as bert_serving
+from tf_transformer.text import MASK_ID, PAD_ID, RESERVED_TOKENS, WordPieceTokenizer
+from tf_transformer.text.bert_inputs import encode_texts, word_labels
+from tf_transformer.training import Perplexity, masked_accuracy, masked_loss, standard_callbacks
 
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def encode_for_mlm(tokenizer, seq_len):
-    """A `map` function: a batch of strings to ragged `[START] ids [END]`, at most `seq_len`."""
+# Data ----------------------------------------------------------------------------------
 
-    def encode(texts):
-        ids = tokenizer.tokenize(texts)[:, : seq_len - 2]
-        batch = ids.nrows()
-        start = tf.fill([batch, 1], tf.constant(START_ID, ids.dtype))
-        end = tf.fill([batch, 1], tf.constant(END_ID, ids.dtype))
-        return tf.concat([start, ids, end], axis=1)
 
-    return encode
+def max_predictions(seq_len, mask_rate=0.15):
+    """The most positions `mask_tokens` selects in one sequence of `seq_len` tokens."""
+    return max(1, math.ceil(seq_len * mask_rate))
 
 
 def mask_tokens(ids, vocab_size, seq_len, mask_rate=0.15, seed=None):
-    """BERT masking of ragged `ids` with TF Text's `mask_language_model`.
+    """BERT masking of ragged framed `ids` with TF Text's `mask_language_model`.
 
-    Of the non-special tokens, `mask_rate` are selected; of those 80% become `[MASK]`, 10%
-    a random token, 10% stay. Returns `(masked_ids, labels, weights)`, each
-    `(batch, seq_len)`: `labels` holds the original id and `weights` 1.0 exactly at the
-    selected positions, zero elsewhere.
+    Of each row's non-special tokens, `ceil(mask_rate * n)` are selected; of those 80%
+    become `[MASK]`, 10% a random token, 10% stay. Returns `(masked_ids, positions,
+    labels)`: `masked_ids` ragged like `ids`; `positions` and `labels` `(batch,
+    max_predictions)`, the selected positions and their original ids, padded with 0 (label
+    0 is `[PAD]`, which the masked loss ignores).
     """
+    width = max_predictions(seq_len, mask_rate)
     selector = tf_text.RandomItemSelector(
-        max_selections_per_batch=seq_len,
+        max_selections_per_batch=width,
         selection_rate=mask_rate,
         unselectable_ids=list(range(len(RESERVED_TOKENS))),
     )
@@ -42,14 +56,9 @@ def mask_tokens(ids, vocab_size, seq_len, mask_rate=0.15, seed=None):
     # keep the original token there instead, which is one of BERT's three outcomes anyway.
     reserved = (masked < len(RESERVED_TOKENS)) & (masked != MASK_ID) & (ids >= len(RESERVED_TOKENS))
     masked = tf.where(reserved, ids, masked)
-    batch = ids.nrows(out_type=tf.int64)
-    rows = tf.repeat(tf.range(batch), positions.row_lengths())
-    indices = tf.stack([rows, tf.cast(positions.flat_values, tf.int64)], axis=1)
-    shape = tf.stack([batch, tf.constant(seq_len, tf.int64)])
-    labels = tf.scatter_nd(indices, tf.cast(original.flat_values, tf.int32), shape)
-    weights = tf.scatter_nd(indices, tf.ones_like(original.flat_values, tf.float32), shape)
-    masked = masked.to_tensor(default_value=PAD_ID, shape=[None, seq_len])
-    return masked, labels, weights
+    positions = tf.cast(positions, tf.int32).to_tensor(0, shape=[None, width])
+    labels = tf.cast(original, tf.int32).to_tensor(PAD_ID, shape=[None, width])
+    return masked, positions, labels
 
 
 def make_mlm_batches(
@@ -61,14 +70,469 @@ def make_mlm_batches(
     shuffle: int = 10000,
     seed: int = None,
 ) -> tf.data.Dataset:
-    """`(masked_ids, labels, weights)` batches from a dataset of strings; new masks every
-    epoch (masking runs in `map`)."""
-    dataset = texts
-    if shuffle:
-        dataset = dataset.shuffle(shuffle, seed=seed)
-    encode = encode_for_mlm(tokenizer, seq_len)
+    """`({"token_ids", "mask_positions"}, labels)` batches from a dataset of strings.
+
+    Each text becomes `[START] pieces [END]` (cut to `seq_len`), padded to the longest in
+    its batch; masking runs in `map`, so every epoch masks anew.
+    """
+    dataset = texts.shuffle(shuffle, seed=seed) if shuffle else texts
 
     def to_example(batch):
-        return mask_tokens(encode(batch), tokenizer.vocab_size, seq_len, mask_rate, seed)
+        ids = encode_texts(tokenizer, batch, seq_len)
+        masked, positions, labels = mask_tokens(ids, tokenizer.vocab_size, seq_len, mask_rate, seed)
+        return {"token_ids": masked.to_tensor(PAD_ID), "mask_positions": positions}, labels
 
     return dataset.batch(batch_size).map(to_example, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def make_classification_batches(
+    examples, tokenizer, seq_len=128, batch_size=32, shuffle=0, seed=None
+):
+    """`(token_ids, label)` batches from a dataset of `(text, label id)`."""
+    dataset = examples.shuffle(shuffle, seed=seed) if shuffle else examples
+
+    def to_example(texts, labels):
+        return encode_texts(tokenizer, texts, seq_len).to_tensor(PAD_ID), labels
+
+    return dataset.batch(batch_size).map(to_example, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def make_tagging_batches(examples, tokenizer, seq_len=128, batch_size=32, shuffle=0, seed=None):
+    """`(token_ids, labels)` batches from a dataset of `(words, tag ids)`: `labels` is
+    `tag + 1` at each word's first piece and 0 (ignored) elsewhere."""
+    dataset = examples.shuffle(shuffle, seed=seed) if shuffle else examples
+
+    def to_example(words, tags):
+        ids, labels = word_labels(tokenizer, words, tags, seq_len)
+        return ids.to_tensor(PAD_ID), labels
+
+    batched = dataset.ragged_batch(batch_size)
+    return batched.map(to_example, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+# Pretraining ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class PretrainConfig:
+    """Everything a masked-LM run depends on; saved as the run's `config.json`."""
+
+    source: str = "pydocs"
+    preset: str = "bert_small"
+    epochs: int = 5
+    batch_size: int = 32
+    seq_len: int = 128
+    vocab_size: int = 8000
+    mask_rate: float = 0.15
+    learning_rate: float = 5e-4
+    warmup_steps: int = 200
+    weight_decay: float = 0.01
+    steps_per_epoch: int = None
+    mixed_precision: str = None
+    seed: int = 0
+    top_k: int = 5  # fill-mask answers per [MASK]
+    task: str = "pretrain"
+
+
+def _optimizer(learning_rate, warmup_steps, total_steps, weight_decay):
+    """AdamW with linear warmup then cosine decay; no weight decay on biases and
+    LayerNorm parameters, as BERT."""
+    warmup_steps = min(warmup_steps, max(total_steps - 1, 0))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0,
+        decay_steps=max(total_steps - warmup_steps, 1),
+        alpha=0.1,
+        warmup_target=learning_rate,
+        warmup_steps=warmup_steps,
+    )
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay, epsilon=1e-6)
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    return optimizer
+
+
+def _write_config(run_dir, config):
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, "config.json"), "w") as handle:
+        json.dump(dataclasses.asdict(config), handle, indent=2)
+
+
+def _check_length(preset, seq_len):
+    longest = resolve(BERT_PRESETS, preset, {}, "BERT")["max_length"]
+    if seq_len > longest:
+        raise InputError(f"--seq-len {seq_len} exceeds {preset}'s {longest} positions")
+
+
+FILL_MASK_EXAMPLE = "Return a [MASK] of the [MASK] in the list."
+
+
+def pretraining_texts(source: str, seed: int = 0, log=print) -> dict:
+    """The strings of every split of `source`: one corpus spec, or several joined by `+`
+    (e.g. `pydocs+cldr-langid`). Any kind of corpus gives its text: both sides of a
+    parallel one, the texts of a labelled one."""
+    texts = {split: [] for split in SPLITS}
+    for spec in source.split("+"):
+        corpus = load_corpus(spec.strip(), seed=seed)
+        log(f"corpus {corpus.summary()}")
+        sides = (0, 1) if corpus.kind == "parallel" else (0,)
+        for split in SPLITS:
+            for side in sides:
+                texts[split].extend(corpus.texts(split, side))
+    if not texts["validation"]:
+        raise InputError(f"{source}: no validation texts to measure perplexity on")
+    return texts
+
+
+def pretrain(config: PretrainConfig, run_dir: str = None, log=print) -> str:
+    """Masked-LM pretraining on `config.source` into `run_dir` (default
+    `runs/bert/<timestamp>`): `config.json`, `tokenizer/`, `checkpoints/`, `logs/`,
+    `model.keras` (a `BertMaskedLM`), `history.json` and `metrics.json`."""
+    policy = dtype_policy(config.mixed_precision)
+    _check_length(config.preset, config.seq_len)
+    texts = pretraining_texts(config.source, config.seed, log)
+    run_dir = run_dir or new_run_dir("runs/bert")
+    _write_config(run_dir, config)
+    keras.utils.set_random_seed(config.seed)
+    tokenizer = run_tokenizer(
+        WordPieceTokenizer,
+        os.path.join(run_dir, "tokenizer"),
+        texts["train"],
+        config.vocab_size,
+    )
+
+    def batches(split, shuffle):
+        return make_mlm_batches(
+            tf.data.Dataset.from_tensor_slices(tf.constant(texts[split], tf.string)),
+            tokenizer,
+            config.seq_len,
+            config.batch_size,
+            config.mask_rate,
+            shuffle=10000 if shuffle else 0,
+            seed=config.seed,
+        )
+
+    train = batches("train", shuffle=True)
+    validation = batches("validation", shuffle=False).cache()  # the same masks every epoch
+    steps = config.steps_per_epoch or int(train.cardinality())
+    if config.steps_per_epoch:
+        train = train.repeat()
+    model = BertMaskedLM.from_preset(config.preset, vocab_size=tokenizer.vocab_size, dtype=policy)
+    model.compile(
+        optimizer=_optimizer(
+            config.learning_rate, config.warmup_steps, steps * config.epochs, config.weight_decay
+        ),
+        loss=masked_loss,
+        metrics=[masked_accuracy],
+    )
+    model.build()
+    log(f"model: BertMaskedLM preset {config.preset!r}, {model.count_params():,} parameters")
+    predictor = bert_serving.FillMask(model, tokenizer, config.top_k, config.seq_len)
+    history = model.fit(
+        train,
+        validation_data=validation,
+        epochs=config.epochs,
+        steps_per_epoch=config.steps_per_epoch,
+        callbacks=[Perplexity(), *standard_callbacks(run_dir)],
+        shuffle=False,
+        verbose=2 if os.environ.get("CI") else 1,
+    )
+    finish_run(model, history, run_dir)
+    result = model.evaluate(validation, verbose=0, return_dict=True)
+    filled = predictor.predict([FILL_MASK_EXAMPLE])
+    metrics = {
+        "validation_loss": float(result["loss"]),
+        "validation_perplexity": float(np.exp(result["loss"])),
+        "validation_masked_accuracy": float(result["masked_accuracy"]),
+        "tokenizer_vocab_size": tokenizer.vocab_size,
+        "samples": {FILL_MASK_EXAMPLE: bert_serving.strings(filled["tokens"][0])},
+    }
+    _write_metrics(run_dir, metrics)
+    return run_dir
+
+
+def _write_metrics(run_dir, metrics):
+    with open(os.path.join(run_dir, "metrics.json"), "w") as handle:
+        json.dump(metrics, handle, indent=2, ensure_ascii=False)
+
+
+# Fine-tuning ---------------------------------------------------------------------------
+
+TASKS = {"classify": "classification", "tag": "tagging"}  # task -> the corpus kind it needs
+NO_TAG = "[PAD]"  # the tagger's class 0: pieces that carry no tag
+
+
+@dataclasses.dataclass
+class FinetuneConfig:
+    """A fine-tuning run: `task` ("classify" or "tag") on `source`, starting from the
+    pretrained run `from_run` (or, without it, from random weights of `preset` with a
+    tokenizer trained on the task's corpus)."""
+
+    task: str = "classify"
+    source: str = "cldr-langid"
+    from_run: str = None
+    preset: str = "bert_small"
+    epochs: int = 5
+    batch_size: int = 32
+    seq_len: int = None  # default: the pretraining run's, else 128
+    vocab_size: int = 8000
+    learning_rate: float = 3e-4
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    steps_per_epoch: int = None
+    train_limit: int = None  # fine-tune on the first N training examples only
+    compare_scratch: bool = True
+    mixed_precision: str = None
+    seed: int = 0
+
+
+def _read_config(run_dir):
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(path) or not os.path.isfile(os.path.join(run_dir, "model.keras")):
+        raise InputError(f"{run_dir}: not a trained BERT run (no config.json/model.keras)")
+    with open(path) as handle:
+        config = json.load(handle)
+    if config.get("task") not in ("pretrain", *TASKS):
+        raise InputError(f"{run_dir}: not a BERT run")
+    return config
+
+
+def _task_model(task, encoder, labels):
+    if task == "classify":
+        return BertClassifier(encoder, len(labels), labels=labels)
+    return BertTokenTagger(encoder, len(labels), labels=labels)
+
+
+def _encoder_config(encoder, task, policy):
+    config = encoder.get_config()
+    config.update(use_pooler=task == "classify", dtype=policy)
+    config.pop("name", None)
+    return config
+
+
+def finetune(config: FinetuneConfig, run_dir: str = None, log=print) -> str:
+    """Fine-tunes on `config.source` into `run_dir` (default `runs/bert-<task>/<timestamp>`).
+
+    Writes `config.json`, `tokenizer/`, `model.keras`, `metrics.json` (test accuracy and a
+    confusion matrix, or per-tag and macro F1) and, for classification,
+    `confusion_matrix.png`. With `from_run` and `compare_scratch`, the same fine-tuning
+    from random weights runs too (into `scratch/`), and `metrics.json` has both.
+    """
+    if config.task not in TASKS:
+        raise InputError(f"unknown task {config.task!r}; use classify or tag")
+    policy = dtype_policy(config.mixed_precision)
+    pretrained = None
+    if config.from_run:
+        pretrained_config = _read_config(config.from_run)
+        if pretrained_config["task"] != "pretrain":
+            raise InputError(f"{config.from_run}: a fine-tuned run; --from needs a pretrained one")
+        config.seq_len = config.seq_len or pretrained_config["seq_len"]
+        config.preset = pretrained_config["preset"]
+    config.seq_len = config.seq_len or 128
+    _check_length(config.preset, config.seq_len)
+    corpus = load_corpus(config.source, seed=config.seed)
+    if corpus.kind != TASKS[config.task]:
+        raise InputError(
+            f"{config.source}: a {corpus.kind} corpus; --task {config.task} needs a "
+            f"{TASKS[config.task]} corpus"
+        )
+    if not corpus.test:
+        raise InputError(f"{config.source}: no test split to report on")
+    log(f"corpus {corpus.summary()}")
+    run_dir = run_dir or new_run_dir(f"runs/bert-{config.task}")
+    _write_config(run_dir, config)
+    keras.utils.set_random_seed(config.seed)
+    tokenizer_dir = os.path.join(run_dir, "tokenizer")
+    if config.from_run:
+        tokenizer = WordPieceTokenizer.load(os.path.join(config.from_run, "tokenizer"))
+        tokenizer.save(tokenizer_dir)
+        pretrained = keras.models.load_model(
+            os.path.join(config.from_run, "model.keras"), compile=False
+        ).encoder
+        encoder_config = _encoder_config(pretrained, config.task, policy)
+    else:
+        tokenizer = run_tokenizer(
+            WordPieceTokenizer, tokenizer_dir, corpus.texts("train"), config.vocab_size
+        )
+        encoder_config = resolve(
+            BERT_PRESETS,
+            config.preset,
+            dict(
+                vocab_size=tokenizer.vocab_size, use_pooler=config.task == "classify", dtype=policy
+            ),
+            "BERT",
+        )
+    labels = list(corpus.labels) if config.task == "classify" else [NO_TAG, *corpus.labels]
+
+    runs = [("pretrained" if pretrained else "scratch", run_dir, pretrained)]
+    if pretrained is not None and config.compare_scratch:
+        runs.append(("scratch", os.path.join(run_dir, "scratch"), None))
+    metrics = {}
+    for name, directory, start in runs:
+        log(f"fine-tuning from {'the pretrained encoder' if start else 'random weights'}")
+        keras.utils.set_random_seed(config.seed)
+        encoder = BertEncoder(**encoder_config)
+        if start is not None:
+            encoder.copy_weights_from(start)
+        model = _task_model(config.task, encoder, labels)
+        predictor = _fit_task(model, tokenizer, corpus, config, directory)
+        metrics[name] = _evaluate_task(predictor, corpus, "test", directory, log)
+    _write_metrics(run_dir, metrics)
+    return run_dir
+
+
+def _fit_task(model, tokenizer, corpus, config, run_dir):
+    make = make_classification_batches if config.task == "classify" else make_tagging_batches
+    train = make(
+        corpus.dataset("train", limit=config.train_limit),
+        tokenizer,
+        config.seq_len,
+        config.batch_size,
+        10000,
+        config.seed,
+    )
+    validation = make(corpus.dataset("validation"), tokenizer, config.seq_len, config.batch_size)
+    steps = config.steps_per_epoch or int(train.cardinality())
+    if config.steps_per_epoch:
+        train = train.repeat()
+    total = steps * config.epochs
+    optimizer = _optimizer(
+        config.learning_rate, int(config.warmup_fraction * total), total, config.weight_decay
+    )
+    if config.task == "classify":
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    else:
+        loss, metrics = masked_loss, [masked_accuracy]
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    model.build()
+    os.makedirs(run_dir, exist_ok=True)
+    history = model.fit(
+        train,
+        validation_data=validation,
+        epochs=config.epochs,
+        steps_per_epoch=config.steps_per_epoch,
+        callbacks=standard_callbacks(run_dir),
+        shuffle=False,
+        verbose=2 if os.environ.get("CI") else 1,
+    )
+    finish_run(model, history, run_dir)
+    return _predictor(config.task, model, tokenizer, config.seq_len)
+
+
+def _predictor(task, model, tokenizer, seq_len, top_k=5):
+    if task == "pretrain":
+        return bert_serving.FillMask(model, tokenizer, top_k, seq_len)
+    if task == "classify":
+        return bert_serving.TextClassifier(model, tokenizer, seq_len)
+    return bert_serving.TokenTagger(model, tokenizer, seq_len)
+
+
+def _in_batches(predictor, texts, batch_size=256):
+    outputs = [
+        predictor.predict(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)
+    ]
+    return outputs
+
+
+def _evaluate_task(predictor, corpus, split, run_dir, log=print):
+    examples = corpus.split(split)
+    if isinstance(predictor, bert_serving.TextClassifier):
+        texts = [text for text, _ in examples]
+        predicted = [
+            label
+            for out in _in_batches(predictor, texts)
+            for label in bert_serving.strings(out["label"])
+        ]
+        truth = [label for _, label in examples]
+        return classification_report(truth, predicted, corpus.labels, run_dir, log)
+    texts = [" ".join(tokens) for tokens, _ in examples]
+    predicted = []
+    for out in _in_batches(predictor, texts):
+        predicted.extend([tag for tag in row if tag] for row in bert_serving.strings(out["tags"]))
+    truth = [list(tags) for _, tags in examples]
+    return tagging_report(truth, predicted, corpus.labels, log)
+
+
+def classification_report(truth, predicted, labels, run_dir=None, log=print):
+    """Accuracy and the confusion matrix (rows true, columns predicted) of label strings;
+    with `run_dir`, the matrix is also drawn into `confusion_matrix.png` there."""
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = np.zeros([len(labels), len(labels)], dtype=int)
+    for true, guess in zip(truth, predicted, strict=True):
+        matrix[index[true], index[guess]] += 1
+    accuracy = float(np.trace(matrix) / max(matrix.sum(), 1))
+    report = {"examples": len(truth), "accuracy": accuracy, "labels": list(labels)}
+    report["confusion_matrix"] = matrix.tolist()
+    if run_dir:
+        from tf_transformer.plotting import plot_confusion_matrix
+
+        path = os.path.join(run_dir, "confusion_matrix.png")
+        plot_confusion_matrix(matrix, labels, path, title=f"accuracy {100 * accuracy:.1f}%")
+        report["confusion_matrix_png"] = path
+    log(f"test accuracy {100 * accuracy:.1f}% on {len(truth):,} texts")
+    return report
+
+
+def tagging_report(truth, predicted, labels, log=print, outside="O"):
+    """Word-level precision, recall and F1 per tag, and the macro F1 over the tags other
+    than `outside` (the usual score for tagging: "no tag" is not averaged in)."""
+    counts = {label: [0, 0, 0] for label in labels}  # true positive, predicted, true
+    for true_row, guess_row in zip(truth, predicted, strict=True):
+        guess_row = list(guess_row) + [""] * (len(true_row) - len(guess_row))
+        for true, guess in zip(true_row, guess_row, strict=False):
+            counts[true][2] += 1
+            if guess in counts:
+                counts[guess][1] += 1
+            if guess == true:
+                counts[true][0] += 1
+    per_label = {}
+    for label, (hits, guessed, actual) in counts.items():
+        precision = hits / guessed if guessed else 0.0
+        recall = hits / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_label[label] = {"precision": precision, "recall": recall, "f1": f1, "support": actual}
+    scored = [label for label in labels if label != outside and counts[label][2]]
+    macro = float(np.mean([per_label[label]["f1"] for label in scored])) if scored else 0.0
+    log(f"test macro F1 {100 * macro:.1f} over {len(scored)} tags ({len(truth):,} texts)")
+    return {"examples": len(truth), "macro_f1": macro, "per_label": per_label}
+
+
+# Loading and export ------------------------------------------------------------------------
+
+MODEL_DIRS = {"pretrain": "saved_models/fill_mask", "classify": "saved_models/classifier"}
+MODEL_DIRS["tag"] = "saved_models/tagger"
+
+
+def load_run(run_dir: str):
+    """The predictor of a BERT run (`FillMask` for a pretrained run, `TextClassifier` or
+    `TokenTagger` for a fine-tuned one) and the run's config as a dict."""
+    config = _read_config(run_dir)
+    tokenizer = WordPieceTokenizer.load(os.path.join(run_dir, "tokenizer"))
+    model = keras.models.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    predictor = _predictor(
+        config["task"], model, tokenizer, config["seq_len"], config.get("top_k", 5)
+    )
+    return predictor, config
+
+
+def export_runner(predictor, model_dir: str = None, version: int = None):
+    return bert_serving.export_predictor(predictor, model_dir, version)
+
+
+def example_input(predictor) -> str:
+    if isinstance(predictor, bert_serving.FillMask):
+        return FILL_MASK_EXAMPLE
+    if isinstance(predictor, bert_serving.TextClassifier):
+        return "Samstag, 9. Juni 1984"
+    return "Saturday , June 9 , 1984"
+
+
+def conformance_requests(predictor):
+    """One request of edge cases (empty, no `[MASK]`, emoji, over-long) with the
+    in-process answers."""
+    texts = ["", example_input(predictor), "🙂 ok", " ".join(["word [MASK]"] * 2000), "plain"]
+    return [("serving_default", {"text": texts})], [predictor.predict(texts)]
+
+
+def run_task(run_dir: str) -> str:
+    """ "pretrain", "classify" or "tag": what the BERT run in `run_dir` trained."""
+    return _read_config(run_dir)["task"]

@@ -5,6 +5,7 @@ Heavy imports (TensorFlow) happen inside the handlers, so `--help` and `--versio
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -113,11 +114,124 @@ def build_parser() -> argparse.ArgumentParser:
     gpt_export.add_argument("--no-check", action="store_true", help="skip the conformance check")
     gpt_export.set_defaults(handler=gpt_export_command)
 
+    bert = commands.add_parser("bert", help="the BERT-style encoder: pretrain, fine-tune, serve")
+    bert_commands = bert.add_subparsers(dest="action", metavar="ACTION", required=True)
+    pretrain = bert_commands.add_parser("pretrain", help="masked-LM pretraining on text")
+    pretrain.add_argument(
+        "--source", default="pydocs", help="corpus spec, or several joined by + (default pydocs)"
+    )
+    pretrain.add_argument("--preset", default="bert_small", help="BERT preset (default bert_small)")
+    pretrain.add_argument("--epochs", type=int, default=5)
+    pretrain.add_argument("--batch-size", type=int, default=32)
+    pretrain.add_argument("--seq-len", type=int, default=128, help="longest input, in tokens")
+    pretrain.add_argument("--vocab-size", type=int, default=8000)
+    pretrain.add_argument("--learning-rate", type=float, default=5e-4, help="peak of the schedule")
+    pretrain.add_argument("--warmup-steps", type=int, default=200)
+    pretrain.add_argument("--steps-per-epoch", type=int)
+    pretrain.add_argument("--mixed-precision", choices=["bf16", "fp16"])
+    pretrain.add_argument("--seed", type=int, default=0)
+    pretrain.add_argument("--run-dir", help="default: runs/bert/<timestamp>")
+    pretrain.add_argument(
+        "--export", metavar="MODEL_DIR", help="then export fill-mask (saved_models/fill_mask)"
+    )
+    pretrain.set_defaults(handler=bert_pretrain_command)
+
+    finetune = bert_commands.add_parser("finetune", help="fine-tune for classification or tagging")
+    finetune.add_argument("--task", required=True, choices=["classify", "tag"])
+    finetune.add_argument(
+        "--source", help="corpus spec (default cldr-langid for classify, cldr-tags for tag)"
+    )
+    finetune.add_argument(
+        "--from", dest="from_run", metavar="RUN_DIR", help="a pretraining run (default: none)"
+    )
+    finetune.add_argument("--preset", default="bert_small", help="preset without --from")
+    finetune.add_argument("--epochs", type=int, default=5)
+    finetune.add_argument("--batch-size", type=int, default=32)
+    finetune.add_argument("--seq-len", type=int, help="default: the pretraining run's")
+    finetune.add_argument("--vocab-size", type=int, default=8000, help="tokenizer without --from")
+    finetune.add_argument("--learning-rate", type=float, default=3e-4, help="peak of the schedule")
+    finetune.add_argument("--steps-per-epoch", type=int)
+    finetune.add_argument(
+        "--train-limit", type=int, help="fine-tune on the first N training examples only"
+    )
+    finetune.add_argument(
+        "--no-compare", action="store_true", help="skip the same fine-tuning from random weights"
+    )
+    finetune.add_argument("--mixed-precision", choices=["bf16", "fp16"])
+    finetune.add_argument("--seed", type=int, default=0)
+    finetune.add_argument("--run-dir", help="default: runs/bert-<task>/<timestamp>")
+    finetune.add_argument(
+        "--export", metavar="MODEL_DIR", help="then export (e.g. saved_models/classifier)"
+    )
+    finetune.set_defaults(handler=bert_finetune_command)
+
+    predict = bert_commands.add_parser("predict", help="fill masks, classify or tag with a run")
+    predict.add_argument("run_dir")
+    predict.add_argument("texts", nargs="+")
+    predict.set_defaults(handler=bert_predict_command)
+
+    bert_export = bert_commands.add_parser("export", help="export a run for TF Serving")
+    bert_export.add_argument("run_dir")
+    bert_export.add_argument(
+        "--model-dir", help="default: saved_models/fill_mask, classifier or tagger"
+    )
+    bert_export.add_argument("--version", type=int, help="default: one more than the newest")
+    bert_export.add_argument("--no-check", action="store_true", help="skip the conformance check")
+    bert_export.set_defaults(handler=bert_export_command)
+
+    plot = commands.add_parser("plot", help="draw PNGs: encodings, schedules, attention, curves")
+    plot_commands = plot.add_subparsers(dest="action", metavar="WHAT", required=True)
+    encoding = plot_commands.add_parser("positional-encoding", help="the sinusoidal table")
+    encoding.add_argument("--length", type=int, default=2048)
+    encoding.add_argument("--depth", type=int, default=512)
+    encoding.add_argument("--out", default="positional_encoding.png")
+    encoding.set_defaults(handler=plot_encoding_command)
+    schedule = plot_commands.add_parser("schedule", help="the paper's learning-rate schedule")
+    schedule.add_argument("--d-model", type=int, default=128)
+    schedule.add_argument("--warmup-steps", type=int, default=4000)
+    schedule.add_argument("--steps", type=int, default=40000)
+    schedule.add_argument("--out", default="learning_rate.png")
+    schedule.set_defaults(handler=plot_schedule_command)
+    attention = plot_commands.add_parser(
+        "attention", help="a translator run's cross-attention heads for a sentence"
+    )
+    attention.add_argument("run_dir")
+    attention.add_argument("text")
+    attention.add_argument("--out", default="attention.png")
+    attention.set_defaults(handler=plot_attention_command)
+    curves = plot_commands.add_parser("curves", help="a run's training curves (history.json)")
+    curves.add_argument("run_dir")
+    curves.add_argument("--out", default="curves.png")
+    curves.set_defaults(handler=plot_curves_command)
+
     serving = commands.add_parser("serving", help="check exports as TF Serving loads them")
     serving_commands = serving.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = serving_commands.add_parser("check", help="load an export with the C API and run it")
     check.add_argument("path", help="a version directory, e.g. saved_models/translator/1")
     check.set_defaults(handler=serving_check)
+
+    config = serving_commands.add_parser(
+        "config", help="regenerate models.config from the exported models"
+    )
+    config.add_argument("--root", default="saved_models", help="the export root")
+    config.add_argument(
+        "--base-path", default="/models", help="where the server sees the root (default /models)"
+    )
+    config.set_defaults(handler=serving_config)
+
+    request = serving_commands.add_parser("request", help="send texts to a running server")
+    request.add_argument("texts", nargs="+")
+    request.add_argument(
+        "--url", default="http://localhost:8501", help="REST URL, or gRPC host:port"
+    )
+    request.add_argument("--model", required=True, help="the model name, e.g. translator")
+    request.add_argument("--signature", help="default: serving_default")
+    request.add_argument("--input", default=None, help="input name (default: text or prompt)")
+    request.add_argument("--grpc", action="store_true", help="use gRPC (port 8500) instead of REST")
+    request.add_argument(
+        "--columnar", action="store_true", help="REST columnar format (inputs) instead of rows"
+    )
+    request.set_defaults(handler=serving_request)
     return parser
 
 
@@ -136,22 +250,7 @@ def _print_metrics(metrics):
 def translate_train(args):
     from pipelines import translation
 
-    config = translation.TranslateConfig(
-        source=args.source,
-        preset=args.preset,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        max_tokens=args.max_tokens,
-        tokenizer=args.tokenizer,
-        vocab_size=args.vocab_size,
-        warmup_steps=args.warmup_steps,
-        label_smoothing=args.label_smoothing,
-        corpus_size=args.corpus_size,
-        steps_per_epoch=args.steps_per_epoch,
-        jit_compile=args.jit_compile,
-        mixed_precision=args.mixed_precision,
-        seed=args.seed,
-    )
+    config = _config(translation.TranslateConfig, args)
     _check_positive(epochs=args.epochs, batch_size=args.batch_size, max_tokens=args.max_tokens)
     run_dir = translation.train(config, args.run_dir)
     print(f"run directory: {run_dir}")
@@ -160,6 +259,12 @@ def translate_train(args):
     if args.export:
         _export_and_check(translation, run_dir, args.export)
     return 0
+
+
+def _config(cls, args, **values):
+    """A recipe's config dataclass from the parsed options of the same names, and `values`."""
+    names = {field.name for field in dataclasses.fields(cls)}
+    return cls(**{**{k: v for k, v in vars(args).items() if k in names}, **values})
 
 
 def _check_positive(**values):
@@ -209,7 +314,8 @@ def _export_and_check(recipe, run_dir, model_dir, version=None, check=True):
         print("conformance check passed:")
         for line in report.lines():
             print(f"  {line}")
-    _print_serving(path, recipe.EXAMPLE_INPUT)
+    example = recipe.example_input(runner) if hasattr(recipe, "example_input") else None
+    _print_serving(path, example or recipe.EXAMPLE_INPUT)
     return path
 
 
@@ -228,19 +334,7 @@ def gpt_train_command(args):
     from pipelines import causal_lm
 
     _check_positive(epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len)
-    config = causal_lm.GPTConfig(
-        source=args.source,
-        preset=args.preset,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seq_len=args.seq_len,
-        vocab_size=args.vocab_size,
-        learning_rate=args.learning_rate,
-        warmup_steps=args.warmup_steps,
-        steps_per_epoch=args.steps_per_epoch,
-        mixed_precision=args.mixed_precision,
-        seed=args.seed,
-    )
+    config = _config(causal_lm.GPTConfig, args)
     run_dir = causal_lm.train(config, args.run_dir)
     print(f"run directory: {run_dir}")
     with open(os.path.join(run_dir, "metrics.json")) as handle:
@@ -292,6 +386,96 @@ def gpt_export_command(args):
     return 0
 
 
+def bert_pretrain_command(args):
+    from pipelines import masked_lm
+
+    _check_positive(epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len)
+    config = _config(masked_lm.PretrainConfig, args)
+    run_dir = masked_lm.pretrain(config, args.run_dir)
+    print(f"run directory: {run_dir}")
+    metrics = _read_metrics(run_dir)
+    print(
+        f"validation: masked-token loss {metrics['validation_loss']:.3f}, "
+        f"perplexity {metrics['validation_perplexity']:.1f}, "
+        f"masked accuracy {100 * metrics['validation_masked_accuracy']:.1f}%"
+    )
+    for text, fills in metrics["samples"].items():
+        print(f"  {text!r} -> {fills}")
+    if args.export:
+        _export_and_check(masked_lm, run_dir, args.export)
+    return 0
+
+
+def _read_metrics(run_dir):
+    with open(os.path.join(run_dir, "metrics.json")) as handle:
+        return json.load(handle)
+
+
+def bert_finetune_command(args):
+    from pipelines import masked_lm
+
+    _check_positive(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        train_limit=args.train_limit,
+    )
+    default_source = {"classify": "cldr-langid", "tag": "cldr-tags"}[args.task]
+    config = _config(
+        masked_lm.FinetuneConfig,
+        args,
+        source=args.source or default_source,
+        compare_scratch=not args.no_compare,
+    )
+    run_dir = masked_lm.finetune(config, args.run_dir)
+    print(f"run directory: {run_dir}")
+    for start, report in _read_metrics(run_dir).items():
+        origin = "pretrained encoder" if start == "pretrained" else "random weights"
+        if "accuracy" in report:
+            print(
+                f"test accuracy from {origin}: {100 * report['accuracy']:.1f}% "
+                f"({report['examples']:,} texts; confusion matrix {report['confusion_matrix_png']})"
+            )
+        else:
+            print(f"test macro F1 from {origin}: {100 * report['macro_f1']:.1f}")
+            for tag, scores in report["per_label"].items():
+                print(f"  {tag:10s} F1 {100 * scores['f1']:5.1f}  ({scores['support']:,} words)")
+    if args.export:
+        _export_and_check(masked_lm, run_dir, args.export)
+    return 0
+
+
+def bert_predict_command(args):
+    from pipelines import masked_lm
+    from tf_transformer.serving.bert import strings
+
+    predictor, config = masked_lm.load_run(args.run_dir)
+    outputs = {key: strings(value) for key, value in predictor.predict(args.texts).items()}
+    for row, text in enumerate(args.texts):
+        if config["task"] == "pretrain":
+            fills = [
+                ", ".join(f"{t} {s:.2f}" for t, s in zip(tokens, scores, strict=True) if t)
+                for tokens, scores in zip(
+                    outputs["tokens"][row], outputs["scores"][row], strict=True
+                )
+            ]
+            print(f"{text}\t" + " | ".join(f for f in fills if f))
+        elif config["task"] == "classify":
+            print(f"{text}\t{outputs['label'][row]}\t{max(outputs['probabilities'][row]):.3f}")
+        else:
+            pairs = zip(outputs["tokens"][row], outputs["tags"][row], strict=True)
+            print(f"{text}\t" + " ".join(f"{w}/{t}" for w, t in pairs if w))
+    return 0
+
+
+def bert_export_command(args):
+    from pipelines import masked_lm
+
+    model_dir = args.model_dir or masked_lm.MODEL_DIRS[masked_lm.run_task(args.run_dir)]
+    _export_and_check(masked_lm, args.run_dir, model_dir, args.version, not args.no_check)
+    return 0
+
+
 def serving_check(args):
     from tf_transformer.serving.conformance import check_export
 
@@ -300,6 +484,109 @@ def serving_check(args):
         print(line)
     print("conformance check passed")
     return 0
+
+
+def plot_encoding_command(args):
+    _check_positive(length=args.length, depth=args.depth)
+    from tf_transformer.layers import positional_encoding
+    from tf_transformer.plotting import plot_positional_encoding
+
+    table = positional_encoding(args.length, args.depth)
+    print(f"wrote {plot_positional_encoding(table, args.out)}")
+    return 0
+
+
+def plot_schedule_command(args):
+    _check_positive(d_model=args.d_model, warmup_steps=args.warmup_steps, steps=args.steps)
+    import numpy as np
+
+    from tf_transformer.plotting import plot_learning_rate
+    from tf_transformer.training import CustomSchedule
+
+    steps = np.arange(args.steps)
+    rates = np.asarray(CustomSchedule(args.d_model, args.warmup_steps)(steps))
+    title = f"CustomSchedule(d_model={args.d_model}, warmup_steps={args.warmup_steps})"
+    print(f"wrote {plot_learning_rate(steps + 1, rates, args.out, title)}")
+    print(f"peak {rates.max():.3g} at step {int(steps[rates.argmax()]) + 1}")
+    return 0
+
+
+def plot_attention_command(args):
+    from pipelines import translation
+
+    translator, _ = translation.load_run(args.run_dir)
+    print(f"wrote {translation.plot_attention(translator, args.text, args.out)}")
+    return 0
+
+
+def plot_curves_command(args):
+    from tf_transformer.plotting import plot_training_curves
+
+    path = os.path.join(args.run_dir, "history.json")
+    if not os.path.isfile(path):
+        raise InputError(f"{args.run_dir}: no history.json (not a finished run)")
+    with open(path) as handle:
+        history = json.load(handle)
+    print(f"wrote {plot_training_curves(history, args.out, title=args.run_dir)}")
+    return 0
+
+
+def serving_config(args):
+    from tf_transformer.serving.model_config import write_model_config
+
+    path, names = write_model_config(args.root, args.base_path)
+    print(f"wrote {path}: {', '.join(names)}")
+    root = os.path.abspath(args.root)
+    print("serve them all with TensorFlow Serving (Docker):")
+    print(
+        f'  docker run -p 8500:8500 -p 8501:8501 --mount type=bind,source="{root}",'
+        f"target={args.base_path} -t tensorflow/serving "
+        f"--model_config_file={args.base_path}/models.config"
+    )
+    return 0
+
+
+def serving_request(args):
+    from tf_transformer.serving.client import GrpcClient, RestClient, ServingError
+
+    name = args.input or ("prompt" if args.model == "gpt" else "text")
+    try:
+        if args.grpc:
+            client = GrpcClient(args.url.split("://")[-1], args.model)
+            outputs = client.predict({name: args.texts}, args.signature)
+            rows = [
+                {key: value[i] for key, value in outputs.items()} for i in range(len(args.texts))
+            ]
+        else:
+            client = RestClient(args.url, args.model)
+            if args.columnar:
+                outputs = client.predict({name: args.texts}, args.signature, columnar=True)
+                rows = outputs  # one output: a list of values, as in the row format
+                if isinstance(outputs, dict):
+                    rows = [
+                        {key: value[i] for key, value in outputs.items()}
+                        for i in range(len(args.texts))
+                    ]
+            else:
+                rows = client.predict([{name: text} for text in args.texts], args.signature)
+    except ServingError as error:
+        raise InputError(f"the server answered: {error}") from None
+    for text, row in zip(args.texts, rows, strict=True):
+        print(f"{text}\t{json.dumps(_plain(row), ensure_ascii=False)}")
+    return 0
+
+
+def _plain(value):
+    """JSON-ready: numpy values as lists, bytes as text."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,5 @@
-"""Pictures: attention heads (as the tutorial plots them)."""
+"""Pictures: attention heads (as the tutorial plots them), positional encodings, learning-rate
+schedules, training curves and confusion matrices."""
 
 import matplotlib
 
@@ -30,6 +31,91 @@ def plot_attention_heads(source_tokens, target_tokens, attention, path, title=No
         axis.set_xlabel(f"Head {head + 1} (source tokens)", fontsize=9)
         if head % columns == 0:
             axis.set_ylabel("target tokens", fontsize=9)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def plot_confusion_matrix(matrix, labels, path, title=None):
+    """Counts of (true label, predicted label): rows true, columns predicted, each cell
+    annotated with its count."""
+    matrix = np.asarray(matrix)
+    size = max(4.0, 0.5 * len(labels) + 1.5)
+    figure, axis = plt.subplots(figsize=(size, size))
+    image = axis.imshow(matrix, cmap="Blues")
+    axis.set_xticks(range(len(labels)))
+    axis.set_yticks(range(len(labels)))
+    axis.set_xticklabels(labels, rotation=90)
+    axis.set_yticklabels(labels)
+    axis.set_xlabel("predicted label")
+    axis.set_ylabel("true label")
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for (row, column), count in np.ndenumerate(matrix):
+        if count:
+            color = "white" if count > threshold else "black"
+            axis.text(column, row, str(count), ha="center", va="center", fontsize=7, color=color)
+    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+    if title:
+        axis.set_title(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def plot_positional_encoding(encoding, path, title=None):
+    """The sinusoidal table `(length, depth)` as the tutorial draws it: positions down,
+    depth across."""
+    encoding = np.asarray(encoding)
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    image = axis.pcolormesh(encoding.T, cmap="RdBu", vmin=-1, vmax=1)
+    axis.set_xlabel("position")
+    axis.set_ylabel("depth (sin on even, cos on odd dimensions)")
+    figure.colorbar(image, ax=axis)
+    axis.set_title(
+        title or f"positional encoding, length {encoding.shape[0]}, depth {encoding.shape[1]}"
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def plot_learning_rate(steps, rates, path, title=None):
+    """A learning-rate schedule: rate against training step."""
+    figure, axis = plt.subplots(figsize=(7, 4))
+    axis.plot(steps, rates)
+    axis.set_xlabel("training step")
+    axis.set_ylabel("learning rate")
+    axis.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
+    axis.grid(alpha=0.3)
+    if title:
+        axis.set_title(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def plot_training_curves(history, path, title=None):
+    """A run's `history.json` (`{metric: [per epoch]}`): one panel a metric, training and
+    validation (`val_` prefix) together."""
+    names = sorted({key.removeprefix("val_") for key in history if key != "learning_rate"})
+    if not names:
+        raise ValueError("the history has no metrics")
+    figure, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.5), squeeze=False)
+    for axis, name in zip(axes[0], names, strict=True):
+        for key, label in ((name, "training"), (f"val_{name}", "validation")):
+            if key in history:
+                values = history[key]
+                axis.plot(range(1, len(values) + 1), values, marker="o", label=label)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(name)
+        axis.grid(alpha=0.3)
+        axis.legend()
     if title:
         figure.suptitle(title)
     figure.tight_layout()

@@ -5,9 +5,11 @@ import subprocess
 import sys
 
 import pytest
+import tensorflow as tf
 
 from pipelines import causal_lm
 from tf_transformer import cli
+from tf_transformer.serving import conformance
 
 CONFIG = causal_lm.GPTConfig(
     preset="gpt_tiny", epochs=2, steps_per_epoch=3, seq_len=32, vocab_size=500, warmup_steps=2
@@ -49,6 +51,17 @@ def test_cli_export_passes_the_conformance_check(run_dir, tmp_path, capsys):
     assert "ran generate on 4 inputs: outputs equal the in-process ones" in out
     assert "signature serving_default: (prompt: string[-1]) -> (completion: string[-1])" in out
     assert os.listdir(model_dir) == ["1"]
+
+
+def test_export_answers_hostile_input_as_in_process(run_dir, tmp_path):
+    generator, _ = causal_lm.load_run(run_dir)
+    path = causal_lm.export_runner(generator, str(tmp_path / "gpt"))
+    complete = tf.function(generator.complete, input_signature=[tf.TensorSpec([None], tf.string)])
+
+    def answer(texts):
+        return {"completion": complete(tf.constant(list(texts), tf.string)).numpy()}
+
+    assert conformance.check_hostile(path, "serving_default", "prompt", answer) < 2048
 
 
 def test_bad_sampling_options_exit_2(run_dir):

@@ -19,21 +19,26 @@ def sample_ids(rows=400, seed=0):
 
 def test_masking_rates_and_positions():
     ids = sample_ids()
-    masked, labels, weights = masked_lm.mask_tokens(ids, VOCAB, SEQ)
-    masked, labels, weights = masked.numpy(), labels.numpy(), weights.numpy()
+    masked, positions, labels = masked_lm.mask_tokens(ids, VOCAB, SEQ)
+    masked = masked.to_tensor(shape=[None, SEQ]).numpy()
+    positions, labels = positions.numpy(), labels.numpy()
     original = ids.to_tensor(shape=[None, SEQ]).numpy()
+    assert positions.shape == labels.shape == (len(original), masked_lm.max_predictions(SEQ))
     maskable = original >= 5
     assert maskable.sum() > 10_000
 
-    selected = weights > 0
+    selected = np.zeros_like(maskable)
+    for row, (where, label) in enumerate(zip(positions, labels, strict=True)):
+        real = label > 0  # label 0 pads the prediction slots
+        assert len(set(where[real])) == real.sum()
+        selected[row, where[real]] = True
+        np.testing.assert_array_equal(label[real], original[row, where[real]])
     assert not np.any(selected & ~maskable), "selected [PAD]/[START]/[END]"
     # TF Text selects ceil(15%) of each row's maskable tokens: exact per row, and about 15%
     # (a little over, by the rounding up) across the 10,000+ tokens
     np.testing.assert_array_equal(selected.sum(1), np.ceil(maskable.sum(1) * 0.15))
     rate = selected.sum() / maskable.sum()
     assert 0.15 <= rate <= 0.15 + len(original) / maskable.sum()
-    np.testing.assert_array_equal(labels[selected], original[selected])
-    assert np.all(labels[~selected] == 0) and np.all(weights[~selected] == 0)
 
     as_mask = (masked[selected] == MASK_ID).mean()
     unchanged = (masked[selected] == original[selected]).mean()
@@ -53,16 +58,24 @@ class _IdsTokenizer:
         return tf.strings.to_number(tf.strings.split(texts), tf.int32)
 
 
-def test_mlm_batches_have_fixed_length_and_specs():
+def test_mlm_batches_frame_truncate_and_pad_per_batch():
     texts = tf.data.Dataset.from_tensor_slices([" ".join(["7"] * n) for n in range(1, 200)])
-    batches = masked_lm.make_mlm_batches(texts, _IdsTokenizer(), seq_len=SEQ, batch_size=16)
-    assert batches.element_spec == (
-        tf.TensorSpec([None, SEQ], tf.int32),
-        tf.TensorSpec([None, SEQ], tf.int32),
-        tf.TensorSpec([None, SEQ], tf.float32),
+    batches = masked_lm.make_mlm_batches(
+        texts, _IdsTokenizer(), seq_len=SEQ, batch_size=16, shuffle=0
     )
-    for masked, labels, _ in batches:
-        starts = masked[:, 0].numpy()
-        assert np.all(starts == START_ID)
-        assert np.all(np.sum(masked.numpy() == END_ID, axis=1) == 1)  # truncated, then framed
+    width = masked_lm.max_predictions(SEQ)
+    assert batches.element_spec == (
+        {
+            "token_ids": tf.TensorSpec([None, None], tf.int32),
+            "mask_positions": tf.TensorSpec([None, width], tf.int32),
+        },
+        tf.TensorSpec([None, width], tf.int32),
+    )
+    widths = []
+    for inputs, labels in batches:
+        ids = inputs["token_ids"].numpy()
+        widths.append(ids.shape[1])
+        assert np.all(ids[:, 0] == START_ID)
+        assert np.all(np.sum(ids == END_ID, axis=1) == 1)  # truncated, then framed
         assert np.all((labels.numpy() == 0) | (labels.numpy() == 7))
+    assert widths[0] == 18 and max(widths) == SEQ  # padded to the batch's longest, at most SEQ

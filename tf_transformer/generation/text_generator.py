@@ -21,6 +21,8 @@ class TextGenerator(tf.Module):
         self, model, tokenizer, max_new_tokens=64, temperature=0.8, top_k=40, top_p=0.95, seed=0
     ):
         super().__init__(name="text_generator")
+        if not model.built:  # a fresh model has no weights yet; export needs them
+            model.build((None, None))
         self.model = model
         self.tokenizer = tokenizer
         self.max_new_tokens = max_new_tokens

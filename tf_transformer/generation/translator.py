@@ -18,6 +18,8 @@ class Translator(tf.Module):
 
     def __init__(self, model, source_tokenizer, target_tokenizer, length_penalty=0.6):
         super().__init__(name="translator")
+        if not model.built:  # a fresh model has no weights yet; export needs them
+            model.build(((None, None), (None, None)))
         self.model = model
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer

@@ -9,16 +9,21 @@ fetching the tensor names of the SignatureDef.
 
 Reads one JSON object on stdin: {"export_dir", "tf_dir", "op_libraries": [...],
 "requests": [{"signature": NAME, "inputs": {KEY: {"dtype", "shape", "values"}}}]}
-(string values base64-encoded). Writes one JSON object on stdout: {"signatures": {...},
-"ops": [...], "results": [{KEY: {"dtype", "shape", "values"}}]} or {"error": "..."}.
+(string values base64-encoded; an optional "repeat" runs a request that many times).
+Writes one JSON object on stdout: {"signatures": {...}, "ops": [...], "op_sources": {op:
+"core" or the op library registering it, or null}, "results": [{KEY: {"dtype", "shape",
+"values"}}], "seconds": [[per run]], "peak_rss_mb"}; on failure "error" and whatever
+was known by then (the signatures and ops once the export loaded).
 """
 
 import base64
 import ctypes
 import json
 import os
+import resource
 import struct
 import sys
+import time
 
 import numpy as np
 
@@ -117,6 +122,15 @@ class _Output(ctypes.Structure):
     _fields_ = [("oper", ctypes.c_void_p), ("index", ctypes.c_int)]
 
 
+def _bytes_of(buffer):
+    return ctypes.string_at(buffer.data, buffer.length)
+
+
+def op_names(op_list):
+    """The op names of a serialized `OpList` (field 1: OpDef, whose field 1 is the name)."""
+    return sorted(_fields(op_def)[1][0].decode() for op_def in _fields(op_list).get(1, []))
+
+
 class CApi:
     def __init__(self, tf_dir):
         lib = ctypes.CDLL(os.path.join(tf_dir, "libtensorflow_cc.so.2"), mode=ctypes.RTLD_GLOBAL)
@@ -129,6 +143,9 @@ class CApi:
             "TF_NewSessionOptions": ([], pointer),
             "TF_NewBuffer": ([], ctypes.POINTER(_Buffer)),
             "TF_LoadLibrary": ([ctypes.c_char_p, pointer], pointer),
+            "TF_GetOpList": ([pointer], _Buffer),
+            "TF_GetAllOpList": ([], ctypes.POINTER(_Buffer)),
+            "TF_DeleteTensor": ([pointer], None),
             "TF_LoadSessionFromSavedModel": (
                 [
                     pointer,
@@ -182,8 +199,14 @@ class CApi:
             raise RuntimeError(f"{what}: {self.Message(self.status).decode(errors='replace')}")
 
     def load_library(self, path):
-        self.LoadLibrary(path.encode(), self.status)
+        """Registers the ops of a shared library; returns their names."""
+        library = self.LoadLibrary(path.encode(), self.status)
         self.check(f"TF_LoadLibrary({os.path.basename(path)})")
+        return op_names(_bytes_of(self.GetOpList(library)))
+
+    def registered_ops(self):
+        """The names of every op registered in the process so far."""
+        return op_names(_bytes_of(self.GetAllOpList().contents))
 
     def load(self, export_dir):
         graph = self.NewGraph()
@@ -265,26 +288,57 @@ class CApi:
             None,
             self.status,
         )
+        for value in values:
+            self.DeleteTensor(value)
         self.check("TF_SessionRun")
-        return {key: self.read(results[i]) for i, key in enumerate(out_keys)}
+        outputs = {key: self.read(results[i]) for i, key in enumerate(out_keys)}
+        for i in range(len(out_keys)):
+            self.DeleteTensor(results[i])
+        return outputs
+
+
+def peak_rss_mb():
+    """This process's peak resident memory since it started this program. Linux's VmHWM
+    belongs to the address space exec created; `ru_maxrss` would also count the parent's
+    memory at fork time."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main():
     request = json.load(sys.stdin)
+    answer = {}
     try:
         api = CApi(request["tf_dir"])
+        sources = {name: "core" for name in api.registered_ops()}
         for library in request.get("op_libraries", []):
-            api.load_library(library)
+            for name in api.load_library(library):
+                sources.setdefault(name, os.path.basename(library))
         graph, session, meta = api.load(request["export_dir"])
         signatures, ops = read_meta_graph(meta)
-        results = []
+        answer["signatures"], answer["ops"] = signatures, ops
+        answer["op_sources"] = {name: sources.get(name) for name in ops}
+        results, seconds = [], []
         for call in request.get("requests", []):
             if call["signature"] not in signatures:
                 raise RuntimeError(f"no signature {call['signature']!r}")
-            results.append(api.run(graph, session, signatures[call["signature"]], call["inputs"]))
-        answer = {"signatures": signatures, "ops": ops, "results": results}
+            times = []
+            for _ in range(max(1, call.get("repeat", 1))):
+                start = time.perf_counter()
+                result = api.run(graph, session, signatures[call["signature"]], call["inputs"])
+                times.append(time.perf_counter() - start)
+            results.append(result)
+            seconds.append(times)
+        answer.update(results=results, seconds=seconds)
     except Exception as error:  # reported to the parent process, which raises it
-        answer = {"error": f"{type(error).__name__}: {error}"}
+        answer["error"] = f"{type(error).__name__}: {error}"
+    answer["peak_rss_mb"] = peak_rss_mb()
     json.dump(answer, sys.stdout)
 
 

@@ -66,10 +66,11 @@ def decode(spec):
     return np.asarray(spec["values"], dtype=spec["dtype"]).reshape(spec["shape"])
 
 
-def run_capi(export_dir: str, requests=(), timeout: float = 900) -> dict:
+def run_capi(export_dir: str, requests=(), timeout: float = 900, repeat: int = 1) -> dict:
     """Loads `export_dir` in a fresh process through the C API and runs `requests`
-    (`[(signature, {input: numpy-like})]`). Returns the signatures, the op types and one
-    `{output: numpy array}` per request."""
+    (`[(signature, {input: numpy-like})]`), each `repeat` times. Returns the signatures,
+    the op types and where each is registered, one `{output: numpy array}` per request,
+    the seconds of every run, and the process's peak resident memory (`peak_rss_mb`)."""
     if not os.path.isfile(os.path.join(export_dir, "saved_model.pb")):
         raise InputError(f"{export_dir}: not a SavedModel (no saved_model.pb)")
     payload = {
@@ -77,7 +78,11 @@ def run_capi(export_dir: str, requests=(), timeout: float = 900) -> dict:
         "tf_dir": _package_dir("tensorflow"),
         "op_libraries": op_libraries(),
         "requests": [
-            {"signature": name, "inputs": {k: encode(v) for k, v in inputs.items()}}
+            {
+                "signature": name,
+                "inputs": {k: encode(v) for k, v in inputs.items()},
+                "repeat": repeat,
+            }
             for name, inputs in requests
         ],
     }
@@ -96,9 +101,71 @@ def run_capi(export_dir: str, requests=(), timeout: float = 900) -> dict:
         tail = process.stderr.strip().splitlines()[-3:]
         raise ConformanceError(f"the C API loader crashed: {' | '.join(tail)}") from None
     if "error" in answer:
+        if "op_sources" in answer:  # loaded: an op the server lacks is the likelier cause
+            audit_ops(answer["op_sources"])
         raise ConformanceError(answer["error"])
     answer["results"] = [{k: decode(v) for k, v in r.items()} for r in answer["results"]]
     return answer
+
+
+# Ops registered in TensorFlow's Python package but whose kernels live in Python: a graph
+# that uses them cannot run in tensorflow_model_server.
+PYTHON_ONLY_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
+
+
+def audit_ops(op_sources: dict):
+    """Fails, naming the op, if the graph uses an op outside what tensorflow_model_server
+    links: TensorFlow's core ops and TF Text's op libraries (`op_sources` maps each op
+    of the graph and its function library to "core", a library file, or None)."""
+    for op, source in sorted(op_sources.items()):
+        if op in PYTHON_ONLY_OPS:
+            raise ConformanceError(f"op {op} runs Python; tensorflow_model_server cannot run it")
+        if source is None:
+            raise ConformanceError(
+                f"op {op} is neither a TensorFlow core op nor one of TF Text's; "
+                "tensorflow_model_server does not link it"
+            )
+
+
+def check_batch_first(signatures: dict):
+    """Fails unless every input and output of every serving signature is batch-first
+    (`[None, ...]`), as TF Serving's row format and batching need."""
+    for name, signature in signatures.items():
+        if name.startswith("__"):
+            continue
+        for side in ("inputs", "outputs"):
+            for key, info in signature[side].items():
+                shape = info["shape"]
+                if not shape or shape[0] != -1:
+                    raise ConformanceError(
+                        f"{name}/{key}: shape {shape} is not batch-first ([None, ...])"
+                    )
+
+
+def saved_model_cli_show(export_dir: str, signatures) -> str:
+    """Runs `saved_model_cli show --all` on the export; fails unless it lists every
+    signature."""
+    script = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    command = (
+        [script]
+        if os.path.exists(script)
+        else [
+            sys.executable,
+            "-m",
+            "tensorflow.python.tools.saved_model_cli",
+        ]
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [*command, "show", "--dir", export_dir, "--all"], capture_output=True, text=True, env=env
+    )
+    if result.returncode != 0:
+        tail = result.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise ConformanceError(f"saved_model_cli show --all failed: {tail[0]}")
+    for name in signatures:
+        if f"signature_def['{name}']" not in result.stdout:
+            raise ConformanceError(f"saved_model_cli show --all does not list {name!r}")
+    return result.stdout
 
 
 @dataclasses.dataclass
@@ -107,10 +174,18 @@ class Report:
     signatures: dict
     ops: list
     compared: list  # (signature, inputs, C API outputs)
+    op_sources: dict = dataclasses.field(default_factory=dict)
+    peak_rss_mb: float = 0.0
+    warmup_requests: int = 0
 
     def lines(self):
         yield f"loaded {self.export_dir} with TF_LoadSessionFromSavedModel (tag 'serve')"
-        yield f"{len(self.ops)} op types; TF Text op libraries registered: {len(op_libraries())}"
+        text_ops = sorted(op for op, source in self.op_sources.items() if source != "core")
+        yield (
+            f"op audit: {len(self.ops)} op types, {len(self.ops) - len(text_ops)} TensorFlow "
+            f"core, {len(text_ops)} TF Text ({', '.join(text_ops) or 'none'})"
+        )
+        yield "every signature is batch-first; saved_model_cli show --all reads the export"
         for name, signature in sorted(self.signatures.items()):
             if name.startswith("__"):  # the SavedModel init op, not a serving signature
                 continue
@@ -121,6 +196,11 @@ class Report:
                 f"{k}: {v['dtype']}{v['shape']}" for k, v in signature["outputs"].items()
             )
             yield f"signature {name}: ({ins}) -> ({outs})"
+        if self.warmup_requests:
+            yield (
+                f"warmup: the {self.warmup_requests} requests of "
+                "assets.extra/tf_serving_warmup_requests ran"
+            )
         for name, inputs, _ in self.compared:
             rows = len(next(iter(inputs.values()))) if inputs else 0
             yield f"ran {name} on {rows} inputs: outputs equal the in-process ones"
@@ -149,9 +229,11 @@ def _assert_equal(name, key, served, expected):
 
 
 def check_export(export_dir: str, requests=None, expected=None) -> Report:
-    """Runs `requests` (default: `SAMPLE_TEXTS` into every all-string signature) through
-    the C API and compares every output with `expected` (one `{output: values}` per
-    request), or, without it, with the same signature reloaded in this process."""
+    """The conformance check. Loads the export through the C API, audits its ops
+    (`audit_ops`), checks every signature is batch-first and that `saved_model_cli show
+    --all` reads it, runs `requests` (default: `SAMPLE_TEXTS` into every all-string
+    signature) and compares every output with `expected` (one `{output: values}` per
+    request) or, without it, with the same signature reloaded in this process."""
     if requests is None:
         signatures = run_capi(export_dir, ())["signatures"]
         requests = [
@@ -159,8 +241,12 @@ def check_export(export_dir: str, requests=None, expected=None) -> Report:
             for name, sig in sorted(signatures.items())
             if sig["inputs"] and all(v["dtype"] == "string" for v in sig["inputs"].values())
         ]
-    answer = run_capi(export_dir, requests)
-    signatures, served = answer["signatures"], answer["results"]
+    warmup = _warmup_requests(export_dir)
+    answer = run_capi(export_dir, [*requests, *warmup])
+    signatures, served = answer["signatures"], answer["results"][: len(requests)]
+    audit_ops(answer["op_sources"])
+    check_batch_first(signatures)
+    saved_model_cli_show(export_dir, [name for name in signatures if not name.startswith("__")])
     if expected is None:
         expected = _python_outputs(export_dir, requests)
     for (name, _), got, want in zip(requests, served, expected, strict=True):
@@ -171,7 +257,19 @@ def check_export(export_dir: str, requests=None, expected=None) -> Report:
         signatures,
         answer["ops"],
         [(name, inputs, got) for (name, inputs), got in zip(requests, served, strict=True)],
+        answer["op_sources"],
+        answer["peak_rss_mb"],
+        len(warmup),
     )
+
+
+def _warmup_requests(export_dir):
+    path = os.path.join(export_dir, "assets.extra", "tf_serving_warmup_requests")
+    if not os.path.isfile(path):
+        return []
+    from tf_transformer.serving.export import read_warmup
+
+    return read_warmup(path)
 
 
 def _python_outputs(export_dir, requests):
@@ -184,3 +282,33 @@ def _python_outputs(export_dir, requests):
         result = loaded.signatures[name](**{k: tf.constant(v) for k, v in inputs.items()})
         outputs.append({k: v.numpy() for k, v in result.items()})
     return outputs
+
+
+def hostile_batches():
+    """What every served text signature must answer: `{what: batch of texts}`."""
+    return {
+        "empty batch": np.array([], dtype=object),
+        "empty strings": ["", "", " "],
+        "10,000 characters": ["kilometers " * 909 + "x", "é" * 10000],
+        "invalid UTF-8": [b"\xff\xfe", b"abc\xc3", b"\x80 kilometers"],
+        "batch of 256": [f"{i} kilometers" for i in range(256)],
+    }
+
+
+def check_hostile(export_dir, signature, input_name, in_process, max_rss_mb=2048):
+    """Runs `hostile_batches()` into `signature` through the C API; every answer must have
+    one row per text and equal `in_process(texts) -> {output: values}`, and the loader's
+    peak memory must stay under `max_rss_mb`. Returns the loader's peak in MB."""
+    batches = hostile_batches()
+    requests = [(signature, {input_name: texts}) for texts in batches.values()]
+    answer = run_capi(export_dir, requests)
+    for (what, texts), served in zip(batches.items(), answer["results"], strict=True):
+        expected = in_process(texts) if len(texts) else None
+        for key, value in served.items():
+            if value.shape[:1] != (len(texts),):
+                raise ConformanceError(f"{what}: {key} has shape {value.shape}")
+            if expected is not None:
+                _assert_equal(f"{signature} on {what}", key, value, expected[key])
+    if answer["peak_rss_mb"] > max_rss_mb:
+        raise ConformanceError(f"the loader peaked at {answer['peak_rss_mb']:.0f} MB")
+    return answer["peak_rss_mb"]

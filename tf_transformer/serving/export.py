@@ -11,7 +11,11 @@ import shutil
 import tempfile
 
 import keras
+import numpy as np
 import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
+
+from tf_transformer.serving.client import predict_request
 
 TEXT = tf.TensorSpec([None], tf.string, name="text")
 
@@ -24,11 +28,48 @@ def next_version(model_dir: str) -> int:
     return max(versions, default=0) + 1
 
 
-def write_archive(archive, model_dir: str, version: int = None, assets: dict = None) -> str:
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+MAX_WARMUP_RECORDS = 1000  # TensorFlow Serving reads at most this many
+
+
+def write_warmup(path: str, model_name: str, requests) -> int:
+    """Writes TensorFlow Serving's warmup file: a TFRecord of `PredictionLog`s, one per
+    `(signature, {input: values})` request, which the server replays when it loads the
+    version, so that the first real request does not pay for graph warm-up."""
+    requests = list(requests)
+    if len(requests) > MAX_WARMUP_RECORDS:
+        raise ValueError(f"{len(requests)} warmup requests; TF Serving reads at most 1000")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path) as writer:
+        for signature, inputs in requests:
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(
+                    request=predict_request(model_name, inputs, signature)
+                )
+            )
+            writer.write(log.SerializeToString())
+    return len(requests)
+
+
+def read_warmup(path: str):
+    """The `(signature, {input: numpy array})` requests of a warmup file."""
+    requests = []
+    for record in tf.data.TFRecordDataset(path):
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        request = log.predict_log.request
+        inputs = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+        requests.append((request.model_spec.signature_name or "serving_default", inputs))
+    return requests
+
+
+def write_archive(
+    archive, model_dir: str, version: int = None, assets: dict = None, warmup=()
+) -> str:
     """Writes `archive` as `model_dir/<version>/` atomically; returns that path.
 
     `assets` maps file names to bytes written into the export's `assets/` (tokenizer
-    files, for whoever inspects the export: the graph holds its own copy).
+    files, for whoever inspects the export: the graph holds its own copy); `warmup`
+    requests go into `assets.extra/tf_serving_warmup_requests`.
     """
     os.makedirs(model_dir, exist_ok=True)
     version = next_version(model_dir) if version is None else version
@@ -42,16 +83,27 @@ def write_archive(archive, model_dir: str, version: int = None, assets: dict = N
             os.makedirs(os.path.join(staging, "model", "assets"), exist_ok=True)
             with open(os.path.join(staging, "model", "assets", name), "wb") as handle:
                 handle.write(data)
+        if warmup:
+            name = os.path.basename(os.path.abspath(model_dir))
+            write_warmup(os.path.join(staging, "model", WARMUP_FILE), name, warmup)
         os.rename(os.path.join(staging, "model"), final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return final
 
 
-def export_model(model, tokenizers: dict, endpoints: dict, model_dir: str, version: int = None):
+WARMUP_TEXTS = ["Saturday, June 9, 1984", "", "3 kilometers"]
+
+
+def export_model(
+    model, tokenizers: dict, endpoints: dict, model_dir: str, version: int = None, warmup=None
+):
     """Exports `model` with its `tokenizers` (`{prefix: tokenizer}`, tracked, and their
     files copied into `assets/` as `<prefix><file name>`) and `endpoints` (`{name: (fn,
-    input_signature)}`) as a new version of `model_dir`; returns the version's path."""
+    input_signature)}`) as a new version of `model_dir`; returns the version's path.
+
+    `warmup` (`[(signature, {input: values})]`) defaults to `WARMUP_TEXTS` into every
+    endpoint whose inputs are all strings."""
     archive = keras.export.ExportArchive()
     archive.track(model)
     for tokenizer in tokenizers.values():
@@ -59,7 +111,13 @@ def export_model(model, tokenizers: dict, endpoints: dict, model_dir: str, versi
     for name, (fn, signature) in endpoints.items():
         archive.add_endpoint(name, fn, input_signature=signature)
     assets = {f"{prefix}{t.file_name}": t.file_bytes() for prefix, t in tokenizers.items()}
-    return write_archive(archive, model_dir, version, assets)
+    if warmup is None:
+        warmup = [
+            (name, {spec.name: WARMUP_TEXTS for spec in signature})
+            for name, (_, signature) in endpoints.items()
+            if all(spec.dtype == tf.string for spec in signature)
+        ]
+    return write_archive(archive, model_dir, version, assets, warmup)
 
 
 def export_translator(translator, model_dir: str, version: int = None, beam_size: int = 4):
@@ -87,6 +145,15 @@ PER_ROW = {
     "top_k": tf.TensorSpec([None], tf.int32, name="top_k"),
     "top_p": tf.TensorSpec([None], tf.float32, name="top_p"),
     "seed": tf.TensorSpec([None], tf.int32, name="seed"),
+}
+
+
+GENERATE_WARMUP = {
+    "max_new_tokens": np.array([16, 0, 4], "int32"),
+    "temperature": np.array([0.0, 0.8, 1.0], "float32"),
+    "top_k": np.array([0, 40, 5], "int32"),
+    "top_p": np.array([1.0, 0.95, 0.9], "float32"),
+    "seed": np.array([0, 1, 2], "int32"),
 }
 
 
@@ -118,4 +185,8 @@ def export_generator(generator, model_dir: str, version: int = None):
         },
         model_dir,
         version,
+        warmup=[
+            ("serving_default", {"prompt": WARMUP_TEXTS}),
+            ("generate", {"prompt": WARMUP_TEXTS, **GENERATE_WARMUP}),
+        ],
     )

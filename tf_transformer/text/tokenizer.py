@@ -1,5 +1,6 @@
 """The interface every tokenizer here shares: a `tf.Module` with fixed reserved ids."""
 
+import contextlib
 import os
 import sys
 import time
@@ -105,7 +106,8 @@ class TrainingProgress:
         for start in range(0, len(texts), batch_size):
             batch = texts[start : start + batch_size]
             yield batch
-            self.bar.add(len(batch))
+            with contextlib.redirect_stdout(sys.stderr):  # progress is not output
+                self.bar.add(len(batch))
 
     def done(self, vocab_size):
         elapsed = time.time() - self.start

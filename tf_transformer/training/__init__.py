@@ -1,12 +1,13 @@
 """Training pieces: the paper's schedule and optimizer, masked loss/accuracy, callbacks."""
 
-from tf_transformer.training.callbacks import SampleOutputs, standard_callbacks
+from tf_transformer.training.callbacks import Perplexity, SampleOutputs, standard_callbacks
 from tf_transformer.training.losses import MaskedLoss, masked_accuracy, masked_loss
 from tf_transformer.training.schedules import CustomSchedule, transformer_optimizer
 
 __all__ = [
     "CustomSchedule",
     "MaskedLoss",
+    "Perplexity",
     "SampleOutputs",
     "masked_accuracy",
     "masked_loss",

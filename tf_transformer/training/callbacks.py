@@ -1,9 +1,11 @@
-"""Callbacks for the recipes: sample outputs after each epoch, and the standard set."""
+"""Callbacks for the recipes: sample outputs after each epoch, perplexity, and the
+standard set."""
 
 import os
 import sys
 
 import keras
+import numpy as np
 
 
 class SampleOutputs(keras.callbacks.Callback):
@@ -29,6 +31,18 @@ class SampleOutputs(keras.callbacks.Callback):
                 mark = "ok" if output == self.references[i] else f"expected {self.references[i]!r}"
                 line += f"  [{mark}]"
             print(line, file=self.stream)
+
+
+class Perplexity(keras.callbacks.Callback):
+    """Adds `perplexity` and `val_perplexity` (exp of the mean token cross-entropy) to the
+    epoch logs, so the progress bar, the history and TensorBoard all show them."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for key in ("loss", "val_loss"):
+            if key in logs:
+                logs[key.replace("loss", "perplexity")] = float(np.exp(logs[key]))
 
 
 def standard_callbacks(run_dir, monitor="val_loss"):

@@ -1,0 +1,212 @@
+"""The BERT recipes end to end on tiny budgets: pretrain on pydocs, fine-tune for
+classification and tagging, predict, export and check through the C API."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+from pipelines import masked_lm
+from pipelines.sources import load_corpus
+from tf_transformer import cli
+from tf_transformer.errors import InputError
+from tf_transformer.serving import conformance
+from tf_transformer.serving.bert import strings
+from tf_transformer.serving.conformance import check_export
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    config = masked_lm.PretrainConfig(
+        preset="bert_tiny",
+        epochs=3,
+        steps_per_epoch=100,
+        vocab_size=2000,
+        learning_rate=1e-3,
+        warmup_steps=50,
+        seq_len=64,
+    )
+    return masked_lm.pretrain(config, str(tmp_path_factory.mktemp("bert") / "pretrain"))
+
+
+@pytest.fixture(scope="module")
+def classifier_run(pretrained, tmp_path_factory):
+    config = masked_lm.FinetuneConfig(
+        task="classify", from_run=pretrained, epochs=2, steps_per_epoch=150, learning_rate=1e-3
+    )
+    return masked_lm.finetune(config, str(tmp_path_factory.mktemp("bert") / "classify"))
+
+
+@pytest.fixture(scope="module")
+def tagger_run(pretrained, tmp_path_factory):
+    config = masked_lm.FinetuneConfig(
+        task="tag",
+        source="cldr-tags",
+        from_run=pretrained,
+        epochs=2,
+        steps_per_epoch=150,
+        learning_rate=1e-3,
+        compare_scratch=False,
+    )
+    return masked_lm.finetune(config, str(tmp_path_factory.mktemp("bert") / "tag"))
+
+
+def read(run_dir, name):
+    with open(os.path.join(run_dir, name)) as handle:
+        return json.load(handle)
+
+
+def test_pretraining_loss_falls_on_pydocs(pretrained):
+    history = read(pretrained, "history.json")
+    metrics = read(pretrained, "metrics.json")
+    vocab = metrics["tokenizer_vocab_size"]
+    # from about ln(vocab) (uniform guessing) to clearly below it within 300 steps
+    assert history["loss"][0] > history["loss"][-1] + 0.5
+    assert metrics["validation_loss"] < math.log(vocab) - 1.0
+    assert metrics["validation_perplexity"] == pytest.approx(math.exp(metrics["validation_loss"]))
+    assert len(history["val_perplexity"]) == 3
+    fills = metrics["samples"][masked_lm.FILL_MASK_EXAMPLE]
+    assert len(fills) == 2 and all(len(tokens) == 5 for tokens in fills)
+
+
+def test_classifier_reports_both_starts_and_a_confusion_matrix(classifier_run):
+    metrics = read(classifier_run, "metrics.json")
+    assert set(metrics) == {"pretrained", "scratch"}
+    for report in metrics.values():
+        matrix = np.array(report["confusion_matrix"])
+        assert matrix.shape == (12, 12) and matrix.sum() == report["examples"] > 1000
+        assert report["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
+        assert report["accuracy"] > 0.3  # 12 languages: chance is 0.08
+    assert os.path.getsize(os.path.join(classifier_run, "confusion_matrix.png")) > 10_000
+    assert os.path.isfile(os.path.join(classifier_run, "scratch", "model.keras"))
+    config = read(classifier_run, "config.json")
+    assert config["seq_len"] == 64 and config["preset"] == "bert_tiny"  # from the pretraining
+
+
+def test_tagger_reports_per_tag_and_macro_f1(tagger_run):
+    metrics = read(tagger_run, "metrics.json")
+    assert set(metrics) == {"pretrained"}
+    report = metrics["pretrained"]
+    scored = [tag for tag, s in report["per_label"].items() if tag != "O" and s["support"]]
+    assert report["macro_f1"] == pytest.approx(
+        np.mean([report["per_label"][tag]["f1"] for tag in scored])
+    )
+    assert report["macro_f1"] > 0.5
+
+
+def test_tagging_report_counts_words():
+    truth = [["O", "DAY", "MONTH"], ["YEAR", "O"]]
+    predicted = [["O", "DAY", "DAY"], ["YEAR"]]  # the last word untagged (cut off)
+    report = masked_lm.tagging_report(
+        truth, predicted, ["O", "DAY", "MONTH", "YEAR"], log=lambda line: None
+    )
+    day = report["per_label"]["DAY"]
+    assert (day["precision"], day["recall"], day["f1"]) == (0.5, 1.0, pytest.approx(2 / 3))
+    assert report["per_label"]["MONTH"]["f1"] == 0.0
+    assert report["per_label"]["O"]["recall"] == 0.5
+    assert report["macro_f1"] == pytest.approx((2 / 3 + 0 + 1) / 3)
+
+
+def test_fill_mask_answers_edge_cases_in_process(pretrained):
+    predictor, config = masked_lm.load_run(pretrained)
+    assert config["task"] == "pretrain"
+    none = predictor.predict(["no mask here", ""])
+    assert none["tokens"].shape == (2, 0, 5) and none["scores"].shape == (2, 0, 5)
+    out = predictor.predict(["a [MASK] b [MASK] c", "[MASK]", "x " * 5000 + "[MASK]"])
+    assert out["tokens"].shape == (3, 2, 5)
+    scores = out["scores"]
+    assert np.all(scores[0] > 0) and np.all(np.diff(scores[0], axis=-1) <= 0)  # best first
+    assert np.all(out["tokens"][1, 1] == b"") and np.all(scores[1, 1] == 0)  # one mask only
+    assert np.all(out["tokens"][2] == b"")  # its mask is past the cut to 64 tokens
+
+
+@pytest.mark.parametrize("run", ["pretrained", "classifier_run", "tagger_run"])
+def test_exports_pass_the_conformance_check(run, request, tmp_path):
+    run_dir = request.getfixturevalue(run)
+    predictor, config = masked_lm.load_run(run_dir)
+    path = masked_lm.export_runner(predictor, str(tmp_path / "model"))
+    requests, expected = masked_lm.conformance_requests(predictor)
+    report = check_export(path, requests, expected)
+    assert conformance.check_hostile(path, "serving_default", "text", predictor.predict) < 2048
+    signature = report.signatures["serving_default"]
+    assert list(signature["inputs"]) == ["text"]
+    outputs = {
+        "pretrain": {"tokens", "scores"},
+        "classify": {"label", "probabilities"},
+        "tag": {"tokens", "tags"},
+    }[config["task"]]
+    assert set(signature["outputs"]) == outputs
+    served = report.compared[0][2]
+    texts = requests[0][1]["text"]
+    if config["task"] == "classify":
+        assert served["probabilities"].shape == (len(texts), 12)
+        np.testing.assert_allclose(served["probabilities"].sum(1), 1.0, atol=1e-5)
+    if config["task"] == "tag":
+        words = [text.split() for text in texts]
+        assert served["tokens"].shape == (len(texts), max(len(w) for w in words))
+        tags = [[t.decode() for t in row if t] for row in served["tags"]]
+        assert [len(t) for t in tags[:3]] == [len(w) for w in words[:3]]
+        assert set(t for row in tags for t in row) <= set(load_corpus("cldr-tags").labels)
+        assert len(tags[3]) < len(words[3])  # words past the model's length get no tag
+
+
+def test_predict_command_prints_one_line_per_text(classifier_run, tagger_run, capsys):
+    assert cli.main(["bert", "predict", classifier_run, "Samstag, 9. Juni 1984", "3 km"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert (
+        len(lines) == 2
+        and lines[0].split("\t")[1] in read(classifier_run, "metrics.json")["pretrained"]["labels"]
+    )
+    assert cli.main(["bert", "predict", tagger_run, "9 June 1984"]) == 0
+    assert capsys.readouterr().out.strip().split("\t")[1].count("/") == 3
+
+
+def test_bad_runs_and_corpora_are_input_errors(pretrained, classifier_run, tmp_path):
+    with pytest.raises(InputError, match="needs a pretrained one"):
+        masked_lm.finetune(masked_lm.FinetuneConfig(from_run=classifier_run), str(tmp_path / "a"))
+    with pytest.raises(InputError, match="needs a classification corpus"):
+        masked_lm.finetune(
+            masked_lm.FinetuneConfig(source="cldr-tags", from_run=pretrained), str(tmp_path / "b")
+        )
+    with pytest.raises(InputError, match="not a trained BERT run"):
+        masked_lm.load_run(str(tmp_path))
+    assert not os.path.exists(tmp_path / "a") and not os.path.exists(tmp_path / "b")
+
+
+def test_cli_errors_exit_2_without_a_traceback(tmp_path, capsys):
+    assert cli.main(["bert", "pretrain", "--preset", "bert_huge", "--run-dir", str(tmp_path)]) == 2
+    assert "unknown BERT preset 'bert_huge'" in capsys.readouterr().err
+    assert cli.main(["bert", "finetune", "--task", "tag", "--from", str(tmp_path / "none")]) == 2
+    assert "not a trained BERT run" in capsys.readouterr().err
+    assert cli.main(["bert", "pretrain", "--seq-len", "0"]) == 2
+    assert not os.listdir(tmp_path)
+
+
+def test_export_command_checks_and_prints_how_to_serve(classifier_run, tmp_path, capsys):
+    model_dir = str(tmp_path / "classifier")
+    assert cli.main(["bert", "export", classifier_run, "--model-dir", model_dir]) == 0
+    out = capsys.readouterr().out
+    assert f"exported: {model_dir}/1" in out and "conformance check passed" in out
+    assert "signature serving_default: (text: string[-1])" in out
+    assert "Samstag, 9. Juni 1984" in out  # the curl example
+    assert cli.main(["bert", "export", classifier_run, "--model-dir", model_dir]) == 0
+    assert sorted(os.listdir(model_dir)) == ["1", "2"]
+
+
+def test_finetune_reads_a_tfds_dataset_offline(pretrained, tmp_path):
+    import tensorflow_datasets as tfds
+
+    config = masked_lm.FinetuneConfig(
+        source="tfds:imdb_reviews", from_run=pretrained, epochs=1, compare_scratch=False
+    )
+    with tfds.testing.mock_data(num_examples=40):
+        run_dir = masked_lm.finetune(config, str(tmp_path / "imdb"))
+    report = read(run_dir, "metrics.json")["pretrained"]
+    assert report["labels"] == ["neg", "pos"] and report["examples"] == 40
+    predictor, _ = masked_lm.load_run(run_dir)
+    assert set(strings(predictor.predict(["fine"])["label"])) <= {
+        "neg",
+        "pos",
+    }

@@ -1,0 +1,49 @@
+"""Every docs page runs: its Python blocks run in order in one namespace (in a scratch
+directory), and where a block is followed by a `text` block, that is what it printed."""
+
+import contextlib
+import io
+import pathlib
+import re
+
+import pytest
+
+DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
+PAGES = sorted(DOCS.glob("[0-9][0-9]-*.md"))
+BLOCK = re.compile(r"```(python|text)\n(.*?)```", flags=re.S)
+
+
+def blocks(page):
+    """(code, expected output or None) for each Python block of `page`."""
+    found = BLOCK.findall(page.read_text())
+    pairs = []
+    for i, (kind, body) in enumerate(found):
+        if kind == "python":
+            following = found[i + 1] if i + 1 < len(found) else None
+            expected = following[1] if following and following[0] == "text" else None
+            pairs.append((body, expected))
+    return pairs
+
+
+def test_the_index_links_every_page_in_order():
+    index = (DOCS / "README.md").read_text()
+    linked = re.findall(r"\]\((\d\d-[\w-]+\.md)\)", index)
+    assert linked == [page.name for page in PAGES]
+    readme = (DOCS.parent / "README.md").read_text()
+    assert f"docs/{PAGES[0].name}" in readme  # the README sends newcomers to page one
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page.stem for page in PAGES])
+def test_docs_page_runs_and_prints_what_it_shows(page, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
+    pairs = blocks(page)
+    assert pairs, f"{page.name} has no Python block"
+    for number, (code, expected) in enumerate(pairs, start=1):
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            exec(compile(code, f"{page.name} block {number}", "exec"), namespace)
+        if expected is not None:
+            assert output.getvalue() == expected, f"{page.name} block {number} printed otherwise"
+    for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page.read_text()):
+        assert (DOCS / image).is_file(), f"{page.name} shows a missing picture {image}"

@@ -1,0 +1,75 @@
+import json
+
+import numpy as np
+import pytest
+
+from tf_transformer import cli, plotting
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures the plotting functions close, kept for inspection."""
+    closed = []
+    monkeypatch.setattr(plotting.plt, "close", closed.append)
+    return closed
+
+
+def labels(axis):
+    return axis.get_xlabel(), axis.get_ylabel()
+
+
+def test_positional_encoding_picture(tmp_path, figures, capsys):
+    out = tmp_path / "pe.png"
+    assert (
+        cli.main(
+            ["plot", "positional-encoding", "--length", "64", "--depth", "32", "--out", str(out)]
+        )
+        == 0
+    )
+    assert out.stat().st_size > 5000 and f"wrote {out}" in capsys.readouterr().out
+    axis = figures[0].axes[0]
+    assert labels(axis) == ("position", "depth (sin on even, cos on odd dimensions)")
+    mesh = axis.collections[0].get_array().reshape(32, 64)  # depth x position
+    np.testing.assert_allclose(mesh[:, 0], np.tile([0.0, 1.0], 16), atol=1e-6)
+
+
+def test_schedule_picture_peaks_at_the_warmup_step(tmp_path, figures, capsys):
+    out = tmp_path / "lr.png"
+    argv = ["plot", "schedule", "--d-model", "128", "--warmup-steps", "100", "--steps", "1000"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    assert "peak 0.00884 at step 100" in capsys.readouterr().out  # 128^-0.5 * 100^-0.5
+    steps, rates = figures[0].axes[0].lines[0].get_data()
+    assert steps[0] == 1 and int(steps[np.argmax(rates)]) == 100
+    assert labels(figures[0].axes[0]) == ("training step", "learning rate")
+
+
+def test_training_curves_from_a_history(tmp_path, figures):
+    (tmp_path / "history.json").write_text(
+        json.dumps(
+            {"loss": [2.0, 1.0, 0.5], "val_loss": [2.1, 1.2, 0.9], "accuracy": [0.2, 0.5, 0.7]}
+        )
+    )
+    assert cli.main(["plot", "curves", str(tmp_path), "--out", str(tmp_path / "c.png")]) == 0
+    panels = figures[0].axes
+    assert [labels(axis) for axis in panels] == [("epoch", "accuracy"), ("epoch", "loss")]
+    assert [line.get_label() for line in panels[1].lines] == ["training", "validation"]
+    assert list(panels[1].lines[1].get_ydata()) == [2.1, 1.2, 0.9]
+
+
+def test_attention_heads_put_tokens_on_the_axes(tmp_path, figures):
+    attention = np.random.default_rng(0).random((2, 3, 4))
+    plotting.plot_attention_heads(
+        ["a", "b", "c", "d"], ["x", "y", "z"], attention, tmp_path / "a.png"
+    )
+    first = figures[0].axes[0]
+    assert [t.get_text() for t in first.get_xticklabels()] == ["a", "b", "c", "d"]
+    assert [t.get_text() for t in first.get_yticklabels()] == ["x", "y", "z"]
+    assert first.get_xlabel() == "Head 1 (source tokens)" and first.get_ylabel() == "target tokens"
+
+
+def test_bad_plot_requests_exit_2(tmp_path, capsys):
+    assert cli.main(["plot", "curves", str(tmp_path)]) == 2
+    assert "no history.json" in capsys.readouterr().err
+    assert cli.main(["plot", "attention", str(tmp_path), "hello"]) == 2
+    assert cli.main(["plot", "schedule", "--warmup-steps", "0"]) == 2
+    assert not list(tmp_path.iterdir())

@@ -1,0 +1,144 @@
+"""Text in, answers out, for the BERT-style models: fill-mask, classification, tagging.
+
+Each predictor is a `tf.Module` whose method runs entirely in the graph (tokenize, encode,
+read out), so the same object answers in process and, exported, in TensorFlow Serving.
+Texts are cut to `seq_len` tokens (default: the model's positions; the recipes pass the
+length they trained on).
+"""
+
+import tensorflow as tf
+
+from tf_transformer.serving.export import TEXT, export_model
+from tf_transformer.text.bert_inputs import encode_texts, encode_with_masks, encode_words
+from tf_transformer.text.tokenizer import MASK_ID, PAD_ID
+
+
+def _padded(ids):
+    """Framed ragged ids as a dense batch; an empty batch keeps a width of 2 (`[START]
+    [END]`), so that reading the first position still works."""
+    dense = ids.to_tensor(default_value=PAD_ID)
+    return tf.pad(dense, [[0, 0], [0, tf.maximum(2 - tf.shape(dense)[1], 0)]])
+
+
+class Predictor(tf.Module):
+    """A model, its tokenizer and `serve(texts) -> {name: tensor}`, the graph function
+    the export serves. `predict(list of str)` runs it compiled, traced once."""
+
+    def __init__(self, model, tokenizer, seq_len=None, name=None):
+        super().__init__(name=name)
+        if not model.built:  # a fresh model has no weights yet; export needs them
+            model.build()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.seq_len = seq_len or model.encoder.max_length
+        self._compiled = None
+
+    def serve(self, texts):
+        raise NotImplementedError
+
+    def predict(self, texts):
+        """`serve` on a list of Python strings; numpy outputs."""
+        if self._compiled is None:
+            self._compiled = tf.function(self.serve, input_signature=[TEXT])
+        outputs = self._compiled(tf.constant(list(texts), tf.string))
+        return {key: value.numpy() for key, value in outputs.items()}
+
+
+class FillMask(Predictor):
+    """`serve(texts)`: for every literal `[MASK]` in each text, the `top_k` most likely
+    tokens and their probabilities.
+
+    Returns `{"tokens": string[batch, masks, top_k], "scores": float32[batch, masks,
+    top_k]}`, `masks` being the most `[MASK]`s of any text in the batch; a text with fewer
+    is padded with `""` and 0. A batch without `[MASK]` gets `masks` 0: an empty answer,
+    not an error.
+    """
+
+    def __init__(self, model, tokenizer, top_k=5, seq_len=None):
+        super().__init__(model, tokenizer, seq_len, name="fill_mask")
+        self.top_k = top_k
+
+    def serve(self, texts):
+        texts = tf.convert_to_tensor(texts, tf.string)
+        ids = encode_with_masks(self.tokenizer, texts, self.seq_len)
+        token_ids = _padded(ids)
+        is_mask = tf.equal(token_ids, MASK_ID)
+        width = tf.shape(token_ids)[1]
+        positions = tf.ragged.boolean_mask(
+            tf.broadcast_to(tf.range(width), tf.shape(token_ids)), is_mask
+        )
+        present = tf.ones_like(positions, tf.bool).to_tensor(False)
+        positions = positions.to_tensor(0)
+        logits = self.model({"token_ids": token_ids, "mask_positions": positions}, training=False)
+        k = tf.minimum(self.top_k, self.tokenizer.vocab_size)
+        scores, token = tf.math.top_k(tf.nn.softmax(logits), k=k)
+        tokens = tf.gather(self.tokenizer.vocab, token)
+        present = tf.broadcast_to(present[..., None], tf.shape(tokens))
+        return {
+            "tokens": tf.where(present, tokens, ""),
+            "scores": tf.where(present, scores, 0.0),
+        }
+
+
+class TextClassifier(Predictor):
+    """`serve(texts)`: `{"label": string[batch], "probabilities": float32[batch,
+    classes]}`, the classes in the order of the model's `labels`."""
+
+    def __init__(self, model, tokenizer, seq_len=None):
+        super().__init__(model, tokenizer, seq_len, name="text_classifier")
+        self.labels = tf.constant(model.labels or [str(i) for i in range(model.num_classes)])
+
+    def serve(self, texts):
+        texts = tf.convert_to_tensor(texts, tf.string)
+        token_ids = _padded(encode_texts(self.tokenizer, texts, self.seq_len))
+        probabilities = tf.nn.softmax(self.model(token_ids, training=False))
+        label = tf.gather(self.labels, tf.argmax(probabilities, axis=-1, output_type=tf.int32))
+        return {"label": label, "probabilities": probabilities}
+
+
+class TokenTagger(Predictor):
+    """`serve(texts)`: each text split on whitespace into words, and a tag per word (read at
+    its first piece). Returns `{"tokens": string[batch, words], "tags": string[batch,
+    words]}`, padded with `""`; a word beyond the model's positions is tagged `""`.
+
+    The model's class 0 is the "no label" of the training data (see
+    `pipelines.masked_lm`), so tag names are `model.labels[1:]`.
+    """
+
+    def __init__(self, model, tokenizer, seq_len=None):
+        super().__init__(model, tokenizer, seq_len, name="token_tagger")
+        self.tags = tf.constant(model.labels or [str(i) for i in range(model.num_tags)])
+
+    def serve(self, texts):
+        texts = tf.convert_to_tensor(texts, tf.string)
+        words = tf.strings.split(texts)
+        ids, starts = encode_words(self.tokenizer, words, self.seq_len)
+        logits = self.model(_padded(ids), training=False)
+        best = tf.argmax(logits[..., 1:], axis=-1, output_type=tf.int32) + 1
+        kept = starts.flat_values >= 0
+        rows = tf.cast(starts.value_rowids(), tf.int32)
+        index = tf.stack([rows, tf.maximum(starts.flat_values, 0)], axis=1)
+        flat_tags = tf.where(kept, tf.gather(self.tags, tf.gather_nd(best, index)), "")
+        return {
+            "tokens": words.to_tensor(""),
+            "tags": words.with_flat_values(flat_tags).to_tensor(""),
+        }
+
+
+def strings(values):
+    """A numpy array of bytes as nested lists of Python strings."""
+    if getattr(values, "ndim", 0) == 0:
+        return values.decode("utf-8", errors="replace") if isinstance(values, bytes) else values
+    return [strings(v) for v in values]
+
+
+def export_predictor(predictor: Predictor, model_dir: str, version: int = None):
+    """Exports a predictor as a new version of `model_dir` with one signature,
+    `serving_default`: `text: string[None]` to the predictor's outputs. Returns its path."""
+    return export_model(
+        predictor.model,
+        {"": predictor.tokenizer},
+        {"serving_default": (predictor.serve, [TEXT])},
+        model_dir,
+        version,
+    )
