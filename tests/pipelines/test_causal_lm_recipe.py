@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -62,6 +63,22 @@ def test_export_answers_hostile_input_as_in_process(run_dir, tmp_path):
         return {"completion": complete(tf.constant(list(texts), tf.string)).numpy()}
 
     assert conformance.check_hostile(path, "serving_default", "prompt", answer) < 2048
+
+    def options(rows):  # per-row options of the `generate` signature
+        return {
+            "max_new_tokens": np.full(rows, 6, "int32"),
+            "temperature": np.linspace(0.0, 1.0, rows).astype("float32"),
+            "top_k": np.full(rows, 10, "int32"),
+            "top_p": np.full(rows, 0.9, "float32"),
+            "seed": np.arange(rows, dtype="int32"),
+        }
+
+    def generate(texts):
+        strings = tf.constant(list(texts), tf.string)
+        return {"completion": generator.complete(strings, **options(len(texts))).numpy()}
+
+    peak = conformance.check_hostile(path, "generate", "prompt", generate, other_inputs=options)
+    assert peak < 2048
 
 
 def test_bad_sampling_options_exit_2(run_dir):

@@ -115,6 +115,11 @@ def test_hostile_inputs_are_answered_with_bounded_memory(translator, exported):
 
     peak = conformance.check_hostile(exported, "serving_default", "text", answer)
     assert 0 < peak < 2048
+
+    def beam(texts):
+        return {"translation": in_process(translator, list(texts), beam_size=4)}
+
+    assert conformance.check_hostile(exported, "beam_search", "text", beam) < 2048
     with pytest.raises(ConformanceError, match="empty strings"):
         conformance.check_hostile(
             exported, "serving_default", "text", lambda t: {"translation": ["x"] * len(t)}

@@ -295,12 +295,18 @@ def hostile_batches():
     }
 
 
-def check_hostile(export_dir, signature, input_name, in_process, max_rss_mb=2048):
+def check_hostile(
+    export_dir, signature, input_name, in_process, max_rss_mb=2048, other_inputs=None
+):
     """Runs `hostile_batches()` into `signature` through the C API; every answer must have
     one row per text and equal `in_process(texts) -> {output: values}`, and the loader's
-    peak memory must stay under `max_rss_mb`. Returns the loader's peak in MB."""
+    peak memory must stay under `max_rss_mb`. `other_inputs(batch_size) -> {name: values}`
+    fills a signature's other per-row inputs. Returns the loader's peak in MB."""
     batches = hostile_batches()
-    requests = [(signature, {input_name: texts}) for texts in batches.values()]
+    requests = [
+        (signature, {input_name: texts, **(other_inputs(len(texts)) if other_inputs else {})})
+        for texts in batches.values()
+    ]
     answer = run_capi(export_dir, requests)
     for (what, texts), served in zip(batches.items(), answer["results"], strict=True):
         expected = in_process(texts) if len(texts) else None
