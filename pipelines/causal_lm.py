@@ -2,14 +2,20 @@
 and the recipe that trains, samples from and exports a GPT."""
 
 import dataclasses
-import json
 import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines.runs import dtype_policy, finish_run, new_run_dir, run_tokenizer
+from pipelines.runs import (
+    dtype_policy,
+    finish_run,
+    new_run_dir,
+    read_json,
+    run_tokenizer,
+    write_json,
+)
 from pipelines.sources import load_corpus
 from tf_transformer.errors import InputError
 from tf_transformer.generation.text_generator import TextGenerator
@@ -103,9 +109,7 @@ def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
     corpus = load_corpus(config.source, seed=config.seed)
     log(f"corpus {corpus.summary()}")
     run_dir = run_dir or new_run_dir("runs/gpt")
-    os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, "config.json"), "w") as handle:
-        json.dump(dataclasses.asdict(config), handle, indent=2)
+    write_json(run_dir, "config.json", dataclasses.asdict(config))
     keras.utils.set_random_seed(config.seed)
 
     tokenizer = run_tokenizer(
@@ -177,8 +181,7 @@ def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
             zip(SAMPLE_PROMPTS, generator.complete_strings(SAMPLE_PROMPTS), strict=True)
         ),
     }
-    with open(os.path.join(run_dir, "metrics.json"), "w") as handle:
-        json.dump(metrics, handle, indent=2, ensure_ascii=False)
+    write_json(run_dir, "metrics.json", metrics)
     return run_dir
 
 
@@ -198,17 +201,10 @@ def load_run(run_dir: str):
     model_path = os.path.join(run_dir, "model.keras")
     if not os.path.isfile(model_path):
         raise InputError(f"{run_dir}: not a trained GPT run (no model.keras)")
-    with open(os.path.join(run_dir, "config.json")) as handle:
-        config = GPTConfig(**json.load(handle))
+    config = GPTConfig(**read_json(run_dir, "config.json"))
     tokenizer = SentencePieceTokenizer.load(os.path.join(run_dir, "tokenizer"))
     model = keras.models.load_model(model_path, compile=False)
     return generator_of(model, tokenizer, config), config
-
-
-def export(run_dir: str, model_dir: str = "saved_models/gpt", version: int = None):
-    """Exports the run's generator as a new version under `model_dir`; returns its path."""
-    generator, _ = load_run(run_dir)
-    return export_generator(generator, model_dir, version)
 
 
 export_runner = export_generator  # what `export` does with a loaded run

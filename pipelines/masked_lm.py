@@ -2,7 +2,6 @@
 classification or token tagging, and export of fill-mask, classifier and tagger."""
 
 import dataclasses
-import json
 import math
 import os
 
@@ -11,13 +10,21 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from pipelines.runs import dtype_policy, finish_run, new_run_dir, run_tokenizer
+from pipelines.runs import (
+    dtype_policy,
+    finish_run,
+    new_run_dir,
+    read_json,
+    run_tokenizer,
+    write_json,
+)
 from pipelines.sources import SPLITS, load_corpus
 from tf_transformer.errors import InputError
 from tf_transformer.models import BertClassifier, BertEncoder, BertMaskedLM, BertTokenTagger
 from tf_transformer.models.bert import PRESETS as BERT_PRESETS
 from tf_transformer.models.presets import resolve
 from tf_transformer.serving import bert as bert_serving
+from tf_transformer.serving.client import strings
 from tf_transformer.text import MASK_ID, PAD_ID, RESERVED_TOKENS, WordPieceTokenizer
 from tf_transformer.text.bert_inputs import encode_texts, word_labels
 from tf_transformer.training import Perplexity, masked_accuracy, masked_loss, standard_callbacks
@@ -150,12 +157,6 @@ def _optimizer(learning_rate, warmup_steps, total_steps, weight_decay):
     return optimizer
 
 
-def _write_config(run_dir, config):
-    os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, "config.json"), "w") as handle:
-        json.dump(dataclasses.asdict(config), handle, indent=2)
-
-
 def _check_length(preset, seq_len):
     longest = resolve(BERT_PRESETS, preset, {}, "BERT")["max_length"]
     if seq_len > longest:
@@ -190,7 +191,7 @@ def pretrain(config: PretrainConfig, run_dir: str = None, log=print) -> str:
     _check_length(config.preset, config.seq_len)
     texts = pretraining_texts(config.source, config.seed, log)
     run_dir = run_dir or new_run_dir("runs/bert")
-    _write_config(run_dir, config)
+    write_json(run_dir, "config.json", dataclasses.asdict(config))
     keras.utils.set_random_seed(config.seed)
     tokenizer = run_tokenizer(
         WordPieceTokenizer,
@@ -243,15 +244,10 @@ def pretrain(config: PretrainConfig, run_dir: str = None, log=print) -> str:
         "validation_perplexity": float(np.exp(result["loss"])),
         "validation_masked_accuracy": float(result["masked_accuracy"]),
         "tokenizer_vocab_size": tokenizer.vocab_size,
-        "samples": {FILL_MASK_EXAMPLE: bert_serving.strings(filled["tokens"][0])},
+        "samples": {FILL_MASK_EXAMPLE: strings(filled["tokens"][0])},
     }
-    _write_metrics(run_dir, metrics)
+    write_json(run_dir, "metrics.json", metrics)
     return run_dir
-
-
-def _write_metrics(run_dir, metrics):
-    with open(os.path.join(run_dir, "metrics.json"), "w") as handle:
-        json.dump(metrics, handle, indent=2, ensure_ascii=False)
 
 
 # Fine-tuning ---------------------------------------------------------------------------
@@ -288,8 +284,7 @@ def _read_config(run_dir):
     path = os.path.join(run_dir, "config.json")
     if not os.path.isfile(path) or not os.path.isfile(os.path.join(run_dir, "model.keras")):
         raise InputError(f"{run_dir}: not a trained BERT run (no config.json/model.keras)")
-    with open(path) as handle:
-        config = json.load(handle)
+    config = read_json(run_dir, "config.json")
     if config.get("task") not in ("pretrain", *TASKS):
         raise InputError(f"{run_dir}: not a BERT run")
     return config
@@ -338,7 +333,7 @@ def finetune(config: FinetuneConfig, run_dir: str = None, log=print) -> str:
         raise InputError(f"{config.source}: no test split to report on")
     log(f"corpus {corpus.summary()}")
     run_dir = run_dir or new_run_dir(f"runs/bert-{config.task}")
-    _write_config(run_dir, config)
+    write_json(run_dir, "config.json", dataclasses.asdict(config))
     keras.utils.set_random_seed(config.seed)
     tokenizer_dir = os.path.join(run_dir, "tokenizer")
     if config.from_run:
@@ -362,12 +357,12 @@ def finetune(config: FinetuneConfig, run_dir: str = None, log=print) -> str:
         )
     labels = list(corpus.labels) if config.task == "classify" else [NO_TAG, *corpus.labels]
 
-    runs = [("pretrained" if pretrained else "scratch", run_dir, pretrained)]
+    runs = [("pretrained" if pretrained is not None else "scratch", run_dir, pretrained)]
     if pretrained is not None and config.compare_scratch:
         runs.append(("scratch", os.path.join(run_dir, "scratch"), None))
     metrics = {}
     for name, directory, start in runs:
-        log(f"fine-tuning from {'the pretrained encoder' if start else 'random weights'}")
+        log(f"fine-tuning from {'random weights' if start is None else 'the pretrained encoder'}")
         keras.utils.set_random_seed(config.seed)
         encoder = BertEncoder(**encoder_config)
         if start is not None:
@@ -375,7 +370,7 @@ def finetune(config: FinetuneConfig, run_dir: str = None, log=print) -> str:
         model = _task_model(config.task, encoder, labels)
         predictor = _fit_task(model, tokenizer, corpus, config, directory)
         metrics[name] = _evaluate_task(predictor, corpus, "test", directory, log)
-    _write_metrics(run_dir, metrics)
+    write_json(run_dir, "metrics.json", metrics)
     return run_dir
 
 
@@ -427,10 +422,7 @@ def _predictor(task, model, tokenizer, seq_len, top_k=5):
 
 
 def _in_batches(predictor, texts, batch_size=256):
-    outputs = [
-        predictor.predict(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)
-    ]
-    return outputs
+    return [predictor.predict(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
 
 
 def _evaluate_task(predictor, corpus, split, run_dir, log=print):
@@ -438,16 +430,14 @@ def _evaluate_task(predictor, corpus, split, run_dir, log=print):
     if isinstance(predictor, bert_serving.TextClassifier):
         texts = [text for text, _ in examples]
         predicted = [
-            label
-            for out in _in_batches(predictor, texts)
-            for label in bert_serving.strings(out["label"])
+            label for out in _in_batches(predictor, texts) for label in strings(out["label"])
         ]
         truth = [label for _, label in examples]
         return classification_report(truth, predicted, corpus.labels, run_dir, log)
     texts = [" ".join(tokens) for tokens, _ in examples]
     predicted = []
     for out in _in_batches(predictor, texts):
-        predicted.extend([tag for tag in row if tag] for row in bert_serving.strings(out["tags"]))
+        predicted.extend([tag for tag in row if tag] for row in strings(out["tags"]))
     truth = [list(tags) for _, tags in examples]
     return tagging_report(truth, predicted, corpus.labels, log)
 
@@ -498,8 +488,11 @@ def tagging_report(truth, predicted, labels, log=print, outside="O"):
 
 # Loading and export ------------------------------------------------------------------------
 
-MODEL_DIRS = {"pretrain": "saved_models/fill_mask", "classify": "saved_models/classifier"}
-MODEL_DIRS["tag"] = "saved_models/tagger"
+MODEL_DIRS = {
+    "pretrain": "saved_models/fill_mask",
+    "classify": "saved_models/classifier",
+    "tag": "saved_models/tagger",
+}
 
 
 def load_run(run_dir: str):

@@ -37,6 +37,20 @@ def run_tokenizer(tokenizer_cls, directory: str, texts, vocab_size: int):
     return tokenizer
 
 
+def write_json(run_dir: str, name: str, data) -> str:
+    """Writes `data` as `run_dir/name` (config, metrics, history); returns the path."""
+    os.makedirs(run_dir, exist_ok=True)
+    path = os.path.join(run_dir, name)
+    with open(path, "w") as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False)
+    return path
+
+
+def read_json(run_dir: str, name: str):
+    with open(os.path.join(run_dir, name)) as handle:
+        return json.load(handle)
+
+
 def finish_run(model, history, run_dir: str):
     """After `fit`: the best checkpoint's weights (if one was written) saved as the run's
     `model.keras`, and the history as `history.json`."""
@@ -44,5 +58,6 @@ def finish_run(model, history, run_dir: str):
     if os.path.exists(best):
         model.load_weights(best)
     model.save(os.path.join(run_dir, "model.keras"))
-    with open(os.path.join(run_dir, "history.json"), "w") as handle:
-        json.dump({k: [float(v) for v in vs] for k, vs in history.history.items()}, handle)
+    write_json(
+        run_dir, "history.json", {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    )

@@ -2,14 +2,20 @@
 and the recipe that trains, evaluates and exports a translator."""
 
 import dataclasses
-import json
 import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines.runs import dtype_policy, finish_run, new_run_dir, run_tokenizer
+from pipelines.runs import (
+    dtype_policy,
+    finish_run,
+    new_run_dir,
+    read_json,
+    run_tokenizer,
+    write_json,
+)
 from pipelines.sources import load_corpus
 from tf_transformer.errors import InputError
 from tf_transformer.generation.translator import Translator
@@ -152,9 +158,7 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
         raise InputError(f"{config.source} is a {corpus.kind} corpus; translation needs pairs")
     log(f"corpus {corpus.summary()}")
     run_dir = run_dir or new_run_dir("runs/translate")
-    os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, "config.json"), "w") as handle:
-        json.dump(dataclasses.asdict(config), handle, indent=2)
+    write_json(run_dir, "config.json", dataclasses.asdict(config))
 
     keras.utils.set_random_seed(config.seed)
     tokenizer_cls = TOKENIZERS[config.tokenizer]
@@ -231,8 +235,7 @@ def load_run(run_dir: str):
     model_path = os.path.join(run_dir, "model.keras")
     if not os.path.isfile(model_path):
         raise InputError(f"{run_dir}: not a trained translation run (no model.keras)")
-    with open(os.path.join(run_dir, "config.json")) as handle:
-        config = TranslateConfig(**json.load(handle))
+    config = TranslateConfig(**read_json(run_dir, "config.json"))
     tokenizer_cls = TOKENIZERS[config.tokenizer]
     source = tokenizer_cls.load(os.path.join(run_dir, "tokenizers", "source"))
     target = tokenizer_cls.load(os.path.join(run_dir, "tokenizers", "target"))
@@ -270,8 +273,7 @@ def evaluate(run_dir: str, split: str = "test", beam_size: int = 1, limit: int =
             for (s, r), h in list(zip(pairs, hypotheses, strict=True))[:5]
         ],
     }
-    with open(os.path.join(run_dir, "metrics.json"), "w") as handle:
-        json.dump(metrics, handle, indent=2, ensure_ascii=False)
+    write_json(run_dir, "metrics.json", metrics)
     plot_attention(translator, pairs[0][0], os.path.join(run_dir, "attention.png"))
     return metrics
 
@@ -294,12 +296,6 @@ def plot_attention(translator, text, path):
         path,
         title=text,
     )
-
-
-def export(run_dir: str, model_dir: str = "saved_models/translator", version: int = None):
-    """Exports the run's translator as a new version under `model_dir`; returns its path."""
-    translator, _ = load_run(run_dir)
-    return export_translator(translator, model_dir, version)
 
 
 export_runner = export_translator  # what `export` does with a loaded run

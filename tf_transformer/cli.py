@@ -46,17 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--warmup-steps", type=int, default=4000)
     train.add_argument("--label-smoothing", type=float, default=0.1)
     train.add_argument("--corpus-size", type=int, help="pairs of an embedded corpus")
-    train.add_argument("--steps-per-epoch", type=int)
     train.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
-    train.add_argument(
-        "--mixed-precision", choices=["bf16", "fp16"], help="mixed precision (float32 variables)"
-    )
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--run-dir", help="default: runs/translate/<timestamp>")
     train.add_argument("--eval-limit", type=int, help="evaluate on at most this many pairs")
-    train.add_argument(
-        "--export", metavar="MODEL_DIR", help="then export (e.g. saved_models/translator) and check"
-    )
+    _add_run_options(train, "runs/translate", "saved_models/translator")
     train.set_defaults(handler=translate_train)
 
     evaluate = translate_commands.add_parser("eval", help="BLEU, chrF, exact match of a run")
@@ -72,12 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--beam", type=int, default=1, help="beam size (1 = greedy)")
     text.set_defaults(handler=translate_text)
 
-    export = translate_commands.add_parser("export", help="export a run for TF Serving")
-    export.add_argument("run_dir")
-    export.add_argument("--model-dir", default="saved_models/translator")
-    export.add_argument("--version", type=int, help="default: one more than the newest")
-    export.add_argument("--no-check", action="store_true", help="skip the conformance check")
-    export.set_defaults(handler=translate_export)
+    _add_export_command(translate_commands, translate_export, "saved_models/translator")
 
     gpt = commands.add_parser("gpt", help="the GPT-style decoder (causal language model)")
     gpt_commands = gpt.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -90,11 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     gpt_train.add_argument("--vocab-size", type=int, default=8000)
     gpt_train.add_argument("--learning-rate", type=float, default=1e-3, help="peak of the schedule")
     gpt_train.add_argument("--warmup-steps", type=int, default=200)
-    gpt_train.add_argument("--steps-per-epoch", type=int)
-    gpt_train.add_argument("--mixed-precision", choices=["bf16", "fp16"])
-    gpt_train.add_argument("--seed", type=int, default=0)
-    gpt_train.add_argument("--run-dir", help="default: runs/gpt/<timestamp>")
-    gpt_train.add_argument("--export", metavar="MODEL_DIR", help="then export (saved_models/gpt)")
+    _add_run_options(gpt_train, "runs/gpt", "saved_models/gpt")
     gpt_train.set_defaults(handler=gpt_train_command)
 
     gpt_generate = gpt_commands.add_parser("generate", help="continue prompts with a trained run")
@@ -107,12 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     gpt_generate.add_argument("--seed", type=int, default=0)
     gpt_generate.set_defaults(handler=gpt_generate_command)
 
-    gpt_export = gpt_commands.add_parser("export", help="export a run for TF Serving")
-    gpt_export.add_argument("run_dir")
-    gpt_export.add_argument("--model-dir", default="saved_models/gpt")
-    gpt_export.add_argument("--version", type=int, help="default: one more than the newest")
-    gpt_export.add_argument("--no-check", action="store_true", help="skip the conformance check")
-    gpt_export.set_defaults(handler=gpt_export_command)
+    _add_export_command(gpt_commands, gpt_export_command, "saved_models/gpt")
 
     bert = commands.add_parser("bert", help="the BERT-style encoder: pretrain, fine-tune, serve")
     bert_commands = bert.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -127,13 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--vocab-size", type=int, default=8000)
     pretrain.add_argument("--learning-rate", type=float, default=5e-4, help="peak of the schedule")
     pretrain.add_argument("--warmup-steps", type=int, default=200)
-    pretrain.add_argument("--steps-per-epoch", type=int)
-    pretrain.add_argument("--mixed-precision", choices=["bf16", "fp16"])
-    pretrain.add_argument("--seed", type=int, default=0)
-    pretrain.add_argument("--run-dir", help="default: runs/bert/<timestamp>")
-    pretrain.add_argument(
-        "--export", metavar="MODEL_DIR", help="then export fill-mask (saved_models/fill_mask)"
-    )
+    _add_run_options(pretrain, "runs/bert", "saved_models/fill_mask")
     pretrain.set_defaults(handler=bert_pretrain_command)
 
     finetune = bert_commands.add_parser("finetune", help="fine-tune for classification or tagging")
@@ -150,19 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--seq-len", type=int, help="default: the pretraining run's")
     finetune.add_argument("--vocab-size", type=int, default=8000, help="tokenizer without --from")
     finetune.add_argument("--learning-rate", type=float, default=3e-4, help="peak of the schedule")
-    finetune.add_argument("--steps-per-epoch", type=int)
     finetune.add_argument(
         "--train-limit", type=int, help="fine-tune on the first N training examples only"
     )
     finetune.add_argument(
         "--no-compare", action="store_true", help="skip the same fine-tuning from random weights"
     )
-    finetune.add_argument("--mixed-precision", choices=["bf16", "fp16"])
-    finetune.add_argument("--seed", type=int, default=0)
-    finetune.add_argument("--run-dir", help="default: runs/bert-<task>/<timestamp>")
-    finetune.add_argument(
-        "--export", metavar="MODEL_DIR", help="then export (e.g. saved_models/classifier)"
-    )
+    _add_run_options(finetune, "runs/bert-<task>", "saved_models/classifier")
     finetune.set_defaults(handler=bert_finetune_command)
 
     predict = bert_commands.add_parser("predict", help="fill masks, classify or tag with a run")
@@ -170,14 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("texts", nargs="+")
     predict.set_defaults(handler=bert_predict_command)
 
-    bert_export = bert_commands.add_parser("export", help="export a run for TF Serving")
-    bert_export.add_argument("run_dir")
-    bert_export.add_argument(
-        "--model-dir", help="default: saved_models/fill_mask, classifier or tagger"
+    _add_export_command(
+        bert_commands, bert_export_command, None, "saved_models/fill_mask, classifier or tagger"
     )
-    bert_export.add_argument("--version", type=int, help="default: one more than the newest")
-    bert_export.add_argument("--no-check", action="store_true", help="skip the conformance check")
-    bert_export.set_defaults(handler=bert_export_command)
 
     plot = commands.add_parser("plot", help="draw PNGs: encodings, schedules, attention, curves")
     plot_commands = plot.add_subparsers(dest="action", metavar="WHAT", required=True)
@@ -233,6 +194,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     request.set_defaults(handler=serving_request)
     return parser
+
+
+def _add_run_options(parser, runs, model_dir):
+    """The options every training command has."""
+    parser.add_argument("--steps-per-epoch", type=int)
+    parser.add_argument(
+        "--mixed-precision", choices=["bf16", "fp16"], help="mixed precision (float32 variables)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--run-dir", help=f"default: {runs}/<timestamp>")
+    parser.add_argument(
+        "--export", metavar="MODEL_DIR", help=f"then export (e.g. {model_dir}) and check"
+    )
+
+
+def _add_export_command(commands, handler, model_dir, default_help=None):
+    """`<family> export RUN_DIR [--model-dir] [--version] [--no-check]`."""
+    export = commands.add_parser("export", help="export a run for TF Serving")
+    export.add_argument("run_dir")
+    export.add_argument(
+        "--model-dir", default=model_dir, help=f"default: {default_help or model_dir}"
+    )
+    export.add_argument("--version", type=int, help="default: one more than the newest")
+    export.add_argument("--no-check", action="store_true", help="skip the conformance check")
+    export.set_defaults(handler=handler)
 
 
 def _print_metrics(metrics):
@@ -337,8 +323,7 @@ def gpt_train_command(args):
     config = _config(causal_lm.GPTConfig, args)
     run_dir = causal_lm.train(config, args.run_dir)
     print(f"run directory: {run_dir}")
-    with open(os.path.join(run_dir, "metrics.json")) as handle:
-        metrics = json.load(handle)
+    metrics = _read_metrics(run_dir)
     print(
         f"validation: loss {metrics['validation_loss']:.3f}, "
         f"perplexity {metrics['validation_perplexity']:.1f} "
@@ -447,7 +432,7 @@ def bert_finetune_command(args):
 
 def bert_predict_command(args):
     from pipelines import masked_lm
-    from tf_transformer.serving.bert import strings
+    from tf_transformer.serving.client import strings
 
     predictor, config = masked_lm.load_run(args.run_dir)
     outputs = {key: strings(value) for key, value in predictor.predict(args.texts).items()}
@@ -547,7 +532,7 @@ def serving_config(args):
 
 
 def serving_request(args):
-    from tf_transformer.serving.client import GrpcClient, RestClient, ServingError
+    from tf_transformer.serving.client import GrpcClient, RestClient, ServingError, strings
 
     name = args.input or ("prompt" if args.model == "gpt" else "text")
     try:
@@ -572,21 +557,8 @@ def serving_request(args):
     except ServingError as error:
         raise InputError(f"the server answered: {error}") from None
     for text, row in zip(args.texts, rows, strict=True):
-        print(f"{text}\t{json.dumps(_plain(row), ensure_ascii=False)}")
+        print(f"{text}\t{json.dumps(strings(row), ensure_ascii=False)}")
     return 0
-
-
-def _plain(value):
-    """JSON-ready: numpy values as lists, bytes as text."""
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
 
 
 def main(argv=None) -> int:

@@ -8,6 +8,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def _save(figure, path):
+    """Writes `figure` as a PNG at `path`, frees it, returns `path`."""
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
 def plot_attention_heads(source_tokens, target_tokens, attention, path, title=None):
     """One panel a head: rows are the target tokens, columns the source tokens.
 
@@ -33,10 +41,7 @@ def plot_attention_heads(source_tokens, target_tokens, attention, path, title=No
             axis.set_ylabel("target tokens", fontsize=9)
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def plot_confusion_matrix(matrix, labels, path, title=None):
@@ -60,10 +65,7 @@ def plot_confusion_matrix(matrix, labels, path, title=None):
     figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
     if title:
         axis.set_title(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def plot_positional_encoding(encoding, path, title=None):
@@ -78,10 +80,7 @@ def plot_positional_encoding(encoding, path, title=None):
     axis.set_title(
         title or f"positional encoding, length {encoding.shape[0]}, depth {encoding.shape[1]}"
     )
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def plot_learning_rate(steps, rates, path, title=None):
@@ -94,10 +93,7 @@ def plot_learning_rate(steps, rates, path, title=None):
     axis.grid(alpha=0.3)
     if title:
         axis.set_title(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def plot_training_curves(history, path, title=None):
@@ -118,7 +114,4 @@ def plot_training_curves(history, path, title=None):
         axis.legend()
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(figure, path)

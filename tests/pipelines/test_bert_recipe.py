@@ -13,7 +13,7 @@ from pipelines.sources import load_corpus
 from tf_transformer import cli
 from tf_transformer.errors import InputError
 from tf_transformer.serving import conformance
-from tf_transformer.serving.bert import strings
+from tf_transformer.serving.client import strings
 from tf_transformer.serving.conformance import check_export
 
 

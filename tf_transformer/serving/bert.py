@@ -125,13 +125,6 @@ class TokenTagger(Predictor):
         }
 
 
-def strings(values):
-    """A numpy array of bytes as nested lists of Python strings."""
-    if getattr(values, "ndim", 0) == 0:
-        return values.decode("utf-8", errors="replace") if isinstance(values, bytes) else values
-    return [strings(v) for v in values]
-
-
 def export_predictor(predictor: Predictor, model_dir: str, version: int = None):
     """Exports a predictor as a new version of `model_dir` with one signature,
     `serving_default`: `text: string[None]` to the predictor's outputs. Returns its path."""

@@ -114,6 +114,12 @@ def read_meta_graph(buffer):
     return signatures, sorted(ops)
 
 
+def read_saved_model(buffer):
+    """Signatures and op types of the first MetaGraphDef of a serialized SavedModel
+    (`saved_model.pb`: field 2 holds the meta graphs), read without loading anything."""
+    return read_meta_graph(_fields(buffer)[2][0])
+
+
 class _Buffer(ctypes.Structure):
     _fields_ = [("data", ctypes.c_void_p), ("length", ctypes.c_size_t), ("free", ctypes.c_void_p)]
 

@@ -22,6 +22,20 @@ class ServingError(Exception):
     """The server answered with an error; the message is the server's."""
 
 
+def strings(value):
+    """Plain Python values of model outputs: numpy arrays as (nested) lists, bytes decoded
+    as UTF-8 text (invalid bytes replaced), dicts and lists converted item by item."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, dict):
+        return {key: strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [strings(item) for item in value]
+    return value
+
+
 def to_json_value(value):
     """A JSON-ready copy of `value`: numpy arrays as lists, bytes as `{"b64": ...}`."""
     if isinstance(value, np.ndarray):
