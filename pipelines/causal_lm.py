@@ -9,11 +9,13 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.runs import (
+    distribution,
     dtype_policy,
     finish_run,
     new_run_dir,
     read_json,
     run_tokenizer,
+    worker_run_dir,
     write_json,
 )
 from pipelines.sources import load_corpus
@@ -84,7 +86,9 @@ class GPTConfig:
     warmup_steps: int = 200
     weight_decay: float = 0.1
     steps_per_epoch: int = None
+    jit_compile: bool = False
     mixed_precision: str = None  # "bf16" or "fp16"
+    strategy: str = "default"  # or "mirrored", "multi-worker"
     seed: int = 0
     # sampling defaults of `gpt generate` and of the export's serving_default
     max_new_tokens: int = 64
@@ -101,6 +105,7 @@ def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
     `config.json`, `tokenizer/`, `checkpoints/`, `backup/`, `logs/`, `model.keras`,
     `history.json` and `metrics.json` (validation loss and perplexity)."""
     policy = dtype_policy(config.mixed_precision)
+    strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
     preset_length = resolve(GPT_PRESETS, config.preset, {}, "GPT")["max_length"]
     if config.seq_len > preset_length:
         raise InputError(
@@ -108,7 +113,7 @@ def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
         )
     corpus = load_corpus(config.source, seed=config.seed)
     log(f"corpus {corpus.summary()}")
-    run_dir = run_dir or new_run_dir("runs/gpt")
+    run_dir = worker_run_dir(run_dir or new_run_dir("runs/gpt"), config.strategy)
     write_json(run_dir, "config.json", dataclasses.asdict(config))
     keras.utils.set_random_seed(config.seed)
 
@@ -129,11 +134,6 @@ def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
     if config.steps_per_epoch:
         train_windows = train_windows.repeat()
 
-    model = GPT.from_preset(
-        config.preset,
-        vocab_size=tokenizer.vocab_size,
-        dtype=policy,
-    )
     total = max(steps * config.epochs, config.warmup_steps + 1)
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=0.0,
@@ -142,12 +142,17 @@ def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
         warmup_target=config.learning_rate,
         warmup_steps=config.warmup_steps,
     )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, beta_2=0.95),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
-    model.build((None, None))
+    with strategy.scope():
+        model = GPT.from_preset(config.preset, vocab_size=tokenizer.vocab_size, dtype=policy)
+        model.compile(
+            optimizer=keras.optimizers.AdamW(
+                schedule, weight_decay=config.weight_decay, beta_2=0.95
+            ),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=config.jit_compile,
+        )
+        model.build((None, None))
     log(
         f"model: GPT preset {config.preset!r}, {model.num_parameters():,} parameters, "
         f"{model.flops_per_token(config.seq_len) / 1e6:,.1f} MFLOPs per training token"

@@ -11,11 +11,13 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from pipelines.runs import (
+    distribution,
     dtype_policy,
     finish_run,
     new_run_dir,
     read_json,
     run_tokenizer,
+    worker_run_dir,
     write_json,
 )
 from pipelines.sources import SPLITS, load_corpus
@@ -135,7 +137,9 @@ class PretrainConfig:
     warmup_steps: int = 200
     weight_decay: float = 0.01
     steps_per_epoch: int = None
-    mixed_precision: str = None
+    jit_compile: bool = False
+    mixed_precision: str = None  # "bf16" or "fp16"
+    strategy: str = "default"  # or "mirrored", "multi-worker"
     seed: int = 0
     top_k: int = 5  # fill-mask answers per [MASK]
     task: str = "pretrain"
@@ -188,9 +192,10 @@ def pretrain(config: PretrainConfig, run_dir: str = None, log=print) -> str:
     `runs/bert/<timestamp>`): `config.json`, `tokenizer/`, `checkpoints/`, `logs/`,
     `model.keras` (a `BertMaskedLM`), `history.json` and `metrics.json`."""
     policy = dtype_policy(config.mixed_precision)
+    strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
     _check_length(config.preset, config.seq_len)
     texts = pretraining_texts(config.source, config.seed, log)
-    run_dir = run_dir or new_run_dir("runs/bert")
+    run_dir = worker_run_dir(run_dir or new_run_dir("runs/bert"), config.strategy)
     write_json(run_dir, "config.json", dataclasses.asdict(config))
     keras.utils.set_random_seed(config.seed)
     tokenizer = run_tokenizer(
@@ -216,15 +221,20 @@ def pretrain(config: PretrainConfig, run_dir: str = None, log=print) -> str:
     steps = config.steps_per_epoch or int(train.cardinality())
     if config.steps_per_epoch:
         train = train.repeat()
-    model = BertMaskedLM.from_preset(config.preset, vocab_size=tokenizer.vocab_size, dtype=policy)
-    model.compile(
-        optimizer=_optimizer(
-            config.learning_rate, config.warmup_steps, steps * config.epochs, config.weight_decay
-        ),
-        loss=masked_loss,
-        metrics=[masked_accuracy],
+    optimizer = _optimizer(
+        config.learning_rate, config.warmup_steps, steps * config.epochs, config.weight_decay
     )
-    model.build()
+    with strategy.scope():
+        model = BertMaskedLM.from_preset(
+            config.preset, vocab_size=tokenizer.vocab_size, dtype=policy
+        )
+        model.compile(
+            optimizer=optimizer,
+            loss=masked_loss,
+            metrics=[masked_accuracy],
+            jit_compile=config.jit_compile,
+        )
+        model.build()
     log(f"model: BertMaskedLM preset {config.preset!r}, {model.count_params():,} parameters")
     predictor = bert_serving.FillMask(model, tokenizer, config.top_k, config.seq_len)
     history = model.fit(
@@ -276,7 +286,9 @@ class FinetuneConfig:
     steps_per_epoch: int = None
     train_limit: int = None  # fine-tune on the first N training examples only
     compare_scratch: bool = True
-    mixed_precision: str = None
+    jit_compile: bool = False
+    mixed_precision: str = None  # "bf16" or "fp16"
+    strategy: str = "default"  # or "mirrored", "multi-worker"
     seed: int = 0
 
 
@@ -314,6 +326,7 @@ def finetune(config: FinetuneConfig, run_dir: str = None, log=print) -> str:
     if config.task not in TASKS:
         raise InputError(f"unknown task {config.task!r}; use classify or tag")
     policy = dtype_policy(config.mixed_precision)
+    strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
     pretrained = None
     if config.from_run:
         pretrained_config = _read_config(config.from_run)
@@ -332,7 +345,7 @@ def finetune(config: FinetuneConfig, run_dir: str = None, log=print) -> str:
     if not corpus.test:
         raise InputError(f"{config.source}: no test split to report on")
     log(f"corpus {corpus.summary()}")
-    run_dir = run_dir or new_run_dir(f"runs/bert-{config.task}")
+    run_dir = worker_run_dir(run_dir or new_run_dir(f"runs/bert-{config.task}"), config.strategy)
     write_json(run_dir, "config.json", dataclasses.asdict(config))
     keras.utils.set_random_seed(config.seed)
     tokenizer_dir = os.path.join(run_dir, "tokenizer")
@@ -364,11 +377,12 @@ def finetune(config: FinetuneConfig, run_dir: str = None, log=print) -> str:
     for name, directory, start in runs:
         log(f"fine-tuning from {'random weights' if start is None else 'the pretrained encoder'}")
         keras.utils.set_random_seed(config.seed)
-        encoder = BertEncoder(**encoder_config)
-        if start is not None:
-            encoder.copy_weights_from(start)
-        model = _task_model(config.task, encoder, labels)
-        predictor = _fit_task(model, tokenizer, corpus, config, directory)
+        with strategy.scope():
+            encoder = BertEncoder(**encoder_config)
+            if start is not None:
+                encoder.copy_weights_from(start)
+            model = _task_model(config.task, encoder, labels)
+            predictor = _fit_task(model, tokenizer, corpus, config, directory)
         metrics[name] = _evaluate_task(predictor, corpus, "test", directory, log)
     write_json(run_dir, "metrics.json", metrics)
     return run_dir
@@ -397,7 +411,7 @@ def _fit_task(model, tokenizer, corpus, config, run_dir):
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     else:
         loss, metrics = masked_loss, [masked_accuracy]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=config.jit_compile)
     model.build()
     os.makedirs(run_dir, exist_ok=True)
     history = model.fit(

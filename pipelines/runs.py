@@ -1,5 +1,7 @@
-"""What every recipe shares: run directories and the mixed-precision choice."""
+"""What every recipe shares: run directories, and how a run computes (mixed precision, the
+`tf.distribute` strategy)."""
 
+import functools
 import json
 import os
 import time
@@ -7,6 +9,7 @@ import time
 from tf_transformer.errors import InputError
 
 PRECISIONS = {None: None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
 def new_run_dir(root: str) -> str:
@@ -25,6 +28,86 @@ def dtype_policy(mixed_precision):
     if mixed_precision not in PRECISIONS:
         raise InputError(f"unknown mixed precision {mixed_precision!r}; use bf16 or fp16")
     return PRECISIONS[mixed_precision]
+
+
+def distribution(name: str = "default", jit_compile: bool = False):
+    """The `tf.distribute` strategy for `--strategy`: "default" (one device), "mirrored"
+    (synchronous over every local GPU, else every logical CPU device) or "multi-worker"
+    (`MultiWorkerMirroredStrategy`, the cluster and this task read from `TF_CONFIG`).
+
+    Create it before any other TensorFlow work: the multi-worker strategy configures the
+    collective ops of the process's runtime, which TensorFlow allows only at start-up.
+    """
+    import tensorflow as tf
+
+    if name not in (None, *STRATEGIES):
+        raise InputError(f"unknown strategy {name!r}; use {', '.join(STRATEGIES)}")
+    if name in (None, "default"):
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        strategy = _mirrored()
+    else:
+        task = worker_task()
+        if task is None:
+            raise InputError(
+                "--strategy multi-worker needs TF_CONFIG (the cluster and this worker's task)"
+            )
+        if task[0] not in ("chief", "worker"):
+            raise InputError(f"TF_CONFIG: task type {task[0]!r}; use chief or worker")
+        from tf_transformer.training.distribute import fix_multi_worker_fit
+
+        fix_multi_worker_fit()
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    if (
+        jit_compile
+        and strategy.num_replicas_in_sync > 1
+        and not tf.config.list_logical_devices("GPU")
+    ):
+        raise InputError(
+            f"--jit-compile with --strategy {name}: XLA has no CPU kernels for the replicas' "
+            "gradient all-reduce; drop one of the two"
+        )
+    return strategy
+
+
+@functools.cache
+def _mirrored():
+    """One `MirroredStrategy` a process: strategies over the same devices would share the
+    runtime's collective-op instance keys."""
+    import tensorflow as tf
+
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([device.name for device in devices])
+
+
+def worker_task():
+    """`(type, index)` of this process's task in `TF_CONFIG`, or None without a cluster."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return None
+    try:
+        config = json.loads(raw)
+        return config["task"]["type"], int(config["task"]["index"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise InputError(f"TF_CONFIG is not a cluster and task in JSON ({error})") from None
+
+
+def is_chief(strategy_name: str = "default") -> bool:
+    """Whether this process writes the run: always, except a multi-worker run's workers
+    other than the chief (task `chief`, or `worker` 0 in a cluster without one)."""
+    task = worker_task() if strategy_name == "multi-worker" else None
+    if task is None:
+        return True
+    cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
+    return task[0] == "chief" or (task[1] == 0 and "chief" not in cluster)
+
+
+def worker_run_dir(run_dir: str, strategy_name: str = "default") -> str:
+    """Where this process writes: `run_dir`, or `run_dir/workers/<index>` for a
+    multi-worker run's non-chief worker (which trains the same weights, in step)."""
+    if is_chief(strategy_name):
+        return run_dir
+    return os.path.join(run_dir, "workers", str(worker_task()[1]))
 
 
 def run_tokenizer(tokenizer_cls, directory: str, texts, vocab_size: int):

@@ -9,11 +9,13 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.runs import (
+    distribution,
     dtype_policy,
     finish_run,
     new_run_dir,
     read_json,
     run_tokenizer,
+    worker_run_dir,
     write_json,
 )
 from pipelines.sources import load_corpus
@@ -135,6 +137,7 @@ class TranslateConfig:
     validation_size: int = 2000  # pairs checked after every epoch (the test split is apart)
     jit_compile: bool = False
     mixed_precision: str = None  # "bf16" or "fp16"
+    strategy: str = "default"  # or "mirrored", "multi-worker"
     seed: int = 0
     overrides: dict = dataclasses.field(default_factory=dict)
 
@@ -150,6 +153,7 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
     `history.json`; `evaluate` adds `metrics.json` and `attention.png`.
     """
     policy = dtype_policy(config.mixed_precision)
+    strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
     resolve(TRANSFORMER_PRESETS, config.preset, {}, "Transformer")  # before any file is written
     if config.tokenizer not in TOKENIZERS:
         raise InputError(f"unknown tokenizer {config.tokenizer!r}; use {' or '.join(TOKENIZERS)}")
@@ -157,7 +161,7 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
     if corpus.kind != "parallel":
         raise InputError(f"{config.source} is a {corpus.kind} corpus; translation needs pairs")
     log(f"corpus {corpus.summary()}")
-    run_dir = run_dir or new_run_dir("runs/translate")
+    run_dir = worker_run_dir(run_dir or new_run_dir("runs/translate"), config.strategy)
     write_json(run_dir, "config.json", dataclasses.asdict(config))
 
     keras.utils.set_random_seed(config.seed)
@@ -192,21 +196,22 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
     if config.steps_per_epoch:
         train_batches = train_batches.repeat()
 
-    model = Transformer.from_preset(
-        config.preset,
-        input_vocab_size=source_tokenizer.vocab_size,
-        target_vocab_size=target_tokenizer.vocab_size,
-        max_length=config.max_tokens,
-        dtype=policy,
-        **config.overrides,
-    )
-    model.compile(
-        optimizer=transformer_optimizer(model.d_model, config.warmup_steps),
-        loss=MaskedLoss(config.label_smoothing),
-        metrics=[masked_accuracy],
-        jit_compile=config.jit_compile,
-    )
-    model.build(((None, None), (None, None)))
+    with strategy.scope():
+        model = Transformer.from_preset(
+            config.preset,
+            input_vocab_size=source_tokenizer.vocab_size,
+            target_vocab_size=target_tokenizer.vocab_size,
+            max_length=config.max_tokens,
+            dtype=policy,
+            **config.overrides,
+        )
+        model.compile(
+            optimizer=transformer_optimizer(model.d_model, config.warmup_steps),
+            loss=MaskedLoss(config.label_smoothing),
+            metrics=[masked_accuracy],
+            jit_compile=config.jit_compile,
+        )
+        model.build(((None, None), (None, None)))
     log(f"model: Transformer preset {config.preset!r}, {model.count_params():,} parameters")
 
     translator = Translator(model, source_tokenizer, target_tokenizer)

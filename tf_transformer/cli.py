@@ -10,6 +10,7 @@ import json
 import os
 import sys
 
+from pipelines.runs import is_chief
 from tf_transformer import __version__
 from tf_transformer.errors import InputError
 
@@ -46,7 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--warmup-steps", type=int, default=4000)
     train.add_argument("--label-smoothing", type=float, default=0.1)
     train.add_argument("--corpus-size", type=int, help="pairs of an embedded corpus")
-    train.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
     train.add_argument("--eval-limit", type=int, help="evaluate on at most this many pairs")
     _add_run_options(train, "runs/translate", "saved_models/translator")
     train.set_defaults(handler=translate_train)
@@ -199,8 +199,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_run_options(parser, runs, model_dir):
     """The options every training command has."""
     parser.add_argument("--steps-per-epoch", type=int)
+    parser.add_argument("--jit-compile", action="store_true", help="compile train steps with XLA")
     parser.add_argument(
-        "--mixed-precision", choices=["bf16", "fp16"], help="mixed precision (float32 variables)"
+        "--mixed-precision",
+        choices=["bf16", "fp16"],
+        help="mixed precision (float32 variables; fp16 with dynamic loss scaling)",
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=["default", "mirrored", "multi-worker"],
+        default="default",
+        help="tf.distribute strategy: one device, all local GPUs, or the TF_CONFIG cluster",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-dir", help=f"default: {runs}/<timestamp>")
@@ -240,10 +249,19 @@ def translate_train(args):
     _check_positive(epochs=args.epochs, batch_size=args.batch_size, max_tokens=args.max_tokens)
     run_dir = translation.train(config, args.run_dir)
     print(f"run directory: {run_dir}")
+    if not is_chief(config.strategy):
+        return _worker_done()
     metrics = translation.evaluate(run_dir, limit=args.eval_limit)
     _print_metrics(metrics)
     if args.export:
         _export_and_check(translation, run_dir, args.export)
+    return 0
+
+
+def _worker_done():
+    """A multi-worker run's other workers stop after training: the chief, whose weights
+    are the same, evaluates and exports."""
+    print("this worker's part is done (evaluation and export are the chief's)")
     return 0
 
 
@@ -323,6 +341,8 @@ def gpt_train_command(args):
     config = _config(causal_lm.GPTConfig, args)
     run_dir = causal_lm.train(config, args.run_dir)
     print(f"run directory: {run_dir}")
+    if not is_chief(config.strategy):
+        return _worker_done()
     metrics = _read_metrics(run_dir)
     print(
         f"validation: loss {metrics['validation_loss']:.3f}, "
@@ -378,6 +398,8 @@ def bert_pretrain_command(args):
     config = _config(masked_lm.PretrainConfig, args)
     run_dir = masked_lm.pretrain(config, args.run_dir)
     print(f"run directory: {run_dir}")
+    if not is_chief(config.strategy):
+        return _worker_done()
     metrics = _read_metrics(run_dir)
     print(
         f"validation: masked-token loss {metrics['validation_loss']:.3f}, "
@@ -414,6 +436,8 @@ def bert_finetune_command(args):
     )
     run_dir = masked_lm.finetune(config, args.run_dir)
     print(f"run directory: {run_dir}")
+    if not is_chief(config.strategy):
+        return _worker_done()
     for start, report in _read_metrics(run_dir).items():
         origin = "pretrained encoder" if start == "pretrained" else "random weights"
         if "accuracy" in report:

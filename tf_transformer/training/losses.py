@@ -1,7 +1,24 @@
-"""Loss and accuracy over real target tokens only (labels != 0, the `[PAD]` id)."""
+"""Loss and accuracy over real target tokens only (labels != 0, the `[PAD]` id).
+
+Under a `tf.distribute` strategy each replica sees a slice of the global batch, with its
+own number of real tokens. Both functions divide by the global batch's count (summed over
+the replicas), so a replicated step computes the same loss, gradients and accuracy as one
+device on the whole batch.
+"""
 
 import keras
+import tensorflow as tf
 from keras import ops
+
+
+def _global_count(count):
+    """`count` summed over the replicas in sync, and their number (`count, 1` on one
+    device)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return count, 1
+    total = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(count))
+    return total, context.num_replicas_in_sync
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
@@ -20,7 +37,10 @@ def masked_loss(labels, logits, label_smoothing=0.0):
         loss = keras.losses.categorical_crossentropy(targets, logits, from_logits=True)
     else:
         loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-    return ops.sum(loss * mask) / ops.maximum(ops.sum(mask), 1.0)
+    # Keras sums a scalar loss's gradients over the replicas without scaling it, so each
+    # replica returns its share of the global mean: its sum over the global count
+    count, _ = _global_count(ops.sum(mask))
+    return ops.sum(loss * mask) / ops.maximum(count, 1.0)
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
@@ -29,7 +49,9 @@ def masked_accuracy(labels, logits):
     predictions = ops.cast(ops.argmax(logits, axis=-1), labels.dtype)
     mask = ops.cast(ops.not_equal(labels, 0), "float32")
     hits = ops.cast(ops.equal(predictions, labels), "float32") * mask
-    return ops.sum(hits) / ops.maximum(ops.sum(mask), 1.0)
+    # Keras averages a metric's per-replica values: each divides by the mean count
+    count, replicas = _global_count(ops.sum(mask))
+    return ops.sum(hits) * replicas / ops.maximum(count, 1.0)
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
