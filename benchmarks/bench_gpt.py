@@ -53,9 +53,7 @@ def training_rows(vocab=8000, batch=16, seq_len=128, steps=10):
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         )
         model.fit(x[:batch], y[:batch], batch_size=batch, verbose=0)
-        seconds = median_seconds(
-            lambda m=model: m.fit(x, y, batch_size=batch, verbose=0), repeats=3
-        )
+        seconds = median_seconds(lambda m=model: m.fit(x, y, batch_size=batch, verbose=0))
         tokens_per_second = batch * steps * seq_len / seconds
         mfu_flops = model.flops_per_token(seq_len) * tokens_per_second
         rows.append([policy, f"{tokens_per_second:,.0f}", f"{mfu_flops / 1e9:,.1f}"])

@@ -51,7 +51,7 @@ def main():
         cldr.dataset("train"), source, target, batch_size=64, max_tokens=40
     )
     count = 200
-    seconds = median_seconds(lambda: [None for _ in batches.take(count)], repeats=3)
+    seconds = median_seconds(lambda: [None for _ in batches.take(count)])
     pipeline_rate = count / seconds
 
     model = Transformer.from_preset(
@@ -66,7 +66,7 @@ def main():
         lambda: iter(fixed), output_signature=batches.element_spec
     )
     model.fit(inputs.take(2), verbose=0)
-    step_seconds = median_seconds(lambda: model.fit(inputs, verbose=0), repeats=3) / len(fixed)
+    step_seconds = median_seconds(lambda: model.fit(inputs, verbose=0)) / len(fixed)
     step_rate = 1 / step_seconds
     print("\nTranslation input pipeline vs the tutorial model's training steps (cldr:en-pt):\n")
     print(

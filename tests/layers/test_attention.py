@@ -88,12 +88,12 @@ def test_softmax_runs_in_float32_under_mixed_precision():
 def test_cached_causal_self_attention_equals_full_pass(normalize_first):
     layer = CausalSelfAttention(num_heads=2, key_dim=8, normalize_first=normalize_first)
     full = keras.ops.convert_to_numpy(layer(X))
-    cache = np.zeros((2, 2, 9, 2, 8), "float32")  # longer than the sequence
+    cache = np.zeros((2, 2, 2, 9, 8), "float32")  # longer than the sequence
     for t in range(5):
         step, cache = layer(X[:, t : t + 1], cache=cache, cache_update_index=t)
         np.testing.assert_allclose(keras.ops.convert_to_numpy(step)[:, 0], full[:, t], atol=1e-5)
     # a chunk of several tokens at once (prompt prefill), then one more step
-    cache = np.zeros((2, 2, 9, 2, 8), "float32")
+    cache = np.zeros((2, 2, 2, 9, 8), "float32")
     chunk, cache = layer(X[:, :3], cache=cache, cache_update_index=0)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(chunk), full[:, :3], atol=1e-5)
     step, _ = layer(X[:, 3:4], cache=cache, cache_update_index=3)
@@ -104,7 +104,7 @@ def test_cross_attention_with_precomputed_keys_and_values_equals_direct():
     layer = CrossAttention(**OPTIONS)
     direct = layer(X, context=CONTEXT, context_padding_mask=CONTEXT_MASK)
     cache = layer.compute_cache(CONTEXT)
-    assert tuple(cache.shape) == (2, 2, 7, 2, 8)
+    assert tuple(cache.shape) == (2, 2, 2, 7, 8)
     cached = layer(X, context_padding_mask=CONTEXT_MASK, cache=cache)
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(cached), keras.ops.convert_to_numpy(direct), atol=1e-6

@@ -124,7 +124,7 @@ def test_cached_decoding_equals_full_pass_at_every_position(options):
             cross_cache=cross_cache,
             cache_update_index=t,
         )
-        assert tuple(cache.shape) == (2, 2, 2, 8, 2, 8)
+        assert tuple(cache.shape) == (2, 2, 2, 2, 8, 8)  # batch, layers, k/v, heads, length, dim
         # row 1 has pads from t=4 on; a real decoder never feeds them, so compare real rows
         real = TARGET[:, t] != 0
         np.testing.assert_allclose(numpy(step)[real, 0], full[real, t], atol=1e-5)

@@ -73,14 +73,18 @@ def _fit(name, policy="float32", jit_compile=False, steps=3):
 
 
 @pytest.mark.parametrize("name", ["translator", "gpt", "bert"])
-def test_xla_and_bf16_train_to_losses_close_to_float32(name):
+def test_xla_bf16_and_fp16_train_to_losses_close_to_float32(name):
     _, float32 = _fit(name)
     _, xla = _fit(name, jit_compile=True)
     model, bf16 = _fit(name, policy="mixed_bfloat16")
-    assert all(math.isfinite(loss) for loss in xla + bf16)
+    scaled, fp16 = _fit(name, policy="mixed_float16")
+    assert all(math.isfinite(loss) for loss in xla + bf16 + fp16)
     assert float32[-1] < float32[0]  # three steps did train
     assert xla == pytest.approx(float32, rel=1e-4)  # the same float32 arithmetic, fused
     assert bf16 == pytest.approx(float32, rel=3e-2)  # activations rounded to 8 bits
+    assert fp16 == pytest.approx(float32, rel=1e-2)  # 11 bits, gradients loss-scaled
+    assert isinstance(scaled.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert not isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     assert all(weight.dtype == "float32" for weight in model.trainable_weights)
 
 
@@ -103,17 +107,6 @@ def test_every_recipe_takes_the_compute_options(command, cls):
         "multi-worker",
     )
     assert cls().strategy == "default" and not cls().jit_compile
-
-
-def test_fp16_trains_with_dynamic_loss_scaling(tmp_path):
-    run_dir = translation.train(
-        dataclasses.replace(TRANSLATE, mixed_precision="fp16"), str(tmp_path / "run")
-    )
-    assert all(math.isfinite(loss) for loss in _losses(run_dir))
-    model = keras.models.load_model(os.path.join(run_dir, "model.keras"))
-    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-    assert model.dtype_policy.name == "mixed_float16"
-    assert all(weight.dtype == "float32" for weight in model.trainable_weights)
 
 
 def test_bad_compute_options_are_input_errors_before_any_file(tmp_path, monkeypatch):
@@ -233,10 +226,14 @@ def test_mirrored_over_two_cpus_computes_what_one_device_computes(mirrored):
         np.testing.assert_allclose(np.array(theirs), np.array(ours), atol=1e-5)
 
 
-def test_the_mirrored_recipe_trains(mirrored):
+def test_the_mirrored_recipe_trains_as_the_default_one(mirrored):
     root, _, _ = mirrored
     losses = _losses(root / "mirrored")
     assert all(math.isfinite(loss) for loss in losses) and losses[1] < losses[0]
+    # the same global batches, split over the replicas; the step is exact (above), but
+    # Adam turns the different summation order's rounding in near-zero gradients into
+    # full-size steps, so the two runs drift apart a little (0.9% measured)
+    assert losses == pytest.approx(_losses(root / "default"), rel=2e-2)
 
 
 def test_mirrored_with_xla_on_cpu_is_refused_before_any_file(mirrored):

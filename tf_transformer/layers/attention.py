@@ -101,7 +101,7 @@ class CausalSelfAttention(BaseAttention):
 
     Cached mode, for decoding a token (or a chunk) at a time: `call(x, padding_mask=None,
     cache=cache, cache_update_index=t)` writes the keys/values of `x` at position `t` of
-    `cache` (`(batch, 2, max_length, num_heads, key_dim)`, zeros to start), attends over
+    `cache` (`(batch, 2, num_heads, max_length, key_dim)`, zeros to start), attends over
     the cache up to each query's position, and returns `(output, updated_cache)`. Here
     `padding_mask`, if given, covers the whole cache: `(batch, max_length)`.
     """
@@ -115,7 +115,7 @@ class CausalSelfAttention(BaseAttention):
             causal = causal_mask(query_length, query_length)
         else:
             start = 0 if cache_update_index is None else cache_update_index
-            causal = causal_mask(query_length, ops.shape(cache)[2], start)
+            causal = causal_mask(query_length, ops.shape(cache)[3], start)
             cache_update_index = start
         mask = merge_masks(padding_mask, causal)
         new_cache = None
@@ -161,5 +161,5 @@ class CrossAttention(BaseAttention):
         return self.residual(x, attend, training)
 
     def compute_cache(self, context):
-        """The context's keys and values, `(batch, 2, context_length, num_heads, key_dim)`."""
+        """The context's keys and values, `(batch, 2, num_heads, context_length, key_dim)`."""
         return self.attention.compute_cache(context)

@@ -15,7 +15,7 @@ class DecoderLayer(TransformerBlock):
     """One decoder block: `CausalSelfAttention`, `CrossAttention` (optional), `FeedForward`.
 
     Full-sequence mode: `call(x, context, padding_mask=None, context_padding_mask=None)`.
-    Cached mode adds `cache` (this block's `(batch, 2, max_length, heads, key_dim)`
+    Cached mode adds `cache` (this block's `(batch, 2, heads, max_length, key_dim)`
     self-attention keys/values), `cache_update_index` (position of `x`'s first token) and
     optionally `cross_cache` (the context's keys/values from
     `cross_attention.compute_cache`), and returns `(x, updated_cache)`.
@@ -179,14 +179,14 @@ class Decoder(TransformerStack):
         return x if cache is None else (x, ops.stack(updated, axis=1))
 
     def init_cache(self, batch_size, max_length=None):
-        """Zeros of shape `(batch, num_layers, 2, max_length, num_heads, key_dim)`."""
+        """Zeros of shape `(batch, num_layers, 2, num_heads, max_length, key_dim)`."""
         length = self.max_length if max_length is None else max_length
-        shape = (batch_size, self.num_layers, 2, length, self.num_heads, self.key_dim)
+        shape = (batch_size, self.num_layers, 2, self.num_heads, length, self.key_dim)
         return ops.zeros(shape, dtype=self.compute_dtype)
 
     def compute_cross_cache(self, context):
         """Every block's cross-attention keys/values of `context`, computed once:
-        `(batch, num_layers, 2, context_length, num_heads, key_dim)`."""
+        `(batch, num_layers, 2, num_heads, context_length, key_dim)`."""
         return ops.stack(
             [block.cross_attention.compute_cache(context) for block in self.blocks], axis=1
         )

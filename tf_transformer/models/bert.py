@@ -269,9 +269,12 @@ class MaskedLMHead(keras.layers.Layer):
 
 
 class _TaskModel(keras.Model):
-    """A `BertEncoder` plus a head; serializes the encoder inside its config."""
+    """A `BertEncoder` plus a head; serializes the encoder inside its config. The model
+    takes the encoder's dtype policy, so that `compile` adds loss scaling under
+    `mixed_float16`."""
 
     def __init__(self, encoder, **kwargs):
+        kwargs.setdefault("dtype", encoder.dtype_policy)
         super().__init__(**kwargs)
         self.encoder = encoder
 

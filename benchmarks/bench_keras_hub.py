@@ -1,0 +1,463 @@
+"""Ours against KerasHub on the same work, each side in its own process (so each has its
+own peak resident memory), median of 5 timed repeats after warm-up:
+
+a. training throughput (target tokens/s) of the `tutorial` Transformer against a
+   same-size model of KerasHub's `TokenAndPositionEmbedding`, `TransformerEncoder` and
+   `TransformerDecoder` on identical batches: float32, XLA, bf16 and fp16;
+b. epoch time of the bucketed pipeline against pad-to-longest batching (the tutorial's),
+   same data and model;
+c. greedy generation of 64 new tokens at batch 1 and 32: our cached loop, KerasHub's
+   `GreedySampler` over its cached `TransformerDecoder`, and the rerun-the-decoder loop;
+d. `gpt_mini` training throughput against a same-size KerasHub `GPT2Backbone`.
+
+    .venv/bin/python -m benchmarks.bench_keras_hub
+    .venv/bin/python -m benchmarks.bench_keras_hub CASE SIDE  # one side, prints JSON
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+VOCAB = 4000
+TUTORIAL = dict(num_layers=4, d_model=128, num_heads=8, dff=512, dropout=0.1)
+BATCH, SOURCE_LEN, TARGET_LEN = 64, 24, 24
+NEW_TOKENS = 64
+STEPS = 10  # train steps a timed repeat
+GPT_BATCH, GPT_LEN, GPT_VOCAB = 16, 128, 8000
+
+
+def _peak_mb():
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _batches():
+    """Identical padded batches for both sides: `((source, target_in), target_out)`."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    source = rng.integers(5, VOCAB, size=(BATCH, SOURCE_LEN))
+    target = rng.integers(5, VOCAB, size=(BATCH, TARGET_LEN + 1))
+    lengths = rng.integers(TARGET_LEN // 2, TARGET_LEN + 2, size=BATCH)
+    target[np.arange(TARGET_LEN + 1)[None, :] >= lengths[:, None]] = 0
+    source[: BATCH // 3, SOURCE_LEN // 2 :] = 0
+    return (source, target[:, :-1]), target[:, 1:]
+
+
+def hub_translator(max_length=256):
+    """The `tutorial` size from KerasHub layers; returns the model and its decoding parts."""
+    import keras
+    import keras_hub
+
+    layers, d_model = TUTORIAL["num_layers"], TUTORIAL["d_model"]
+    options = dict(
+        intermediate_dim=TUTORIAL["dff"],
+        num_heads=TUTORIAL["num_heads"],
+        dropout=TUTORIAL["dropout"],
+    )
+    source = keras.Input((None,), dtype="int32")
+    target = keras.Input((None,), dtype="int32")
+    source_embedding = keras_hub.layers.TokenAndPositionEmbedding(
+        VOCAB, max_length, d_model, mask_zero=True
+    )
+    encoded = source_embedding(source)
+    for _ in range(layers):
+        encoded = keras_hub.layers.TransformerEncoder(**options)(encoded)
+    target_embedding = keras_hub.layers.TokenAndPositionEmbedding(
+        VOCAB, max_length, d_model, mask_zero=True
+    )
+    decoders = [keras_hub.layers.TransformerDecoder(**options) for _ in range(layers)]
+    head = keras.layers.Dense(VOCAB)
+    decoded = target_embedding(target)
+    for decoder in decoders:
+        decoded = decoder(decoded, encoder_sequence=encoded)
+    model = keras.Model((source, target), head(decoded))
+    encoder = keras.Model(source, encoded)
+    return model, encoder, target_embedding, decoders, head
+
+
+def _train_seconds(model, batch, jit_compile, steps=STEPS):
+    import keras
+    import tensorflow as tf
+
+    from benchmarks.common import median_seconds
+    from tf_transformer.training import masked_loss
+
+    model.compile(keras.optimizers.Adam(1e-4), masked_loss, jit_compile=jit_compile)
+    data = tf.data.Dataset.from_tensors(batch).repeat(steps)
+    model.fit(data, verbose=0)  # trace and compile
+    return median_seconds(lambda: model.fit(data, verbose=0))
+
+
+def case_train(side, jit_compile=False, policy="float32"):
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    keras.config.set_dtype_policy(policy)  # both sides build their layers under it
+    batch = _batches()
+    if side == "ours":
+        from tf_transformer.models import Transformer
+
+        model = Transformer(input_vocab_size=VOCAB, target_vocab_size=VOCAB, **TUTORIAL)
+    else:
+        model = hub_translator()[0]
+    seconds = _train_seconds(model, batch, jit_compile)
+    tokens = int(np.count_nonzero(batch[1])) * STEPS
+    return {"seconds": seconds, "rate": tokens / seconds, "params": model.count_params()}
+
+
+def case_bucketing(side):
+    """One epoch over the train split of 3,000 cldr:en-pt pairs, `tutorial` model."""
+    import keras
+    import tensorflow as tf
+
+    from benchmarks.common import median_seconds
+    from pipelines.sources import load_corpus
+    from pipelines.translation import make_batches, padding_fraction
+    from tf_transformer.models import Transformer
+    from tf_transformer.text import SentencePieceTokenizer
+    from tf_transformer.training import MaskedLoss, transformer_optimizer
+
+    keras.utils.set_random_seed(0)
+    corpus = load_corpus("cldr:en-pt", size=3000)
+    source = SentencePieceTokenizer.train(corpus.texts("train", 0), VOCAB)
+    target = SentencePieceTokenizer.train(corpus.texts("train", 1), VOCAB)
+    batches = make_batches(
+        corpus.dataset("train"),
+        source,
+        target,
+        batch_size=64,
+        max_tokens=40,
+        bucket=side == "bucketed",
+        shuffle=0,
+    ).cache()
+    steps = sum(1 for _ in batches)
+    batches = batches.apply(tf.data.experimental.assert_cardinality(steps))
+    model = Transformer(
+        input_vocab_size=source.vocab_size, target_vocab_size=target.vocab_size, **TUTORIAL
+    )
+    model.compile(transformer_optimizer(128), MaskedLoss(0.1))
+    seconds = median_seconds(lambda: model.fit(batches, verbose=0), warmup=2)
+    return {
+        "seconds": seconds,
+        "rate": steps,
+        "padding": padding_fraction(batches),
+        "pairs": len(corpus.train),
+    }
+
+
+def case_generate(side):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    from keras import ops
+
+    from benchmarks.common import median_seconds
+    from tf_transformer.text import START_ID
+
+    keras.utils.set_random_seed(0)
+    rates = {}
+    if side in ("ours", "rerun"):
+        from benchmarks.bench_generation import decoders
+        from tf_transformer.models import Transformer
+
+        model = Transformer(
+            input_vocab_size=VOCAB, target_vocab_size=VOCAB, max_length=NEW_TOKENS + 1, **TUTORIAL
+        )
+    else:
+        import keras_hub
+
+        model, encoder, embedding, layers, head = hub_translator()
+        heads, width = TUTORIAL["num_heads"], TUTORIAL["d_model"] // TUTORIAL["num_heads"]
+
+        def step(ids, index, encoded, padding, caches, cross, cross_index):
+            hidden = embedding(ids, start_index=index)
+            self_out, cross_out = [], []
+            for i, layer in enumerate(layers):
+                hidden, self_cache, cross_cache = layer(
+                    hidden,
+                    encoder_sequence=encoded,
+                    encoder_padding_mask=padding,
+                    self_attention_cache=caches[i],
+                    self_attention_cache_update_index=index,
+                    cross_attention_cache=cross[i],
+                    cross_attention_cache_update_index=cross_index,
+                )
+                self_out.append(self_cache)
+                cross_out.append(cross_cache)
+            return head(hidden)[:, 0, :], ops.stack(self_out), ops.stack(cross_out)
+
+        def hub_generate(source):
+            batch = ops.shape(source)[0]
+            encoded = encoder(source)
+            padding = ops.not_equal(source, 0)
+            length = NEW_TOKENS + 1
+            caches = ops.zeros((len(layers), batch, 2, length, heads, width))
+            cross = ops.zeros((len(layers), batch, 2, ops.shape(source)[1], heads, width))
+            prompt = ops.concatenate(
+                [ops.full((batch, 1), START_ID, "int32"), ops.zeros((batch, NEW_TOKENS), "int32")],
+                axis=1,
+            )
+            # prefill: position 0 fills the cross-attention caches once
+            _, caches, cross = step(prompt[:, :1], 0, encoded, padding, caches, cross, 0)
+
+            def next_logits(prompt, cache, index):
+                caches, cross = cache
+                logits, caches, cross = step(
+                    prompt[:, index - 1 : index], index - 1, encoded, padding, caches, cross, None
+                )
+                return logits, None, (caches, cross)
+
+            sampler = keras_hub.samplers.GreedySampler()
+            return sampler(next_logits, prompt, cache=(caches, cross), index=1)
+
+    for batch in (1, 32):
+        source = tf.constant(
+            np.random.default_rng(0).integers(5, VOCAB, size=(batch, SOURCE_LEN)), tf.int32
+        )
+        if side == "keras_hub":
+            run = tf.function(lambda source=source: hub_generate(source))
+            assert run().shape == (batch, NEW_TOKENS + 1)
+        else:
+            cached, rerun = decoders(model, source)
+            run = cached if side == "ours" else rerun
+        rates[batch] = batch * NEW_TOKENS / median_seconds(run)
+    return {"rate": rates}
+
+
+def case_gpt(side):
+    import keras
+    import numpy as np
+
+    from benchmarks.common import median_seconds
+
+    keras.utils.set_random_seed(0)
+    data = np.random.default_rng(0).integers(5, GPT_VOCAB, size=(GPT_BATCH * STEPS, GPT_LEN + 1))
+    x, y = data[:, :-1], data[:, 1:]
+    if side == "ours":
+        from tf_transformer.models import GPT
+
+        model = GPT.from_preset("gpt_mini", vocab_size=GPT_VOCAB)
+    else:
+        import keras_hub
+
+        backbone = keras_hub.models.GPT2Backbone(
+            vocabulary_size=GPT_VOCAB,
+            num_layers=4,
+            num_heads=4,
+            hidden_dim=256,
+            intermediate_dim=1024,
+            dropout=0.1,
+            max_sequence_length=256,
+        )
+        logits = backbone.token_embedding(backbone.output, reverse=True)
+        model = keras.Model(backbone.input, logits)
+        x = {"token_ids": x, "padding_mask": np.ones_like(x, bool)}
+    model.compile(
+        keras.optimizers.AdamW(1e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(x, y, batch_size=GPT_BATCH, verbose=0)
+    seconds = median_seconds(lambda: model.fit(x, y, batch_size=GPT_BATCH, verbose=0))
+    return {"rate": GPT_BATCH * STEPS * GPT_LEN / seconds, "params": model.count_params()}
+
+
+def case_profile(side):
+    """Where the time goes (`benchmarks.profile`): the training step and the batch-1
+    generation loop, each side's."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from benchmarks.profile import report
+    from tf_transformer.training import masked_loss
+
+    keras.utils.set_random_seed(0)
+    if side == "ours":
+        from tf_transformer.models import Transformer
+
+        model = Transformer(input_vocab_size=VOCAB, target_vocab_size=VOCAB, **TUTORIAL)
+    else:
+        model = hub_translator()[0]
+    model.compile(keras.optimizers.Adam(1e-4), masked_loss)
+    data = tf.data.Dataset.from_tensors(_batches()).repeat(STEPS)
+    outcome = {"train": report(lambda: model.fit(data, verbose=0))}
+    if side in ("ours", "rerun"):
+        from benchmarks.bench_generation import decoders
+
+        source = tf.constant(
+            np.random.default_rng(0).integers(5, VOCAB, size=(1, SOURCE_LEN)), tf.int32
+        )
+        cached, rerun = decoders(model, source)
+        outcome["generate"] = report(cached)
+        outcome["rerun"] = report(rerun)
+    return outcome
+
+
+CASES = {
+    "train": case_train,
+    "train_xla": lambda side: case_train(side, jit_compile=True),
+    "train_bf16": lambda side: case_train(side, policy="mixed_bfloat16"),
+    "train_fp16": lambda side: case_train(side, policy="mixed_float16"),
+    "bucketing": case_bucketing,
+    "generate": case_generate,
+    "gpt": case_gpt,
+    "profile": case_profile,
+}
+
+
+def measure(case, side):
+    """Runs one side of one case in a fresh interpreter; its result and peak memory."""
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_keras_hub", case, side],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{case} {side} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def _goal(ratio, goal):
+    return f"{ratio:.2f}x (goal {goal}x: {'met' if ratio >= goal else 'short'})"
+
+
+def main():
+    import keras_hub
+
+    from benchmarks.common import machine, table
+
+    print(f"Machine: {machine()}; KerasHub {keras_hub.__version__}\n")
+    rows = []
+    for case, label in (
+        ("train", "float32"),
+        ("train_xla", "float32, XLA"),
+        ("train_bf16", "mixed_bfloat16"),
+        ("train_fp16", "mixed_float16 (loss scaling)"),
+    ):
+        ours, hub = measure(case, "ours"), measure(case, "keras_hub")
+        rows.append(
+            [
+                label,
+                f"{ours['rate']:,.0f}",
+                f"{hub['rate']:,.0f}",
+                _goal(ours["rate"] / hub["rate"], 1.2),
+                f"{ours['peak_mb']:,.0f} / {hub['peak_mb']:,.0f}",
+            ]
+        )
+    print(
+        f"a. Training, `tutorial` size ({ours['params']:,} parameters ours, "
+        f"{hub['params']:,} KerasHub: its learned positions), batch {BATCH} x "
+        f"{TARGET_LEN} target tokens (padded), Adam, {STEPS} steps a repeat:\n"
+    )
+    print(
+        table(
+            ["run", "ours tokens/s", "KerasHub tokens/s", "ratio (goal)", "peak MB ours / hub"],
+            rows,
+        )
+    )
+    bucketed, padded = measure("bucketing", "bucketed"), measure("bucketing", "padded")
+    print(
+        f"\nb. One epoch of {bucketed['pairs']:,} cldr:en-pt pairs, `tutorial` model, "
+        "batch 64 (bucketed: the same token budget per batch):\n"
+    )
+    print(
+        table(
+            ["pipeline", "batches", "padding", "epoch s", "speed-up (goal)", "peak MB"],
+            [
+                [
+                    "pad to longest (tutorial)",
+                    padded["rate"],
+                    f"{100 * padded['padding']:.0f}%",
+                    f"{padded['seconds']:.2f}",
+                    "1.00x",
+                    f"{padded['peak_mb']:,.0f}",
+                ],
+                [
+                    "bucketed (ours)",
+                    bucketed["rate"],
+                    f"{100 * bucketed['padding']:.0f}%",
+                    f"{bucketed['seconds']:.2f}",
+                    _goal(padded["seconds"] / bucketed["seconds"], 1.3),
+                    f"{bucketed['peak_mb']:,.0f}",
+                ],
+            ],
+        )
+    )
+    sides = {side: measure("generate", side) for side in ("ours", "keras_hub", "rerun")}
+    print(
+        f"\nc. Greedy generation, `tutorial` size, source {SOURCE_LEN} tokens, "
+        f"{NEW_TOKENS} new tokens, no early stop:\n"
+    )
+    rows = []
+    for batch in ("1", "32"):
+        ours, hub, rerun = (sides[s]["rate"][batch] for s in ("ours", "keras_hub", "rerun"))
+        rows.append(
+            [
+                batch,
+                f"{ours:,.0f}",
+                f"{hub:,.0f}",
+                f"{rerun:,.0f}",
+                _goal(ours / hub, 1.0),
+                _goal(ours / rerun, 5.0),
+            ]
+        )
+    print(
+        table(
+            [
+                "batch",
+                "ours tokens/s",
+                "KerasHub GreedySampler",
+                "rerun loop",
+                "vs KerasHub (goal)",
+                "vs rerun (goal)",
+            ],
+            rows,
+        )
+    )
+    peaks = " / ".join(f"{sides[s]['peak_mb']:,.0f}" for s in ("ours", "keras_hub", "rerun"))
+    print(f"\nPeak MB, ours / KerasHub / rerun: {peaks}")
+    ours, hub = measure("gpt", "ours"), measure("gpt", "keras_hub")
+    print(
+        f"\nd. `gpt_mini` ({ours['params']:,} parameters) against `GPT2Backbone` "
+        f"({hub['params']:,}), batch {GPT_BATCH} x {GPT_LEN}, AdamW:\n"
+    )
+    print(
+        table(
+            ["ours tokens/s", "KerasHub tokens/s", "ratio (goal)", "peak MB ours / hub"],
+            [
+                [
+                    f"{ours['rate']:,.0f}",
+                    f"{hub['rate']:,.0f}",
+                    _goal(ours["rate"] / hub["rate"], 1.2),
+                    f"{ours['peak_mb']:,.0f} / {hub['peak_mb']:,.0f}",
+                ]
+            ],
+        )
+    )
+    ours, hub = measure("profile", "ours"), measure("profile", "keras_hub")
+    print(
+        "\ne. Where the time goes (`benchmarks/profile.py`: `tf.profiler` traces of 3 calls, "
+        "op executions summed by model part and by op type; oneDNN's `_Mkl` prefixes "
+        "dropped):\n"
+    )
+    print(f"- training step, ours: {ours['train']}")
+    print(f"- training step, KerasHub: {hub['train']}")
+    print(f"- greedy generation at batch 1, ours (cached): {ours['generate']}")
+    print(f"- the rerun loop at batch 1: {ours['rerun']}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3:
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        outcome = CASES[sys.argv[1]](sys.argv[2])
+        outcome["peak_mb"] = _peak_mb()
+        print(json.dumps(outcome))
+    else:
+        main()
