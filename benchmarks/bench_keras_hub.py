@@ -1,5 +1,6 @@
-"""Ours against KerasHub on the same work, each side in its own process (so each has its
-own peak resident memory), median of 5 timed repeats after warm-up:
+"""Ours against KerasHub on the same work. The sides of a comparison are timed in one
+process, their repeats interleaved (median of 5 after warm-up); each side also runs
+alone in a process of its own, for its peak resident memory:
 
 a. training throughput (target tokens/s) of the `tutorial` Transformer against a
    same-size model of KerasHub's `TokenAndPositionEmbedding`, `TransformerEncoder` and
@@ -11,7 +12,7 @@ c. greedy generation of 64 new tokens at batch 1 and 32: our cached loop, KerasH
 d. `gpt_mini` training throughput against a same-size KerasHub `GPT2Backbone`.
 
     .venv/bin/python -m benchmarks.bench_keras_hub
-    .venv/bin/python -m benchmarks.bench_keras_hub CASE SIDE  # one side, prints JSON
+    .venv/bin/python -m benchmarks.bench_keras_hub CASE both|SIDE  # one case, as JSON
 """
 
 import json
@@ -80,22 +81,19 @@ def hub_translator(max_length=256):
     return model, encoder, target_embedding, decoders, head
 
 
-def _train_seconds(model, batch, jit_compile, steps=STEPS):
-    import keras
-    import tensorflow as tf
-
-    from benchmarks.common import median_seconds
-    from tf_transformer.training import masked_loss
-
-    model.compile(keras.optimizers.Adam(1e-4), masked_loss, jit_compile=jit_compile)
-    data = tf.data.Dataset.from_tensors(batch).repeat(steps)
-    model.fit(data, verbose=0)  # trace and compile
-    return median_seconds(lambda: model.fit(data, verbose=0))
+# Each workload builds one side and returns `(run, work, info)`: `run()` does the timed
+# work (already traced and warmed up), `work` is how many units (tokens, ...) one run
+# produces. `both` times every side of a case in one process, interleaving their repeats
+# so that a slower or faster spell of the machine hits each side alike; a side alone
+# runs in its own process for its peak memory.
 
 
-def case_train(side, jit_compile=False, policy="float32"):
+def train_workload(side, jit_compile=False, policy="float32"):
     import keras
     import numpy as np
+    import tensorflow as tf
+
+    from tf_transformer.training import masked_loss
 
     keras.utils.set_random_seed(0)
     keras.config.set_dtype_policy(policy)  # both sides build their layers under it
@@ -106,17 +104,18 @@ def case_train(side, jit_compile=False, policy="float32"):
         model = Transformer(input_vocab_size=VOCAB, target_vocab_size=VOCAB, **TUTORIAL)
     else:
         model = hub_translator()[0]
-    seconds = _train_seconds(model, batch, jit_compile)
+    model.compile(keras.optimizers.Adam(1e-4), masked_loss, jit_compile=jit_compile)
+    data = tf.data.Dataset.from_tensors(batch).repeat(STEPS)
+    model.fit(data, verbose=0)  # trace and compile
     tokens = int(np.count_nonzero(batch[1])) * STEPS
-    return {"seconds": seconds, "rate": tokens / seconds, "params": model.count_params()}
+    return lambda: model.fit(data, verbose=0), tokens, {"params": model.count_params()}
 
 
-def case_bucketing(side):
+def bucketing_workload(side):
     """One epoch over the train split of 3,000 cldr:en-pt pairs, `tutorial` model."""
     import keras
     import tensorflow as tf
 
-    from benchmarks.common import median_seconds
     from pipelines.sources import load_corpus
     from pipelines.translation import make_batches, padding_fraction
     from tf_transformer.models import Transformer
@@ -142,99 +141,96 @@ def case_bucketing(side):
         input_vocab_size=source.vocab_size, target_vocab_size=target.vocab_size, **TUTORIAL
     )
     model.compile(transformer_optimizer(128), MaskedLoss(0.1))
-    seconds = median_seconds(lambda: model.fit(batches, verbose=0), warmup=2)
-    return {
-        "seconds": seconds,
-        "rate": steps,
-        "padding": padding_fraction(batches),
-        "pairs": len(corpus.train),
-    }
+    for _ in range(2):  # every batch shape traced
+        model.fit(batches, verbose=0)
+    info = {"batches": steps, "padding": padding_fraction(batches), "pairs": len(corpus.train)}
+    return lambda: model.fit(batches, verbose=0), 1, info
 
 
-def case_generate(side):
-    import keras
-    import numpy as np
+def _hub_generator(batch_size):
+    """Greedy generation with KerasHub's `GreedySampler` over its cached decoder."""
+    import keras_hub
     import tensorflow as tf
     from keras import ops
 
-    from benchmarks.common import median_seconds
     from tf_transformer.text import START_ID
 
+    _, encoder, embedding, layers, head = hub_translator()
+    heads, width = TUTORIAL["num_heads"], TUTORIAL["d_model"] // TUTORIAL["num_heads"]
+
+    def step(ids, index, encoded, padding, caches, cross, cross_index):
+        hidden = embedding(ids, start_index=index)
+        self_out, cross_out = [], []
+        for i, layer in enumerate(layers):
+            hidden, self_cache, cross_cache = layer(
+                hidden,
+                encoder_sequence=encoded,
+                encoder_padding_mask=padding,
+                self_attention_cache=caches[i],
+                self_attention_cache_update_index=index,
+                cross_attention_cache=cross[i],
+                cross_attention_cache_update_index=cross_index,
+            )
+            self_out.append(self_cache)
+            cross_out.append(cross_cache)
+        return head(hidden)[:, 0, :], ops.stack(self_out), ops.stack(cross_out)
+
+    @tf.function
+    def generate(source):
+        batch = ops.shape(source)[0]
+        encoded = encoder(source)
+        padding = ops.not_equal(source, 0)
+        caches = ops.zeros((len(layers), batch, 2, NEW_TOKENS + 1, heads, width))
+        cross = ops.zeros((len(layers), batch, 2, ops.shape(source)[1], heads, width))
+        prompt = ops.concatenate(
+            [ops.full((batch, 1), START_ID, "int32"), ops.zeros((batch, NEW_TOKENS), "int32")],
+            axis=1,
+        )
+        # prefill: position 0 fills the cross-attention caches once
+        _, caches, cross = step(prompt[:, :1], 0, encoded, padding, caches, cross, 0)
+
+        def next_logits(prompt, cache, index):
+            caches, cross = cache
+            logits, caches, cross = step(
+                prompt[:, index - 1 : index], index - 1, encoded, padding, caches, cross, None
+            )
+            return logits, None, (caches, cross)
+
+        sampler = keras_hub.samplers.GreedySampler()
+        return sampler(next_logits, prompt, cache=(caches, cross), index=1)
+
+    return generate
+
+
+def generate_workload(side, batch):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
     keras.utils.set_random_seed(0)
-    rates = {}
-    if side in ("ours", "rerun"):
+    source = tf.constant(
+        np.random.default_rng(0).integers(5, VOCAB, size=(batch, SOURCE_LEN)), tf.int32
+    )
+    if side == "keras_hub":
+        generate = _hub_generator(batch)
+        run = lambda: generate(source)  # noqa: E731
+        assert run().shape == (batch, NEW_TOKENS + 1)  # the start token and 64 new
+    else:
         from benchmarks.bench_generation import decoders
         from tf_transformer.models import Transformer
 
         model = Transformer(
             input_vocab_size=VOCAB, target_vocab_size=VOCAB, max_length=NEW_TOKENS + 1, **TUTORIAL
         )
-    else:
-        import keras_hub
-
-        model, encoder, embedding, layers, head = hub_translator()
-        heads, width = TUTORIAL["num_heads"], TUTORIAL["d_model"] // TUTORIAL["num_heads"]
-
-        def step(ids, index, encoded, padding, caches, cross, cross_index):
-            hidden = embedding(ids, start_index=index)
-            self_out, cross_out = [], []
-            for i, layer in enumerate(layers):
-                hidden, self_cache, cross_cache = layer(
-                    hidden,
-                    encoder_sequence=encoded,
-                    encoder_padding_mask=padding,
-                    self_attention_cache=caches[i],
-                    self_attention_cache_update_index=index,
-                    cross_attention_cache=cross[i],
-                    cross_attention_cache_update_index=cross_index,
-                )
-                self_out.append(self_cache)
-                cross_out.append(cross_cache)
-            return head(hidden)[:, 0, :], ops.stack(self_out), ops.stack(cross_out)
-
-        def hub_generate(source):
-            batch = ops.shape(source)[0]
-            encoded = encoder(source)
-            padding = ops.not_equal(source, 0)
-            length = NEW_TOKENS + 1
-            caches = ops.zeros((len(layers), batch, 2, length, heads, width))
-            cross = ops.zeros((len(layers), batch, 2, ops.shape(source)[1], heads, width))
-            prompt = ops.concatenate(
-                [ops.full((batch, 1), START_ID, "int32"), ops.zeros((batch, NEW_TOKENS), "int32")],
-                axis=1,
-            )
-            # prefill: position 0 fills the cross-attention caches once
-            _, caches, cross = step(prompt[:, :1], 0, encoded, padding, caches, cross, 0)
-
-            def next_logits(prompt, cache, index):
-                caches, cross = cache
-                logits, caches, cross = step(
-                    prompt[:, index - 1 : index], index - 1, encoded, padding, caches, cross, None
-                )
-                return logits, None, (caches, cross)
-
-            sampler = keras_hub.samplers.GreedySampler()
-            return sampler(next_logits, prompt, cache=(caches, cross), index=1)
-
-    for batch in (1, 32):
-        source = tf.constant(
-            np.random.default_rng(0).integers(5, VOCAB, size=(batch, SOURCE_LEN)), tf.int32
-        )
-        if side == "keras_hub":
-            run = tf.function(lambda source=source: hub_generate(source))
-            assert run().shape == (batch, NEW_TOKENS + 1)
-        else:
-            cached, rerun = decoders(model, source)
-            run = cached if side == "ours" else rerun
-        rates[batch] = batch * NEW_TOKENS / median_seconds(run)
-    return {"rate": rates}
+        cached, rerun = decoders(model, source)
+        run = cached if side == "ours" else rerun
+        run()
+    return run, batch * NEW_TOKENS, {}
 
 
-def case_gpt(side):
+def gpt_workload(side):
     import keras
     import numpy as np
-
-    from benchmarks.common import median_seconds
 
     keras.utils.set_random_seed(0)
     data = np.random.default_rng(0).integers(5, GPT_VOCAB, size=(GPT_BATCH * STEPS, GPT_LEN + 1))
@@ -263,8 +259,44 @@ def case_gpt(side):
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     model.fit(x, y, batch_size=GPT_BATCH, verbose=0)
-    seconds = median_seconds(lambda: model.fit(x, y, batch_size=GPT_BATCH, verbose=0))
-    return {"rate": GPT_BATCH * STEPS * GPT_LEN / seconds, "params": model.count_params()}
+    run = lambda: model.fit(x, y, batch_size=GPT_BATCH, verbose=0)  # noqa: E731
+    return run, GPT_BATCH * STEPS * GPT_LEN, {"params": model.count_params()}
+
+
+WORKLOADS = {
+    "train": (train_workload, ("ours", "keras_hub")),
+    "train_xla": (lambda side: train_workload(side, jit_compile=True), ("ours", "keras_hub")),
+    "train_bf16": (
+        lambda side: train_workload(side, policy="mixed_bfloat16"),
+        ("ours", "keras_hub"),
+    ),
+    "train_fp16": (
+        lambda side: train_workload(side, policy="mixed_float16"),
+        ("ours", "keras_hub"),
+    ),
+    "bucketing": (bucketing_workload, ("bucketed", "padded")),
+    "generate_1": (lambda side: generate_workload(side, 1), ("ours", "keras_hub", "rerun")),
+    "generate_32": (lambda side: generate_workload(side, 32), ("ours", "keras_hub", "rerun")),
+    "gpt": (gpt_workload, ("ours", "keras_hub")),
+}
+
+
+def run_case(case, side):
+    """`side`: its peak memory and info (one more run after the warm-up); `both`: every
+    side's rate (units a second), median of 5 interleaved timed repeats."""
+    from benchmarks.common import median_seconds_interleaved
+
+    build, sides = WORKLOADS[case]
+    if side != "both":
+        run, _, info = build(side)
+        run()
+        return {**info, "peak_mb": _peak_mb()}
+    workloads = {name: build(name) for name in sides}
+    seconds = median_seconds_interleaved([workloads[name][0] for name in sides])
+    return {
+        name: {"rate": workloads[name][1] / t, "seconds": t, **workloads[name][2]}
+        for name, t in zip(sides, seconds, strict=True)
+    }
 
 
 def case_profile(side):
@@ -299,20 +331,8 @@ def case_profile(side):
     return outcome
 
 
-CASES = {
-    "train": case_train,
-    "train_xla": lambda side: case_train(side, jit_compile=True),
-    "train_bf16": lambda side: case_train(side, policy="mixed_bfloat16"),
-    "train_fp16": lambda side: case_train(side, policy="mixed_float16"),
-    "bucketing": case_bucketing,
-    "generate": case_generate,
-    "gpt": case_gpt,
-    "profile": case_profile,
-}
-
-
 def measure(case, side):
-    """Runs one side of one case in a fresh interpreter; its result and peak memory."""
+    """Runs `run_case(case, side)` (or the profile) in a fresh interpreter."""
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench_keras_hub", case, side],
         capture_output=True,
@@ -324,8 +344,20 @@ def measure(case, side):
     return json.loads(result.stdout.splitlines()[-1])
 
 
+def compare(case):
+    """Rates of every side (one interleaved run) and each side's peak memory."""
+    rates = measure(case, "both")
+    for side in WORKLOADS[case][1]:
+        rates[side]["peak_mb"] = measure(case, side)["peak_mb"]
+    return rates
+
+
 def _goal(ratio, goal):
     return f"{ratio:.2f}x (goal {goal}x: {'met' if ratio >= goal else 'short'})"
+
+
+def _mb(*results):
+    return " / ".join(f"{result['peak_mb']:,.0f}" for result in results)
 
 
 def main():
@@ -341,14 +373,15 @@ def main():
         ("train_bf16", "mixed_bfloat16"),
         ("train_fp16", "mixed_float16 (loss scaling)"),
     ):
-        ours, hub = measure(case, "ours"), measure(case, "keras_hub")
+        result = compare(case)
+        ours, hub = result["ours"], result["keras_hub"]
         rows.append(
             [
                 label,
                 f"{ours['rate']:,.0f}",
                 f"{hub['rate']:,.0f}",
                 _goal(ours["rate"] / hub["rate"], 1.2),
-                f"{ours['peak_mb']:,.0f} / {hub['peak_mb']:,.0f}",
+                _mb(ours, hub),
             ]
         )
     print(
@@ -356,91 +389,60 @@ def main():
         f"{hub['params']:,} KerasHub: its learned positions), batch {BATCH} x "
         f"{TARGET_LEN} target tokens (padded), Adam, {STEPS} steps a repeat:\n"
     )
-    print(
-        table(
-            ["run", "ours tokens/s", "KerasHub tokens/s", "ratio (goal)", "peak MB ours / hub"],
-            rows,
-        )
-    )
-    bucketed, padded = measure("bucketing", "bucketed"), measure("bucketing", "padded")
+    header = ["run", "ours tokens/s", "KerasHub tokens/s", "ratio (goal)", "peak MB ours / hub"]
+    print(table(header, rows))
+
+    result = compare("bucketing")
+    bucketed, padded = result["bucketed"], result["padded"]
     print(
         f"\nb. One epoch of {bucketed['pairs']:,} cldr:en-pt pairs, `tutorial` model, "
         "batch 64 (bucketed: the same token budget per batch):\n"
     )
-    print(
-        table(
-            ["pipeline", "batches", "padding", "epoch s", "speed-up (goal)", "peak MB"],
-            [
-                [
-                    "pad to longest (tutorial)",
-                    padded["rate"],
-                    f"{100 * padded['padding']:.0f}%",
-                    f"{padded['seconds']:.2f}",
-                    "1.00x",
-                    f"{padded['peak_mb']:,.0f}",
-                ],
-                [
-                    "bucketed (ours)",
-                    bucketed["rate"],
-                    f"{100 * bucketed['padding']:.0f}%",
-                    f"{bucketed['seconds']:.2f}",
-                    _goal(padded["seconds"] / bucketed["seconds"], 1.3),
-                    f"{bucketed['peak_mb']:,.0f}",
-                ],
-            ],
+    rows = [
+        [name, side["batches"], f"{100 * side['padding']:.0f}%", f"{side['seconds']:.2f}"]
+        + [speedup, f"{side['peak_mb']:,.0f}"]
+        for name, side, speedup in (
+            ("pad to longest (tutorial)", padded, "1.00x"),
+            ("bucketed (ours)", bucketed, _goal(padded["seconds"] / bucketed["seconds"], 1.3)),
         )
-    )
-    sides = {side: measure("generate", side) for side in ("ours", "keras_hub", "rerun")}
+    ]
+    header = ["pipeline", "batches", "padding", "epoch s", "speed-up (goal)", "peak MB"]
+    print(table(header, rows))
+
     print(
         f"\nc. Greedy generation, `tutorial` size, source {SOURCE_LEN} tokens, "
         f"{NEW_TOKENS} new tokens, no early stop:\n"
     )
     rows = []
-    for batch in ("1", "32"):
-        ours, hub, rerun = (sides[s]["rate"][batch] for s in ("ours", "keras_hub", "rerun"))
+    for batch in (1, 32):
+        result = compare(f"generate_{batch}")
+        ours, hub, rerun = result["ours"], result["keras_hub"], result["rerun"]
         rows.append(
             [
                 batch,
-                f"{ours:,.0f}",
-                f"{hub:,.0f}",
-                f"{rerun:,.0f}",
-                _goal(ours / hub, 1.0),
-                _goal(ours / rerun, 5.0),
+                f"{ours['rate']:,.0f}",
+                f"{hub['rate']:,.0f}",
+                f"{rerun['rate']:,.0f}",
+                _goal(ours["rate"] / hub["rate"], 1.0),
+                _goal(ours["rate"] / rerun["rate"], 5.0),
+                _mb(ours, hub, rerun),
             ]
         )
-    print(
-        table(
-            [
-                "batch",
-                "ours tokens/s",
-                "KerasHub GreedySampler",
-                "rerun loop",
-                "vs KerasHub (goal)",
-                "vs rerun (goal)",
-            ],
-            rows,
-        )
-    )
-    peaks = " / ".join(f"{sides[s]['peak_mb']:,.0f}" for s in ("ours", "keras_hub", "rerun"))
-    print(f"\nPeak MB, ours / KerasHub / rerun: {peaks}")
-    ours, hub = measure("gpt", "ours"), measure("gpt", "keras_hub")
+    header = ["batch", "ours tokens/s", "KerasHub GreedySampler", "rerun loop"]
+    header += ["vs KerasHub (goal)", "vs rerun (goal)", "peak MB ours / hub / rerun"]
+    print(table(header, rows))
+
+    result = compare("gpt")
+    ours, hub = result["ours"], result["keras_hub"]
     print(
         f"\nd. `gpt_mini` ({ours['params']:,} parameters) against `GPT2Backbone` "
         f"({hub['params']:,}), batch {GPT_BATCH} x {GPT_LEN}, AdamW:\n"
     )
-    print(
-        table(
-            ["ours tokens/s", "KerasHub tokens/s", "ratio (goal)", "peak MB ours / hub"],
-            [
-                [
-                    f"{ours['rate']:,.0f}",
-                    f"{hub['rate']:,.0f}",
-                    _goal(ours["rate"] / hub["rate"], 1.2),
-                    f"{ours['peak_mb']:,.0f} / {hub['peak_mb']:,.0f}",
-                ]
-            ],
-        )
-    )
+    header = ["ours tokens/s", "KerasHub tokens/s", "ratio (goal)", "peak MB ours / hub"]
+    row = [f"{ours['rate']:,.0f}", f"{hub['rate']:,.0f}"]
+    row += [_goal(ours["rate"] / hub["rate"], 1.2), _mb(ours, hub)]
+    print(table(header, [row]))
+
     ours, hub = measure("profile", "ours"), measure("profile", "keras_hub")
     print(
         "\ne. Where the time goes (`benchmarks/profile.py`: `tf.profiler` traces of 3 calls, "
@@ -456,8 +458,7 @@ def main():
 if __name__ == "__main__":
     if len(sys.argv) == 3:
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        outcome = CASES[sys.argv[1]](sys.argv[2])
-        outcome["peak_mb"] = _peak_mb()
-        print(json.dumps(outcome))
+        case, side = sys.argv[1:]
+        print(json.dumps(case_profile(side) if case == "profile" else run_case(case, side)))
     else:
         main()

@@ -18,6 +18,22 @@ def median_seconds(fn, repeats=5, warmup=1):
     return statistics.median(times)
 
 
+def median_seconds_interleaved(fns, repeats=5, warmup=1):
+    """Median wall time of each of `fns`, their timed runs interleaved (a, b, a, b, ...)
+    after `warmup` untimed runs of each, so that the machine's slower and faster spells
+    fall on every side alike."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, own in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            own.append(time.perf_counter() - start)
+    return [statistics.median(own) for own in times]
+
+
 def machine():
     import tensorflow as tf
 
