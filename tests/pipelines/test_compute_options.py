@@ -24,16 +24,9 @@ from tf_transformer.models import GPT as GPTModel
 from tf_transformer.models import BertMaskedLM, Transformer
 from tf_transformer.training import MaskedLoss, masked_accuracy, masked_loss
 
-TRANSLATE = translation.TranslateConfig(
-    preset="tiny",
-    epochs=1,
-    steps_per_epoch=4,
-    batch_size=16,
-    max_tokens=16,
-    vocab_size=400,
-    warmup_steps=10,
-    corpus_size=1500,
-)
+from .test_translation_recipe import CONFIG as TRANSLATE_TINY
+
+TRANSLATE = dataclasses.replace(TRANSLATE_TINY, steps_per_epoch=4)  # two epochs
 GPT = causal_lm.GPTConfig(preset="gpt_tiny", seq_len=32)
 BERT = masked_lm.PretrainConfig(preset="bert_tiny", seq_len=32)
 
@@ -202,7 +195,7 @@ print(json.dumps({"replicas": replicas, "one": one, "two": two}))
 @pytest.fixture(scope="module")
 def mirrored(tmp_path_factory):
     root = tmp_path_factory.mktemp("mirrored")
-    config = json.dumps(dataclasses.asdict(dataclasses.replace(TRANSLATE, epochs=2)))
+    config = json.dumps(dataclasses.asdict(TRANSLATE))
     result = subprocess.run(
         [sys.executable, "-c", MIRRORED, config, str(root)],
         capture_output=True,
