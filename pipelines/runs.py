@@ -80,26 +80,32 @@ def _mirrored():
     return tf.distribute.MirroredStrategy([device.name for device in devices])
 
 
-def worker_task():
-    """`(type, index)` of this process's task in `TF_CONFIG`, or None without a cluster."""
+def _tf_config():
     raw = os.environ.get("TF_CONFIG")
     if not raw:
         return None
     try:
         config = json.loads(raw)
-        return config["task"]["type"], int(config["task"]["index"])
+        config["task"] = (config["task"]["type"], int(config["task"]["index"]))
     except (ValueError, KeyError, TypeError) as error:
         raise InputError(f"TF_CONFIG is not a cluster and task in JSON ({error})") from None
+    return config
+
+
+def worker_task():
+    """`(type, index)` of this process's task in `TF_CONFIG`, or None without a cluster."""
+    config = _tf_config()
+    return None if config is None else config["task"]
 
 
 def is_chief(strategy_name: str = "default") -> bool:
     """Whether this process writes the run: always, except a multi-worker run's workers
     other than the chief (task `chief`, or `worker` 0 in a cluster without one)."""
-    task = worker_task() if strategy_name == "multi-worker" else None
-    if task is None:
+    config = _tf_config() if strategy_name == "multi-worker" else None
+    if config is None:
         return True
-    cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
-    return task[0] == "chief" or (task[1] == 0 and "chief" not in cluster)
+    (kind, index), cluster = config["task"], config.get("cluster", {})
+    return kind == "chief" or (index == 0 and "chief" not in cluster)
 
 
 def worker_run_dir(run_dir: str, strategy_name: str = "default") -> str:
