@@ -34,12 +34,51 @@ def median_seconds_interleaved(fns, repeats=5, warmup=1):
     return [statistics.median(own) for own in times]
 
 
-def machine():
+def cpu_model(path="/proc/cpuinfo"):
+    """The CPU's model name with its family and model numbers, as Linux reports them
+    (a virtual machine may show only the brand), else the platform's processor string."""
+    fields = {}
+    try:
+        with open(path) as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+                if not line.strip():
+                    break  # the first processor is enough
+    except OSError:
+        pass
+    if "model name" not in fields:
+        return platform.processor() or platform.machine()
+    return f"{fields['model name']}, family {fields.get('cpu family')} model {fields.get('model')}"
+
+
+def machine(precision="float32 unless a row names another policy"):
+    """The `Machine:` line of every table: the CPU model and the ISA flags that decide
+    its speed (AVX2, AVX-512, AVX512-BF16, AMX), oneDNN's ISA cap if one is set, the
+    precision of the measurement, and what `--mixed-precision auto` picks here."""
     import tensorflow as tf
 
+    from tf_transformer.training.precision import choose_precision, cpu_flags, onednn_cap
+
+    flags = cpu_flags()
+    isa = ", ".join(
+        f"{name} {'yes' if flag in flags else 'no'}"
+        for name, flag in (
+            ("AVX2", "avx2"),
+            ("AVX-512", "avx512f"),
+            ("AVX512-BF16", "avx512_bf16"),
+            ("AMX-BF16", "amx_bf16"),
+        )
+    )
+    cap = onednn_cap()
+    gpus = tf.config.list_physical_devices("GPU")
+    auto = choose_precision("auto")[0]
     return (
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"TensorFlow {tf.__version__}, no GPU"
+        f"{cpu_model()} ({platform.machine()}, {os.cpu_count()} cores; {isa}"
+        f"{f'; ONEDNN_MAX_CPU_ISA={cap}' if cap else ''}), "
+        f"{f'{len(gpus)} GPU' if gpus else 'no GPU'}; precision: {precision} "
+        f"(`--mixed-precision auto` picks {auto} here); Python {platform.python_version()}, "
+        f"TensorFlow {tf.__version__}"
     )
 
 

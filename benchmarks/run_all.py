@@ -1,12 +1,18 @@
 """`make bench`: runs every benchmark, one after the other on an otherwise idle machine,
 and rewrites `benchmarks/RESULTS.md` from what they print.
 
-    .venv/bin/python -m benchmarks.run_all [--only bench_keras_hub ...]
+    .venv/bin/python -m benchmarks.run_all [--only bench_keras_hub ...] [--update]
+
+`--only` runs some benchmarks and prints them; with `--update` their sections of
+RESULTS.md are replaced (or added) and the others kept. The real-text benchmark needs
+the corpus directory (`--data`, default `../shared/data/multi30k-en-fr`) and is skipped
+without it.
 """
 
 import argparse
 import ast
 import datetime
+import json
 import os
 import pathlib
 import subprocess
@@ -14,12 +20,14 @@ import sys
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
+DATA = "../shared/data/multi30k-en-fr"
 BENCHMARKS = [
     ("bench_input_pipeline", "Input pipeline: in-graph tokenization and batching"),
     ("bench_generation", "Translator generation: the key/value cache against rerunning"),
     ("bench_gpt", "GPT: generation with and without the cache, training throughput"),
     ("bench_keras_hub", "Against KerasHub: training, bucketing, generation, GPT, memory"),
     ("bench_serving", "Serving: the C API session against the same module in process"),
+    ("bench_real_translation", "Real text: Multi30K en-fr against a KerasHub baseline"),
 ]
 
 
@@ -29,11 +37,23 @@ def _summary(name):
     return (ast.get_docstring(tree) or "").split("\n\n")[0].replace("\n", " ")
 
 
-def run(name):
+def arguments(name, data, real_results=None):
+    """The command-line arguments a benchmark needs (None: it cannot run here). With
+    `real_results`, the real-text benchmark reports a saved run's `results.json`."""
+    if name != "bench_real_translation":
+        return []
+    if not os.path.isdir(data):
+        return None
+    if real_results:
+        return ["--data", data, "--report", real_results]
+    return ["--data", data, "--epochs", "10"]
+
+
+def run(name, args=()):
     """`python -m benchmarks.<name>`: its printed report and wall time."""
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", f"benchmarks.{name}"],
+        [sys.executable, "-m", f"benchmarks.{name}", *args],
         capture_output=True,
         text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
@@ -46,30 +66,59 @@ def run(name):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", help="run these benchmarks only (no rewrite)")
+    parser.add_argument("--update", action="store_true", help="with --only: update RESULTS.md")
+    parser.add_argument("--data", default=DATA, help="the real-text corpus directory")
+    parser.add_argument(
+        "--real-results",
+        metavar="RESULTS_JSON",
+        help="report this saved real-text run instead of training again (it takes hours)",
+    )
     args = parser.parse_args(argv)
     chosen = [(n, t) for n, t in BENCHMARKS if not args.only or n in args.only]
     today = datetime.date.today().isoformat()
-    sections = []
+    sections = {}
     for name, title in chosen:
+        extra = arguments(name, args.data, args.real_results)
+        if extra is None:
+            print(f"skipping benchmarks.{name}: no {args.data}", file=sys.stderr)
+            continue
         print(f"running benchmarks.{name} ...", file=sys.stderr, flush=True)
-        report, seconds = run(name)
-        sections.append(
-            f"## {title}\n\n`.venv/bin/python -m benchmarks.{name}` ({today}, "
-            f"{seconds / 60:.1f} min). {_summary(name)}\n\n{report}\n"
+        report, seconds = run(name, extra)
+        shown = extra
+        if args.real_results and name == "bench_real_translation":
+            with open(args.real_results) as handle:
+                shown = ["--data", args.data, *json.load(handle).get("command", [])]
+        command = " ".join([f"`.venv/bin/python -m benchmarks.{name}", *shown]) + "`"
+        sections[title] = (
+            f"## {title}\n\n{command} ({today}, {seconds / 60:.1f} min). "
+            f"{_summary(name)}\n\n{report}\n"
         )
         print(report, flush=True)
-    if args.only:
+    if args.only and not args.update:
         return 0
+    path = HERE / "RESULTS.md"
+    kept = _sections(path.read_text()) if args.only and path.exists() else {}
+    ordered = [sections.get(t, kept.get(t)) for _, t in BENCHMARKS]
     header = (
         "# Benchmark results\n\n"
         "Written by `make bench` (`python -m benchmarks.run_all`), which runs every "
         "benchmark below one after another; do not edit by hand. Each number is the median "
-        "of at least 5 timed repeats after warm-up, and the sides of each comparison run "
-        "in the same `make bench` run on the same machine (the `Machine:` lines).\n"
+        "of at least 5 timed repeats after warm-up (the real-text benchmark trains once), "
+        "and the sides of each comparison run in the same run on the same machine (the "
+        "`Machine:` lines name it).\n"
     )
-    (HERE / "RESULTS.md").write_text(header + "\n" + "\n".join(sections))
-    print(f"wrote {HERE / 'RESULTS.md'}", file=sys.stderr)
+    path.write_text(header + "\n" + "\n".join(s for s in ordered if s))
+    print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def _sections(text):
+    """RESULTS.md's sections by title (`## title` up to the next `## `)."""
+    found = {}
+    for block in text.split("\n## ")[1:]:
+        title = block.split("\n", 1)[0].strip()
+        found[title] = "## " + block.rstrip("\n") + "\n"
+    return found
 
 
 if __name__ == "__main__":

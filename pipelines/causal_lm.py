@@ -13,9 +13,10 @@ from pipelines.runs import (
     dtype_policy,
     finish_run,
     new_run_dir,
-    read_json,
+    read_config,
     run_tokenizer,
     worker_run_dir,
+    write_config,
     write_json,
 )
 from pipelines.sources import load_corpus
@@ -82,12 +83,14 @@ class GPTConfig:
     batch_size: int = 16
     seq_len: int = 128
     vocab_size: int = 8000
+    vocab_sample: int = 200_000  # texts the vocabulary is learned from, at most
     learning_rate: float = 1e-3
     warmup_steps: int = 200
     weight_decay: float = 0.1
     steps_per_epoch: int = None
     jit_compile: bool = False
-    mixed_precision: str = None  # "bf16" or "fp16"
+    mixed_precision: str = "auto"  # bf16 where the hardware has it; or bf16, fp16, float32
+    time_budget: float = None  # seconds of training, then a graceful stop
     strategy: str = "default"  # or "mirrored", "multi-worker"
     seed: int = 0
     # sampling defaults of `gpt generate` and of the export's serving_default
@@ -104,8 +107,9 @@ def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
     """Trains a GPT on `config.source` into `run_dir` (default `runs/gpt/<timestamp>`):
     `config.json`, `tokenizer/`, `checkpoints/`, `backup/`, `logs/`, `model.keras`,
     `history.json` and `metrics.json` (validation loss and perplexity)."""
-    policy = dtype_policy(config.mixed_precision)
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
+    precision = dtype_policy(config.mixed_precision, log)
+    policy = precision["policy"]
     preset_length = resolve(GPT_PRESETS, config.preset, {}, "GPT")["max_length"]
     if config.seq_len > preset_length:
         raise InputError(
@@ -114,7 +118,7 @@ def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
     corpus = load_corpus(config.source, seed=config.seed)
     log(f"corpus {corpus.summary()}")
     run_dir = worker_run_dir(run_dir or new_run_dir("runs/gpt"), config.strategy)
-    write_json(run_dir, "config.json", dataclasses.asdict(config))
+    write_config(run_dir, config, precision=precision)
     keras.utils.set_random_seed(config.seed)
 
     tokenizer = run_tokenizer(
@@ -122,6 +126,7 @@ def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
         os.path.join(run_dir, "tokenizer"),
         corpus.texts("train"),
         config.vocab_size,
+        config.vocab_sample,
     )
     train_stream = token_stream(corpus.texts("train"), tokenizer)
     val_stream = token_stream(corpus.texts("validation"), tokenizer)
@@ -165,7 +170,7 @@ def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
         steps_per_epoch=config.steps_per_epoch,
         callbacks=[
             Perplexity(),
-            *standard_callbacks(run_dir),
+            *standard_callbacks(run_dir, time_budget=config.time_budget),
             SampleOutputs(
                 lambda prompts: generator.complete_strings(prompts, max_new_tokens=24),
                 SAMPLE_PROMPTS,
@@ -206,7 +211,7 @@ def load_run(run_dir: str):
     model_path = os.path.join(run_dir, "model.keras")
     if not os.path.isfile(model_path):
         raise InputError(f"{run_dir}: not a trained GPT run (no model.keras)")
-    config = GPTConfig(**read_json(run_dir, "config.json"))
+    config = read_config(GPTConfig, run_dir)
     tokenizer = SentencePieceTokenizer.load(os.path.join(run_dir, "tokenizer"))
     model = keras.models.load_model(model_path, compile=False)
     return generator_of(model, tokenizer, config), config

@@ -18,6 +18,7 @@ from pipelines.runs import (
     read_json,
     run_tokenizer,
     worker_run_dir,
+    write_config,
     write_json,
 )
 from pipelines.sources import SPLITS, load_corpus
@@ -132,13 +133,15 @@ class PretrainConfig:
     batch_size: int = 32
     seq_len: int = 128
     vocab_size: int = 8000
+    vocab_sample: int = 200_000  # texts the vocabulary is learned from, at most
     mask_rate: float = 0.15
     learning_rate: float = 5e-4
     warmup_steps: int = 200
     weight_decay: float = 0.01
     steps_per_epoch: int = None
     jit_compile: bool = False
-    mixed_precision: str = None  # "bf16" or "fp16"
+    mixed_precision: str = "auto"  # bf16 where the hardware has it; or bf16, fp16, float32
+    time_budget: float = None  # seconds of training, then a graceful stop
     strategy: str = "default"  # or "mirrored", "multi-worker"
     seed: int = 0
     top_k: int = 5  # fill-mask answers per [MASK]
@@ -191,18 +194,20 @@ def pretrain(config: PretrainConfig, run_dir: str = None, log=print) -> str:
     """Masked-LM pretraining on `config.source` into `run_dir` (default
     `runs/bert/<timestamp>`): `config.json`, `tokenizer/`, `checkpoints/`, `logs/`,
     `model.keras` (a `BertMaskedLM`), `history.json` and `metrics.json`."""
-    policy = dtype_policy(config.mixed_precision)
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
+    precision = dtype_policy(config.mixed_precision, log)
+    policy = precision["policy"]
     _check_length(config.preset, config.seq_len)
     texts = pretraining_texts(config.source, config.seed, log)
     run_dir = worker_run_dir(run_dir or new_run_dir("runs/bert"), config.strategy)
-    write_json(run_dir, "config.json", dataclasses.asdict(config))
+    write_config(run_dir, config, precision=precision)
     keras.utils.set_random_seed(config.seed)
     tokenizer = run_tokenizer(
         WordPieceTokenizer,
         os.path.join(run_dir, "tokenizer"),
         texts["train"],
         config.vocab_size,
+        config.vocab_sample,
     )
 
     def batches(split, shuffle):
@@ -242,7 +247,7 @@ def pretrain(config: PretrainConfig, run_dir: str = None, log=print) -> str:
         validation_data=validation,
         epochs=config.epochs,
         steps_per_epoch=config.steps_per_epoch,
-        callbacks=[Perplexity(), *standard_callbacks(run_dir)],
+        callbacks=[Perplexity(), *standard_callbacks(run_dir, time_budget=config.time_budget)],
         shuffle=False,
         verbose=2 if os.environ.get("CI") else 1,
     )
@@ -280,6 +285,7 @@ class FinetuneConfig:
     batch_size: int = 32
     seq_len: int = None  # default: the pretraining run's, else 128
     vocab_size: int = 8000
+    vocab_sample: int = 200_000  # texts the vocabulary is learned from, at most
     learning_rate: float = 3e-4
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
@@ -287,7 +293,8 @@ class FinetuneConfig:
     train_limit: int = None  # fine-tune on the first N training examples only
     compare_scratch: bool = True
     jit_compile: bool = False
-    mixed_precision: str = None  # "bf16" or "fp16"
+    mixed_precision: str = "auto"  # bf16 where the hardware has it; or bf16, fp16, float32
+    time_budget: float = None  # seconds of training, then a graceful stop
     strategy: str = "default"  # or "mirrored", "multi-worker"
     seed: int = 0
 
@@ -325,8 +332,9 @@ def finetune(config: FinetuneConfig, run_dir: str = None, log=print) -> str:
     """
     if config.task not in TASKS:
         raise InputError(f"unknown task {config.task!r}; use classify or tag")
-    policy = dtype_policy(config.mixed_precision)
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
+    precision = dtype_policy(config.mixed_precision, log)
+    policy = precision["policy"]
     pretrained = None
     if config.from_run:
         pretrained_config = _read_config(config.from_run)
@@ -346,7 +354,7 @@ def finetune(config: FinetuneConfig, run_dir: str = None, log=print) -> str:
         raise InputError(f"{config.source}: no test split to report on")
     log(f"corpus {corpus.summary()}")
     run_dir = worker_run_dir(run_dir or new_run_dir(f"runs/bert-{config.task}"), config.strategy)
-    write_json(run_dir, "config.json", dataclasses.asdict(config))
+    write_config(run_dir, config, precision=precision)
     keras.utils.set_random_seed(config.seed)
     tokenizer_dir = os.path.join(run_dir, "tokenizer")
     if config.from_run:
@@ -358,7 +366,11 @@ def finetune(config: FinetuneConfig, run_dir: str = None, log=print) -> str:
         encoder_config = _encoder_config(pretrained, config.task, policy)
     else:
         tokenizer = run_tokenizer(
-            WordPieceTokenizer, tokenizer_dir, corpus.texts("train"), config.vocab_size
+            WordPieceTokenizer,
+            tokenizer_dir,
+            corpus.texts("train"),
+            config.vocab_size,
+            config.vocab_sample,
         )
         encoder_config = resolve(
             BERT_PRESETS,
@@ -419,7 +431,7 @@ def _fit_task(model, tokenizer, corpus, config, run_dir):
         validation_data=validation,
         epochs=config.epochs,
         steps_per_epoch=config.steps_per_epoch,
-        callbacks=standard_callbacks(run_dir),
+        callbacks=standard_callbacks(run_dir, time_budget=config.time_budget),
         shuffle=False,
         verbose=2 if os.environ.get("CI") else 1,
     )

@@ -1,6 +1,7 @@
 """What every recipe shares: run directories, and how a run computes (mixed precision, the
 `tf.distribute` strategy)."""
 
+import dataclasses
 import functools
 import json
 import os
@@ -8,7 +9,6 @@ import time
 
 from tf_transformer.errors import InputError
 
-PRECISIONS = {None: None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
@@ -23,11 +23,15 @@ def new_run_dir(root: str) -> str:
     return path
 
 
-def dtype_policy(mixed_precision):
-    """The Keras dtype policy for `--mixed-precision` (None, "bf16" or "fp16")."""
-    if mixed_precision not in PRECISIONS:
-        raise InputError(f"unknown mixed precision {mixed_precision!r}; use bf16 or fp16")
-    return PRECISIONS[mixed_precision]
+def dtype_policy(mixed_precision: str = "auto", log=print) -> dict:
+    """The run's precision for `--mixed-precision` (`auto`, `bf16`, `fp16`, `float32`):
+    `{"policy": <Keras dtype policy>, "reason": ...}`, said once with `log`; recipes store
+    it in `config.json` (`write_config`)."""
+    from tf_transformer.training.precision import choose_precision
+
+    policy, reason = choose_precision(mixed_precision)
+    log(f"precision: {policy} ({reason})")
+    return {"policy": policy, "reason": reason}
 
 
 def distribution(name: str = "default", jit_compile: bool = False):
@@ -116,12 +120,24 @@ def worker_run_dir(run_dir: str, strategy_name: str = "default") -> str:
     return os.path.join(run_dir, "workers", str(worker_task()[1]))
 
 
-def run_tokenizer(tokenizer_cls, directory: str, texts, vocab_size: int):
+VOCAB_SAMPLE = 200_000
+
+
+def vocab_sample(texts: list, size: int = VOCAB_SAMPLE) -> list:
+    """At most `size` of `texts`, evenly spaced through the list (all of them if fewer):
+    the vocabulary of a large corpus is learned from a bounded sample."""
+    if size is None or len(texts) <= size:
+        return texts
+    step = len(texts) / size
+    return [texts[int(i * step)] for i in range(size)]
+
+
+def run_tokenizer(tokenizer_cls, directory: str, texts, vocab_size: int, sample: int = None):
     """The run's tokenizer: the one saved in `directory` (a resumed run keeps its
-    vocabulary), or one trained on `texts` and saved there."""
+    vocabulary), or one trained on (at most `sample` of) `texts` and saved there."""
     if os.path.isfile(os.path.join(directory, tokenizer_cls.file_name)):
         return tokenizer_cls.load(directory)
-    tokenizer = tokenizer_cls.train(texts, vocab_size)
+    tokenizer = tokenizer_cls.train(vocab_sample(texts, sample or VOCAB_SAMPLE), vocab_size)
     tokenizer.save(directory)
     return tokenizer
 
@@ -133,6 +149,19 @@ def write_json(run_dir: str, name: str, data) -> str:
     with open(path, "w") as handle:
         json.dump(data, handle, indent=2, ensure_ascii=False)
     return path
+
+
+def write_config(run_dir: str, config, **chosen) -> str:
+    """The run's `config.json`: the recipe's config dataclass, and what the run chose from
+    it (`precision=`, `schedule=`: each a dict with the choice and its reason)."""
+    return write_json(run_dir, "config.json", {**dataclasses.asdict(config), **chosen})
+
+
+def read_config(cls, run_dir: str):
+    """A run's config dataclass from its `config.json` (keys the class lacks, such as the
+    recorded precision, are left out)."""
+    names = {field.name for field in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in read_json(run_dir, "config.json").items() if k in names})
 
 
 def read_json(run_dir: str, name: str):

@@ -1,27 +1,19 @@
 """Corpora named by one spec string, each with train/validation/test splits.
 
 Embedded (no download): `cldr:SRC-TGT`, `pydocs`, `cldr-langid`, `cldr-tags`.
-Online: `tfds:NAME` (e.g. `tfds:ted_hrlr_translate/pt_to_en`). Local files: `tsv:PATH`,
-`text:GLOB`, `csv:PATH`.
+Online: `tfds:NAME` (e.g. `tfds:ted_hrlr_translate/pt_to_en`). Local files: `tsv:`,
+`csv:`, `text:` and aligned `lines:` files, split by hash or one per split (see
+`pipelines.local_files`).
 """
 
-import csv
 import dataclasses
-import glob
-import hashlib
-import io
-import os
-import sys
 
 from pipelines import cldr, pydocs
+from pipelines.local_files import load_local
+from pipelines.splits import SPLITS, CorpusError, split_of
 from tf_transformer.errors import InputError
 
-SPLITS = ("train", "validation", "test")
 KINDS = ("parallel", "text", "classification", "tagging")
-
-
-class CorpusError(InputError):
-    """A corpus cannot be read: unknown spec, missing file, bad row, empty corpus."""
 
 
 @dataclasses.dataclass
@@ -85,16 +77,6 @@ class Corpus:
         return f"{self.spec} ({self.kind}): {sizes}{skipped}"
 
 
-def split_of(key: str, validation: float = 0.05, test: float = 0.05) -> str:
-    """The split a key belongs to, from a hash of it: the same key always lands together."""
-    bucket = int.from_bytes(hashlib.sha1(key.encode("utf-8")).digest()[:8], "big") / 2**64
-    if bucket < test:
-        return "test"
-    if bucket < test + validation:
-        return "validation"
-    return "train"
-
-
 def _by_hash(spec, kind, examples, key, labels=(), skipped=0):
     splits = {name: [] for name in SPLITS}
     for example in examples:
@@ -137,115 +119,16 @@ def load_corpus(spec: str, seed: int = 0, skip_bad_rows: bool = False, size: int
         return _by_hash(spec, "tagging", examples, key=key, labels=cldr.TAGS)
     if name == "tfds" and argument:
         return _tfds_corpus(spec, argument)
-    if name == "tsv" and argument:
-        rows, skipped = _read_rows(argument, skip_bad_rows, _tsv_row)
-        return _by_hash(spec, "parallel", rows, key=lambda pair: pair[0], skipped=skipped)
-    if name == "csv" and argument:
-        rows, skipped = _read_rows(argument, skip_bad_rows, _csv_row)
-        labels = sorted({label for _, label in rows})
-        return _by_hash(spec, "classification", rows, lambda ex: ex[0], labels, skipped)
-    if name == "text" and argument:
-        documents, skipped = _read_text(argument, skip_bad_rows)
-        return _by_hash(spec, "text", documents, key=lambda text: text, skipped=skipped)
+    if name in ("tsv", "csv", "text", "lines") and argument:
+        return load_local(spec, name, argument, skip_bad_rows)
     raise CorpusError(
         f"unknown corpus {spec!r}; expected cldr:SRC-TGT, pydocs, cldr-langid, cldr-tags, "
-        "tfds:NAME, tsv:PATH, text:GLOB or csv:PATH"
+        "tfds:NAME, tsv:PATH, csv:PATH, text:GLOB or lines:SRC-TGT:PATH"
     )
 
 
 def _sized(size, seed):
     return {"seed": seed} if size is None else {"seed": seed, "size": size}
-
-
-def _lines(path, report):
-    """(line number, text) of a UTF-8 file; a line that does not decode is a bad row."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise CorpusError(f"{path}: no such file") from None
-    except OSError as error:
-        raise CorpusError(f"{path}: cannot read: {error.strerror}") from None
-    for number, raw in enumerate(data.splitlines(), start=1):
-        try:
-            yield number, raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            report(path, number, f"invalid UTF-8 at byte {error.start}")
-
-
-class _BadRows:
-    """Raises on the first bad row, or counts them when skipping."""
-
-    def __init__(self, skip):
-        self.skip = skip
-        self.count = 0
-
-    def __call__(self, path, line, problem):
-        if not self.skip:
-            raise CorpusError(f"{path}:{line}: {problem}")
-        self.count += 1
-
-    def done(self, path):
-        if self.count:
-            print(f"{path}: skipped {self.count} bad rows", file=sys.stderr)
-        return self.count
-
-
-def _read_rows(path, skip_bad_rows, parse):
-    """The non-blank lines of `path` through `parse(number, line)`, which returns a row,
-    `None` to skip the line silently (a header), or a string naming what is wrong."""
-    bad = _BadRows(skip_bad_rows)
-    rows = []
-    for number, line in _lines(path, bad):
-        if not line.strip():
-            continue
-        row = parse(number, line)
-        if isinstance(row, str):
-            bad(path, number, row)
-        elif row is not None:
-            rows.append(row)
-    if not rows:
-        raise CorpusError(f"{path}: empty corpus (no rows)")
-    return rows, bad.done(path)
-
-
-def _tsv_row(number, line):
-    columns = line.split("\t")
-    if len(columns) < 2:
-        return "expected at least 2 tab-separated columns (source, target), found 1"
-    return columns[0].strip(), columns[1].strip()
-
-
-def _csv_row(number, line):
-    fields = next(csv.reader(io.StringIO(line)))
-    if number == 1 and [f.strip().lower() for f in fields] == ["text", "label"]:
-        return None
-    if len(fields) != 2 or not fields[1].strip():
-        return f"expected 2 comma-separated fields (text, label), found {len(fields)}"
-    return fields[0].strip(), fields[1].strip()
-
-
-def _read_text(pattern, skip_bad_rows):
-    """Paragraphs (blocks separated by blank lines) of every file matching `pattern`."""
-    paths = sorted(p for p in glob.glob(os.path.expanduser(pattern)) if os.path.isfile(p))
-    if not paths:
-        raise CorpusError(f"{pattern}: no such file")
-    bad = _BadRows(skip_bad_rows)
-    documents = []
-    for path in paths:
-        paragraph = []
-        for _, line in _lines(path, bad):
-            if line.strip():
-                paragraph.append(line.strip())
-            elif paragraph:
-                documents.append(" ".join(paragraph))
-                paragraph = []
-        if paragraph:
-            documents.append(" ".join(paragraph))
-    if not documents:
-        raise CorpusError(f"{pattern}: empty corpus (no text)")
-    bad.done(pattern)
-    return documents, bad.count
 
 
 def _tfds_corpus(spec, name):

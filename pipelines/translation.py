@@ -13,9 +13,10 @@ from pipelines.runs import (
     dtype_policy,
     finish_run,
     new_run_dir,
-    read_json,
+    read_config,
     run_tokenizer,
     worker_run_dir,
+    write_config,
     write_json,
 )
 from pipelines.sources import load_corpus
@@ -30,6 +31,7 @@ from tf_transformer.text import END_ID, START_ID, SentencePieceTokenizer, WordPi
 from tf_transformer.training import (
     MaskedLoss,
     SampleOutputs,
+    fitting_warmup,
     masked_accuracy,
     standard_callbacks,
     transformer_optimizer,
@@ -106,6 +108,16 @@ def make_batches(
     return dataset.map(_shift, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
 
+def with_length(batches: tf.data.Dataset) -> tf.data.Dataset:
+    """The batches with their count known to Keras (`len()` works).
+
+    Bucketing hides how many batches a pass makes, so Keras would warn that the input "ran
+    out of data" when an epoch ends. The count is the same every epoch (a bucket's batches
+    depend on how many pairs have its lengths, not on their order), so one pass finds it.
+    """
+    return batches.apply(tf.data.experimental.assert_cardinality(sum(1 for _ in batches)))
+
+
 def padding_fraction(batches: tf.data.Dataset) -> float:
     """Share of `[PAD]` among all positions of the batches' source and target inputs."""
     pads = total = 0
@@ -130,13 +142,16 @@ class TranslateConfig:
     max_tokens: int = 40
     tokenizer: str = "sentencepiece"
     vocab_size: int = 4000
-    warmup_steps: int = 4000
+    vocab_sample: int = 200_000  # texts the vocabulary is learned from, at most
+    shared_vocab: bool = None  # one tokenizer for both sides, tied embeddings (paper presets)
+    warmup_steps: int = None  # the paper's 4,000, capped at a fifth of the run's steps
     label_smoothing: float = 0.1
     corpus_size: int = None
     steps_per_epoch: int = None
     validation_size: int = 2000  # pairs checked after every epoch (the test split is apart)
     jit_compile: bool = False
-    mixed_precision: str = None  # "bf16" or "fp16"
+    mixed_precision: str = "auto"  # bf16 where the hardware has it; or bf16, fp16, float32
+    time_budget: float = None  # seconds of training, then a graceful stop
     strategy: str = "default"  # or "mirrored", "multi-worker"
     seed: int = 0
     overrides: dict = dataclasses.field(default_factory=dict)
@@ -152,8 +167,8 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
     `backup/` (so an interrupted run resumes), `logs/` (TensorBoard), `model.keras`,
     `history.json`; `evaluate` adds `metrics.json` and `attention.png`.
     """
-    policy = dtype_policy(config.mixed_precision)
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
+    precision = dtype_policy(config.mixed_precision, log)
     resolve(TRANSFORMER_PRESETS, config.preset, {}, "Transformer")  # before any file is written
     if config.tokenizer not in TOKENIZERS:
         raise InputError(f"unknown tokenizer {config.tokenizer!r}; use {' or '.join(TOKENIZERS)}")
@@ -162,51 +177,29 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
         raise InputError(f"{config.source} is a {corpus.kind} corpus; translation needs pairs")
     log(f"corpus {corpus.summary()}")
     run_dir = worker_run_dir(run_dir or new_run_dir("runs/translate"), config.strategy)
-    write_json(run_dir, "config.json", dataclasses.asdict(config))
+    write_config(run_dir, config, precision=precision)
 
     keras.utils.set_random_seed(config.seed)
-    tokenizer_cls = TOKENIZERS[config.tokenizer]
-    source_tokenizer, target_tokenizer = (
-        run_tokenizer(
-            tokenizer_cls,
-            os.path.join(run_dir, "tokenizers", name),
-            corpus.texts("train", side),
-            config.vocab_size,
-        )
-        for side, name in enumerate(("source", "target"))
-    )
-
-    options = dict(batch_size=config.batch_size, max_tokens=config.max_tokens, seed=config.seed)
-    train_batches = make_batches(
-        corpus.dataset("train"), source_tokenizer, target_tokenizer, **options
-    )
-    val_batches = make_batches(
-        corpus.dataset("validation", limit=config.validation_size),
-        source_tokenizer,
-        target_tokenizer,
-        shuffle=0,
-        cache=True,
-        **options,
-    )
-    # bucketing hides the batch count from Keras, which then warns that the validation
-    # data "ran out" after every pass; count the (cached) batches once and say so
-    val_batches = val_batches.apply(
-        tf.data.experimental.assert_cardinality(sum(1 for _ in val_batches))
-    )
-    if config.steps_per_epoch:
-        train_batches = train_batches.repeat()
+    tokenizers = _run_tokenizers(config, corpus, run_dir)
+    train_batches, val_batches, steps_per_epoch = _datasets(config, corpus, tokenizers, log)
+    warmup, reason = config.warmup_steps, "--warmup-steps"
+    if warmup is None:
+        warmup, reason = fitting_warmup(steps_per_epoch * config.epochs)
+    log(f"warm-up: {reason}")
+    schedule = {"warmup_steps": warmup, "steps_per_epoch": steps_per_epoch, "reason": reason}
+    write_config(run_dir, config, precision=precision, schedule=schedule)
 
     with strategy.scope():
         model = Transformer.from_preset(
             config.preset,
-            input_vocab_size=source_tokenizer.vocab_size,
-            target_vocab_size=target_tokenizer.vocab_size,
+            input_vocab_size=tokenizers[0].vocab_size,
+            target_vocab_size=tokenizers[1].vocab_size,
             max_length=config.max_tokens,
-            dtype=policy,
-            **config.overrides,
+            dtype=precision["policy"],
+            **{"share_embeddings": shares_vocabulary(config), **config.overrides},
         )
         model.compile(
-            optimizer=transformer_optimizer(model.d_model, config.warmup_steps),
+            optimizer=transformer_optimizer(model.d_model, warmup),
             loss=MaskedLoss(config.label_smoothing),
             metrics=[masked_accuracy],
             jit_compile=config.jit_compile,
@@ -214,7 +207,7 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
         model.build(((None, None), (None, None)))
     log(f"model: Transformer preset {config.preset!r}, {model.count_params():,} parameters")
 
-    translator = Translator(model, source_tokenizer, target_tokenizer)
+    translator = Translator(model, *tokenizers)
     samples = corpus.validation[:3]
     sample_callback = SampleOutputs(
         translator.translate_strings,
@@ -227,7 +220,7 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
         validation_data=val_batches,
         epochs=config.epochs,
         steps_per_epoch=config.steps_per_epoch,
-        callbacks=[*standard_callbacks(run_dir), sample_callback],
+        callbacks=[*standard_callbacks(run_dir, time_budget=config.time_budget), sample_callback],
         shuffle=False,  # the dataset shuffles itself
         verbose=2 if os.environ.get("CI") else 1,
     )
@@ -235,12 +228,80 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
     return run_dir
 
 
+def shares_vocabulary(config) -> bool:
+    """`--shared-vocab`, or what the preset does (the paper's presets share one)."""
+    if config.shared_vocab is not None:
+        return config.shared_vocab
+    return bool(TRANSFORMER_PRESETS[config.preset].get("share_embeddings"))
+
+
+def _run_tokenizers(config, corpus, run_dir):
+    """(source, target) tokenizers: the run's own if it has them, else learned on train;
+    with a shared vocabulary, one tokenizer learned on both sides (saved as both)."""
+    tokenizer_cls = TOKENIZERS[config.tokenizer]
+    if shares_vocabulary(config):
+        directories = [os.path.join(run_dir, "tokenizers", name) for name in ("source", "target")]
+        both = corpus.texts("train", 0) + corpus.texts("train", 1)
+        shared = run_tokenizer(
+            tokenizer_cls, directories[0], both, config.vocab_size, 2 * config.vocab_sample
+        )
+        shared.save(directories[1])
+        return shared, shared
+    return tuple(
+        run_tokenizer(
+            tokenizer_cls,
+            os.path.join(run_dir, "tokenizers", name),
+            corpus.texts("train", side),
+            config.vocab_size,
+            config.vocab_sample,
+        )
+        for side, name in enumerate(("source", "target"))
+    )
+
+
+def _datasets(config, corpus, tokenizers, log):
+    """Train and validation batches, and the number of steps an epoch."""
+    options = dict(batch_size=config.batch_size, max_tokens=config.max_tokens, seed=config.seed)
+    train_pairs = corpus.dataset("train")
+    truncated = count_truncated(train_pairs, *tokenizers, config.max_tokens)
+    if truncated:
+        share = truncated / len(corpus.train)
+        log(
+            f"{truncated:,} training pairs ({share:.1%}) are longer than --max-tokens "
+            f"{config.max_tokens} on a side and are truncated"
+        )
+    train_batches = make_batches(train_pairs, *tokenizers, **options)
+    val_pairs = corpus.dataset("validation", limit=config.validation_size)
+    val_batches = with_length(
+        make_batches(val_pairs, *tokenizers, shuffle=0, cache=True, **options)
+    )
+    if config.steps_per_epoch:
+        return train_batches.repeat(), val_batches, config.steps_per_epoch
+    train_batches = with_length(train_batches)
+    log(f"an epoch is {len(train_batches):,} batches")
+    return train_batches, val_batches, len(train_batches)
+
+
+def count_truncated(pairs: tf.data.Dataset, source_tokenizer, target_tokenizer, max_tokens):
+    """How many (source, target) pairs `make_batches` truncates: a source longer than
+    `max_tokens` tokens, or a target longer than `max_tokens - 1` (with `[START]`/`[END]`)."""
+
+    def too_long(source, target):
+        source_lengths = source_tokenizer.tokenize(source).row_lengths()
+        target_lengths = target_tokenizer.tokenize(target).row_lengths()
+        over = (source_lengths > max_tokens) | (target_lengths > max_tokens - 1)
+        return tf.reduce_sum(tf.cast(over, tf.int64))
+
+    counts = pairs.batch(1024).map(too_long, num_parallel_calls=AUTOTUNE)
+    return int(counts.reduce(tf.constant(0, tf.int64), lambda total, n: total + n))
+
+
 def load_run(run_dir: str):
     """The `Translator` of a trained run directory."""
     model_path = os.path.join(run_dir, "model.keras")
     if not os.path.isfile(model_path):
         raise InputError(f"{run_dir}: not a trained translation run (no model.keras)")
-    config = TranslateConfig(**read_json(run_dir, "config.json"))
+    config = read_config(TranslateConfig, run_dir)
     tokenizer_cls = TOKENIZERS[config.tokenizer]
     source = tokenizer_cls.load(os.path.join(run_dir, "tokenizers", "source"))
     target = tokenizer_cls.load(os.path.join(run_dir, "tokenizers", "target"))
@@ -248,16 +309,26 @@ def load_run(run_dir: str):
     return Translator(model, source, target), config
 
 
-def evaluate(run_dir: str, split: str = "test", beam_size: int = 1, limit: int = None):
-    """BLEU and chrF (sacrebleu) and the exact-match rate on a held-out split; writes
-    `metrics.json` and `attention.png` into the run directory and returns the metrics."""
-    import sacrebleu
+def evaluate(
+    run_dir: str,
+    split: str = "test",
+    beam_size: int = 1,
+    limit: int = None,
+    source: str = None,
+):
+    """BLEU and chrF (sacreBLEU, with their signatures) and the exact-match rate on a split
+    of the run's corpus, or of any parallel corpus `source` (a spec); writes `metrics.json`
+    and `attention.png` into the run directory and returns the metrics."""
+    from sacrebleu.metrics import BLEU, CHRF
 
     translator, config = load_run(run_dir)
-    corpus = load_corpus(config.source, seed=config.seed, size=config.corpus_size)
+    spec = source or config.source
+    corpus = load_corpus(spec, seed=config.seed, size=None if source else config.corpus_size)
+    if corpus.kind != "parallel":
+        raise InputError(f"{spec} is a {corpus.kind} corpus; translation needs pairs")
     pairs = corpus.split(split)[:limit] if limit else corpus.split(split)
     if not pairs:
-        raise InputError(f"{config.source}: the {split} split is empty")
+        raise InputError(f"{spec}: the {split} split is empty")
     hypotheses = []
     progress = keras.utils.Progbar(len(pairs), unit_name="pair")
     for start in range(0, len(pairs), 256):
@@ -265,12 +336,16 @@ def evaluate(run_dir: str, split: str = "test", beam_size: int = 1, limit: int =
         hypotheses += translator.translate_strings(batch, beam_size)
         progress.add(len(batch))
     references = [t for _, t in pairs]
+    bleu, chrf = BLEU(), CHRF()
     metrics = {
+        "source": spec,
         "split": split,
         "pairs": len(pairs),
         "beam_size": beam_size,
-        "bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
-        "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
+        "bleu": bleu.corpus_score(hypotheses, [references]).score,
+        "chrf": chrf.corpus_score(hypotheses, [references]).score,
+        "bleu_signature": str(bleu.get_signature()),
+        "chrf_signature": str(chrf.get_signature()),
         "exact_match": sum(h == r for h, r in zip(hypotheses, references, strict=True))
         / len(pairs),
         "samples": [

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tf_transformer.errors import InputError
 from tf_transformer.models import Transformer
@@ -94,6 +95,9 @@ def test_a_tiny_model_overfits_one_batch():
     model.compile(
         optimizer=keras.optimizers.Adam(3e-3), loss=MaskedLoss(), metrics=[masked_accuracy]
     )
-    history = model.fit((source, target[:, :-1]), target[:, 1:], epochs=150, verbose=0)
-    assert history.history["loss"][-1] < 0.05
-    assert history.history["masked_accuracy"][-1] == 1.0
+    batch = (source, target[:, :-1]), target[:, 1:]
+    # 150 steps in one epoch: the work of 150 epochs without their per-epoch overhead
+    model.fit(tf.data.Dataset.from_tensors(batch).repeat(150), shuffle=False, verbose=0)
+    loss, accuracy = model.evaluate(*batch, verbose=0)
+    assert loss < 0.05
+    assert accuracy == 1.0

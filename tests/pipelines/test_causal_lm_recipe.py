@@ -13,7 +13,13 @@ from tf_transformer import cli
 from tf_transformer.serving import conformance
 
 CONFIG = causal_lm.GPTConfig(
-    preset="gpt_tiny", epochs=2, steps_per_epoch=3, seq_len=32, vocab_size=500, warmup_steps=2
+    preset="gpt_tiny",
+    epochs=2,
+    steps_per_epoch=3,
+    seq_len=32,
+    vocab_size=500,
+    warmup_steps=2,
+    mixed_precision="float32",
 )
 
 

@@ -26,9 +26,10 @@ from tf_transformer.training import MaskedLoss, masked_accuracy, masked_loss
 
 from .test_translation_recipe import CONFIG as TRANSLATE_TINY
 
-TRANSLATE = dataclasses.replace(TRANSLATE_TINY, steps_per_epoch=4)  # two epochs
-GPT = causal_lm.GPTConfig(preset="gpt_tiny", seq_len=32)
-BERT = masked_lm.PretrainConfig(preset="bert_tiny", seq_len=32)
+# float32 (not `auto`): the same arithmetic on every CPU
+TRANSLATE = dataclasses.replace(TRANSLATE_TINY, steps_per_epoch=4, mixed_precision="float32")
+GPT = causal_lm.GPTConfig(preset="gpt_tiny", seq_len=32, mixed_precision="float32")
+BERT = masked_lm.PretrainConfig(preset="bert_tiny", seq_len=32, mixed_precision="float32")
 
 
 def _losses(run_dir):
@@ -92,14 +93,18 @@ def test_xla_bf16_and_fp16_train_to_losses_close_to_float32(name):
 )
 def test_every_recipe_takes_the_compute_options(command, cls):
     flags = ["--jit-compile", "--mixed-precision", "fp16", "--strategy", "multi-worker"]
-    args = cli.build_parser().parse_args([*command, *flags])
-    config = cli._config(cls, args)
+    args = cli.build_parser().parse_args([*command, *flags, "--time-budget", "1h30m"])
+    config = cli.config_from(cls, args)
     assert (config.jit_compile, config.mixed_precision, config.strategy) == (
         True,
         "fp16",
         "multi-worker",
     )
+    assert config.time_budget == 5400
     assert cls().strategy == "default" and not cls().jit_compile
+    assert cls().mixed_precision == "auto" and cls().time_budget is None
+    default = cli.config_from(cls, cli.build_parser().parse_args(command))
+    assert default.mixed_precision == "auto"
 
 
 def test_bad_compute_options_are_input_errors_before_any_file(tmp_path, monkeypatch):

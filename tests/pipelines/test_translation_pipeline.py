@@ -59,3 +59,40 @@ def test_every_pair_is_in_exactly_one_batch_per_epoch():
     corpus, _, _ = setup()
     count = sum(int(tf.shape(out)[0]) for _, out in batches(cache=True))
     assert count == len(corpus.train)
+
+
+def test_counted_epochs_fit_without_running_out_of_data():
+    """Bucketing hides the batch count; `with_length` counts it once (the same every epoch,
+    whatever the shuffle), so `fit` never warns that the input "ran out of data"."""
+    import warnings
+
+    import keras
+
+    from tf_transformer.models import Transformer
+    from tf_transformer.training import MaskedLoss
+
+    corpus, source, target = setup()
+    pairs = corpus.dataset("train", limit=600)
+    counted = translation.with_length(
+        translation.make_batches(pairs, source, target, batch_size=32, max_tokens=16, seed=1)
+    )
+    assert len(counted) == sum(1 for _ in counted) == sum(1 for _ in counted)
+    model = Transformer.from_preset(
+        "tiny", input_vocab_size=source.vocab_size, target_vocab_size=target.vocab_size
+    )
+    model.compile(keras.optimizers.Adam(1e-3), MaskedLoss())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(counted, epochs=2, verbose=0)
+    assert not [w for w in caught if "ran out of data" in str(w.message)]
+    assert len(history.history["loss"]) == 2
+
+
+def test_count_truncated_counts_pairs_over_the_limit_on_either_side():
+    corpus, source, target = setup()
+    pairs = [("a b c d e f g h i j k l", "x"), ("a", "x y z w v u t s r q p o"), ("a b", "x y")]
+    dataset = tf.data.Dataset.from_tensor_slices(tuple(map(list, zip(*pairs, strict=True))))
+    lengths = [len(source.tokenize(tf.constant([s]))[0]) for s, _ in pairs]
+    assert lengths[0] > 6 and lengths[2] <= 6
+    assert translation.count_truncated(dataset, source, target, max_tokens=6) == 2
+    assert translation.count_truncated(dataset, source, target, max_tokens=200) == 0

@@ -5,6 +5,7 @@ import pytest
 
 from pipelines import translation
 from tf_transformer import cli
+from tf_transformer.training import precision
 
 CONFIG = translation.TranslateConfig(
     preset="tiny",
@@ -18,9 +19,31 @@ CONFIG = translation.TranslateConfig(
 )
 
 
+LOG = []
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    return translation.train(CONFIG, str(tmp_path_factory.mktemp("runs") / "run"))
+    """The default `--mixed-precision auto`, on a CPU faked to have AVX2 only."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(precision, "cpu_flags", lambda: {"avx", "avx2", "fma"})
+        patch.setattr(precision, "_accelerators", lambda: [])
+        patch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+        return translation.train(
+            CONFIG, str(tmp_path_factory.mktemp("runs") / "run"), log=LOG.append
+        )
+
+
+def test_auto_precision_is_said_once_and_recorded(run_dir):
+    reason = "auto: the CPU has AVX2 but no native bfloat16 (no amx_bf16 or avx512_bf16 flag)"
+    assert [line for line in LOG if line.startswith("precision:")] == [
+        f"precision: float32 ({reason})"
+    ]
+    with open(os.path.join(run_dir, "config.json")) as handle:
+        config = json.load(handle)
+    assert config["mixed_precision"] == "auto"
+    assert config["precision"] == {"policy": "float32", "reason": reason}
+    assert translation.load_run(run_dir)[0].model.dtype_policy.name == "float32"
 
 
 def test_training_writes_the_run_directory(run_dir):
@@ -45,6 +68,25 @@ def test_evaluate_reports_bleu_chrf_exact_match_and_plots_attention(run_dir):
         assert json.load(handle)["pairs"] == 40
     with open(os.path.join(run_dir, "attention.png"), "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eval_scores_any_parallel_corpus(run_dir, tmp_path, capsys):
+    """`translate eval --source` scores the user's own test file, not the run's corpus."""
+    train = tmp_path / "train.tsv"
+    train.write_text("unused\tunused\n")
+    test = tmp_path / "test.tsv"
+    test.write_text("".join(f"{i} kilometers\t{i} quilômetros\n" for i in range(7)))
+    spec = f"tsv:train={train},validation={train},test={test}"
+    assert cli.main(["translate", "eval", run_dir, "--source", spec, "--beam", "2"]) == 0
+    out = capsys.readouterr().out
+    assert f"{spec} test (7 pairs, beam 2): BLEU " in out
+    with open(os.path.join(run_dir, "metrics.json")) as handle:
+        metrics = json.load(handle)
+    assert (metrics["source"], metrics["pairs"], metrics["beam_size"]) == (spec, 7, 2)
+    assert metrics["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
+    assert metrics["chrf_signature"].startswith("nrefs:1|case:mixed|eff:yes|nc:6|nw:0")
+    assert cli.main(["translate", "eval", run_dir, "--source", "cldr-langid"]) == 2
+    assert "a classification corpus; translation needs pairs" in capsys.readouterr().err
 
 
 def test_cli_translate_text_and_export(run_dir, tmp_path, capsys):
@@ -74,3 +116,25 @@ def test_cli_errors_exit_2_without_traceback_or_files(tmp_path, capsys, monkeypa
     assert cli.main(["translate", "train", "--preset", "huge", "--corpus-size", "200"]) == 2
     assert "unknown Transformer preset 'huge'" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "runs")
+
+
+def test_paper_presets_learn_one_shared_vocabulary(tmp_path):
+    """`paper_base` ties one vocabulary (shrunk here to stay quick: the preset's sharing is
+    what is under test); `--no-shared-vocab` gives two tokenizers and untied layers."""
+    small = {"num_layers": 1, "d_model": 32, "num_heads": 2, "dff": 64}
+    config = translation.TranslateConfig(
+        **{**vars(CONFIG), "preset": "paper_base", "overrides": small, "epochs": 1}
+    )
+    run_dir = translation.train(config, str(tmp_path / "shared"), log=lambda _: None)
+    translator, _ = translation.load_run(run_dir)
+    assert translator.model.share_embeddings
+    source, target = (
+        (tmp_path / "shared" / "tokenizers" / side / "sentencepiece.model").read_bytes()
+        for side in ("source", "target")
+    )
+    assert source == target
+    pieces = [p.decode() for p in translator.source_tokenizer.vocab.numpy().tolist()]
+    assert any("ç" in piece or "á" in piece for piece in pieces)  # learned on Portuguese too
+    separate = translation.TranslateConfig(**{**vars(config), "shared_vocab": False})
+    run_dir = translation.train(separate, str(tmp_path / "separate"), log=lambda _: None)
+    assert not translation.load_run(run_dir)[0].model.share_embeddings

@@ -11,9 +11,9 @@ from tf_transformer.serving import conformance
 from tf_transformer.serving.conformance import ConformanceError, check_export
 from tf_transformer.serving.export import export_translator, next_version, write_archive
 
+BLANK_INPUTS = ["", "   ", "\t\n", "\u00a0\u3000"]  # ASCII and Unicode whitespace
 HARD_INPUTS = [
-    "",
-    "   ",
+    *BLANK_INPUTS,
     " ".join(["kilometers"] * 5000),  # truncated to the model's max length
     "🙂🙂 Здравствуйте, 東京 ☃",  # emoji and scripts the vocabulary never saw
     "Saturday, June 9, 1984",
@@ -36,6 +36,22 @@ def test_served_outputs_equal_in_process_outputs_on_hard_inputs(translator, expo
     assert signature["inputs"]["text"]["shape"] == [-1]  # batch-first: [None]
     assert signature["outputs"]["translation"]["shape"] == [-1]
     assert {"SentencepieceOp", "While"} <= set(report.ops) or "StatelessWhile" in report.ops
+
+
+def test_blank_sources_translate_to_empty_strings_in_every_signature(translator, exported):
+    """The fixture's model is untrained: it invents text for anything, so an empty answer
+    to a blank source comes from the graph, not from what a model happened to learn."""
+    texts = [*BLANK_INPUTS, "Saturday, June 9, 1984"]
+    for beam_size in (1, 4):
+        outputs = in_process(translator, texts, beam_size=beam_size)
+        assert list(outputs[:-1]) == [b""] * len(BLANK_INPUTS)
+        assert outputs[-1] != b""
+    blank = np.array([b""] * len(texts), dtype=object)
+    requests = [("serving_default", {"text": texts}), ("beam_search", {"text": texts})]
+    expected = [{"translation": in_process(translator, texts, b)} for b in (1, 4)]
+    report = check_export(exported, requests, expected)  # the C API answers the same
+    for _, _, outputs in report.compared:
+        np.testing.assert_array_equal(outputs["translation"][:-1], blank[:-1])
 
 
 def test_conformance_check_fails_when_outputs_differ(translator, exported):

@@ -6,6 +6,7 @@ from tf_transformer.models import Transformer
 from tf_transformer.training import (
     CustomSchedule,
     MaskedLoss,
+    TimeBudget,
     masked_accuracy,
     masked_loss,
     standard_callbacks,
@@ -125,3 +126,21 @@ def test_an_interrupted_fit_resumes_at_the_next_epoch(tmp_path):
     assert int(model.optimizer.iterations.numpy()) == 5  # one batch an epoch, none repeated
     assert (tmp_path / "checkpoints" / "best.weights.h5").exists()
     assert any((tmp_path / "logs").rglob("events.out.tfevents.*"))
+
+
+def test_time_budget_stops_mid_epoch_and_still_validates(monkeypatch):
+    """A budget spent during the third step of the second epoch: training stops after
+    that step, the epoch's validation still runs, and fit returns normally."""
+    clock = iter(range(1000))  # every call to the clock is one second later
+    monkeypatch.setattr("tf_transformer.training.callbacks.time.monotonic", lambda: next(clock))
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((40, 3)), np.ones((40, 1))
+    lines = []
+    budget = TimeBudget(7.5, log=lines.append)  # the clock reads 8 after the 8th step
+    history = model.fit(
+        x, y, batch_size=8, epochs=5, validation_data=(x, y), callbacks=[budget], verbose=0
+    )
+    assert budget.stopped_at == (2, 3)  # 5 steps an epoch: step 8 is epoch 2, step 3
+    assert len(history.history["val_loss"]) == 2
+    assert lines == ["\ntime budget of 8 s reached: training stops after step 3 of epoch 2"]

@@ -88,10 +88,20 @@ def beam_search(
     length_penalty=0.6,
     end_id=END_ID,
 ):
-    """Beam search: the `beam_size` best continuations are kept at every step; the one with
-    the best score / ((5 + length) / 6) ** length_penalty (GNMT) is returned per row.
+    """Beam search with a pool of finished hypotheses (as TF Model Garden's
+    `SequenceBeamSearch` and tensor2tensor): `beam_size` live beams and, apart, the
+    `beam_size` best finished ones, scored log p / ((5 + length) / 6) ** length_penalty
+    (GNMT; the length counts `[END]`).
 
-    Returns `(batch, max_new_tokens)` int32 tokens like `generate`. Beam 1 is greedy.
+    Every step takes the 2K best continuations of the K live beams: those that end in
+    `[END]` go to the finished pool, the K best of the others stay live, so the search
+    never narrows below K live beams and a finished hypothesis is never pushed out by
+    unfinished ones. It stops when no live beam can still beat the best finished one (its
+    log p divided by the largest penalty, that of `max_new_tokens`; with a
+    `length_penalty` >= 0) or after `max_new_tokens`. Each row returns its best finished
+    hypothesis, or its best live beam when none finished.
+
+    Returns `(batch, max_new_tokens)` int32 tokens like `generate`.
     """
     prompt_ids = tf.cast(prompt_ids, tf.int32)
     batch = tf.shape(prompt_ids)[0]
@@ -105,49 +115,60 @@ def beam_search(
     static = tf.nest.map_structure(tile, static)
     logits, cache = step_fn(tile(prompt_ids), cache, 0, static)
     vocab = tf.shape(logits)[-1]
+    candidates = tf.minimum(2 * k, k * vocab)
     # only the first beam is live at the start, so the first step does not pick k copies
-    scores = tf.tile(tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], 0)[None], [batch, 1])
-    tokens = tf.fill([batch, k, max_new_tokens], PAD_ID)
-    lengths = tf.zeros([batch, k], tf.int32)
-    done = tf.zeros([batch, k], tf.bool)
-    # a finished beam can only continue with [PAD], at no cost
-    pad_only = tf.where(tf.equal(tf.range(vocab), PAD_ID), 0.0, NEG_INF)
+    alive_scores = tf.tile(tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], 0)[None], [batch, 1])
+    alive = tf.fill([batch, k, max_new_tokens], PAD_ID)
+    finished = tf.fill([batch, k, max_new_tokens], PAD_ID)
+    finished_scores = tf.fill([batch, k], NEG_INF)
+    max_penalty = ((5.0 + tf.cast(max_new_tokens, tf.float32)) / 6.0) ** length_penalty
 
-    def more(i, logits, cache, scores, tokens, lengths, done):
-        return (i < max_new_tokens) & ~tf.reduce_all(done)
+    def more(i, logits, cache, alive, alive_scores, finished, finished_scores):
+        best_live = alive_scores[:, 0] / max_penalty  # log p only falls as beams grow
+        can_improve = tf.reduce_any(best_live > tf.reduce_max(finished_scores, axis=1))
+        return (i < max_new_tokens) & can_improve
 
-    def step(i, logits, cache, scores, tokens, lengths, done):
+    def step(i, logits, cache, alive, alive_scores, finished, finished_scores):
         log_probs = tf.nn.log_softmax(tf.cast(logits[:, -1], tf.float32))
-        log_probs = tf.reshape(log_probs, [batch, k, vocab])
-        log_probs = tf.where(done[..., None], pad_only, log_probs)
-        candidates = tf.reshape(scores[..., None] + log_probs, [batch, k * vocab])
-        scores, chosen = tf.math.top_k(candidates, k)
+        flat = tf.reshape(
+            alive_scores[..., None] + tf.reshape(log_probs, [batch, k, vocab]), [batch, -1]
+        )
+        scores, chosen = tf.math.top_k(flat, candidates)
         beam, token = chosen // vocab, chosen % vocab
-        tokens = _write(tf.gather(tokens, beam, batch_dims=1), i, token)
-        was_done = tf.gather(done, beam, batch_dims=1)
-        lengths = tf.gather(lengths, beam, batch_dims=1) + tf.cast(~was_done, tf.int32)
-        done = was_done | tf.equal(token, end_id)
-        rows = tf.reshape(beam + tf.range(batch)[:, None] * k, [-1])
+        sequences = _write(tf.gather(alive, beam, batch_dims=1), i, token)
+        ends = tf.equal(token, end_id)
+        real = scores > NEG_INF / 2  # not a continuation of a beam that was never live
+        # finished pool: the K best of the old pool and this step's [END] candidates
+        penalty = ((5.0 + tf.cast(i + 1, tf.float32)) / 6.0) ** length_penalty
+        new_finished = tf.where(ends & real, scores / penalty, NEG_INF)
+        pool_scores = tf.concat([finished_scores, new_finished], axis=1)
+        finished_scores, kept = tf.math.top_k(pool_scores, k)
+        finished = tf.gather(tf.concat([finished, sequences], axis=1), kept, batch_dims=1)
+        # live beams: the K best candidates that did not end
+        alive_scores, kept = tf.math.top_k(tf.where(ends, NEG_INF * 2, scores), k)
+        alive = tf.gather(sequences, kept, batch_dims=1)
+        alive_tokens = tf.gather(token, kept, batch_dims=1)
+        rows = tf.reshape(tf.gather(beam, kept, batch_dims=1) + tf.range(batch)[:, None] * k, [-1])
         cache = tf.nest.map_structure(lambda t: tf.gather(t, rows), cache)
-        logits, cache = step_fn(tf.reshape(token, [-1, 1]), cache, prompt_length + i, static)
-        return i + 1, logits, cache, scores, tokens, lengths, done
+        logits, cache = step_fn(tf.reshape(alive_tokens, [-1, 1]), cache, prompt_length + i, static)
+        return i + 1, logits, cache, alive, alive_scores, finished, finished_scores
 
-    loop_vars = (tf.constant(0), logits, cache, scores, tokens, lengths, done)
+    loop_vars = (tf.constant(0), logits, cache, alive, alive_scores, finished, finished_scores)
     invariants = (
         tf.TensorShape([]),
         tf.TensorShape([None, None, None]),
         tf.nest.map_structure(_any_batch, cache),
+        tf.TensorShape([None, None, None]),
         tf.TensorShape([None, None]),
         tf.TensorShape([None, None, None]),
         tf.TensorShape([None, None]),
-        tf.TensorShape([None, None]),
     )
-    _, _, _, scores, tokens, lengths, _ = tf.while_loop(
+    *_, alive, _, finished, finished_scores = tf.while_loop(
         more, step, loop_vars, shape_invariants=invariants
     )
-    penalty = ((5.0 + tf.cast(lengths, tf.float32)) / 6.0) ** length_penalty
-    best = tf.argmax(scores / penalty, axis=-1, output_type=tf.int32)
-    return tf.gather(tokens, best, batch_dims=1)
+    # the pool is sorted, so index 0 is the best finished; live beams are sorted too
+    has_finished = finished_scores[:, 0] > NEG_INF / 2
+    return tf.where(has_finished[:, None], finished[:, 0], alive[:, 0])
 
 
 def generate_without_cache(logits_fn, prompt_ids, max_new_tokens, end_id=END_ID):

@@ -20,7 +20,13 @@ def filter_top_k(logits, top_k):
 
 def filter_top_p(logits, top_p):
     """Keeps each row's nucleus: the fewest most likely tokens whose probability sums to
-    at least `top_p` (`top_p` >= 1 keeps all)."""
+    at least `top_p` (`top_p` >= 1 keeps all).
+
+    A token is kept when the probability mass of the tokens before it is below `top_p`.
+    At an exact tie (the first k tokens sum to exactly `top_p`) the nucleus is those k in
+    exact arithmetic, but the float32 cumulative sum decides: where it rounds below `top_p`
+    the next token joins. Ties of the kept tokens' own logits are all kept.
+    """
     p = tf.cast(tf.broadcast_to(top_p, tf.shape(logits)[:1]), logits.dtype)
     ordered = tf.sort(logits, axis=-1, direction="DESCENDING")
     before = tf.cumsum(tf.nn.softmax(ordered, axis=-1), axis=-1, exclusive=True)

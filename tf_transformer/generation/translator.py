@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from tf_transformer.generation.decoding import beam_search, generate
-from tf_transformer.text.tokenizer import START_ID
+from tf_transformer.text.tokenizer import PAD_ID, START_ID
 
 
 class Translator(tf.Module):
@@ -11,9 +11,10 @@ class Translator(tf.Module):
     key/value cache, detokenize. The same object is what `translate text` calls and what
     the export serves.
 
-    Sources longer than the model's `max_length` are truncated; an empty string gets an
-    (empty) translation. `translate(texts)` is greedy; `translate(texts, beam_size=K)`
-    runs beam search.
+    Sources longer than the model's `max_length` are truncated. An empty or whitespace-only
+    source translates to an empty string, in the graph, whatever the model learned.
+    `translate(texts)` is greedy; `translate(texts, beam_size=K)` runs beam search (with a
+    finished pool, `tf_transformer.generation.beam_search`).
     """
 
     def __init__(self, model, source_tokenizer, target_tokenizer, length_penalty=0.6):
@@ -34,14 +35,15 @@ class Translator(tf.Module):
         return tf.pad(ids.to_tensor(), [[0, 0], [0, 1]])
 
     def token_ids(self, texts, beam_size=1):
-        """Target ids `(batch, max_length - 1)`, `[END]` and `[PAD]` included."""
+        """Target ids `(batch, max_length - 1)`, `[END]` and `[PAD]` included; all `[PAD]`
+        for a blank source (nothing but Unicode whitespace)."""
         texts = tf.convert_to_tensor(texts, tf.string)
         source = self.source_ids(texts)
         cache, static = self.model.start_decoding(source, self.max_length)
         prompt = tf.fill([tf.shape(source)[0], 1], START_ID)
         steps = self.max_length - 1
         if beam_size > 1:
-            return beam_search(
+            tokens = beam_search(
                 self.model.decode_step,
                 prompt,
                 cache,
@@ -50,7 +52,10 @@ class Translator(tf.Module):
                 beam_size=beam_size,
                 length_penalty=self.length_penalty,
             )
-        return generate(self.model.decode_step, prompt, cache, static, steps)
+        else:
+            tokens = generate(self.model.decode_step, prompt, cache, static, steps)
+        blank = tf.strings.regex_full_match(texts, r"[\s\p{Z}]*")
+        return tf.where(blank[:, None], PAD_ID, tokens)
 
     def translate(self, texts, beam_size=1):
         """Translations of a `[batch]` string tensor (or list), as a `[batch]` string tensor."""

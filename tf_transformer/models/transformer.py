@@ -10,8 +10,10 @@ from tf_transformer.models.presets import resolve
 PRESETS = {
     # The TensorFlow tutorial's model.
     "tutorial": dict(num_layers=4, d_model=128, num_heads=8, dff=512, dropout=0.1),
-    # Half the tutorial's depth: what `make demo` trains within its CPU budget.
+    # Half the tutorial's depth.
     "small": dict(num_layers=2, d_model=128, num_heads=8, dff=512, dropout=0.1),
+    # Half the tutorial's depth and width: what `make demo` trains within its CPU budget.
+    "mini": dict(num_layers=2, d_model=64, num_heads=4, dff=256, dropout=0.1),
     # Table 3 of the paper: base and big, with the shared, tied vocabulary it used.
     "paper_base": dict(
         num_layers=6, d_model=512, num_heads=8, dff=2048, dropout=0.1, share_embeddings=True

@@ -3,6 +3,7 @@ standard set."""
 
 import os
 import sys
+import time
 
 import keras
 import numpy as np
@@ -45,10 +46,46 @@ class Perplexity(keras.callbacks.Callback):
                 logs[key.replace("loss", "perplexity")] = float(np.exp(logs[key]))
 
 
-def standard_callbacks(run_dir, monitor="val_loss"):
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training gracefully once `seconds` of wall-clock time have passed since
+    `fit` began: the current step ends, then the epoch's validation, checkpoint and
+    epoch-end callbacks run as after any epoch. `stopped_at` is `(epoch, step)` (1-based)
+    where it stopped, or None if the budget was never reached."""
+
+    def __init__(self, seconds: float, log=print):
+        super().__init__()
+        self.seconds = seconds
+        self.log = log
+        self.stopped_at = None
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self._start = time.monotonic()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.stopped_at is None and time.monotonic() - self._start >= self.seconds:
+            self.model.stop_training = True
+            self.stopped_at = (self._epoch + 1, batch + 1)
+            self.log(
+                f"\ntime budget of {format_seconds(self.seconds)} reached: training stops "
+                f"after step {batch + 1} of epoch {self._epoch + 1}"
+            )
+
+
+def format_seconds(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def standard_callbacks(run_dir, monitor="val_loss", time_budget=None):
     """Best checkpoint, `BackupAndRestore` (an interrupted `fit` resumes at the epoch
-    where it stopped) and TensorBoard logs, all under `run_dir`."""
-    return [
+    where it stopped) and TensorBoard logs, all under `run_dir`; with `time_budget`
+    (seconds), a `TimeBudget` that ends training when it is spent."""
+    budget = [TimeBudget(time_budget)] if time_budget else []
+    return budget + [
         keras.callbacks.ModelCheckpoint(
             os.path.join(run_dir, "checkpoints", "best.weights.h5"),
             monitor=monitor,

@@ -33,6 +33,22 @@ class CustomSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return {"d_model": self.d_model, "warmup_steps": self.warmup_steps}
 
 
+WARMUP_FRACTION = 0.2
+
+
+def fitting_warmup(total_steps: int, warmup_steps: int = 4000, fraction: float = WARMUP_FRACTION):
+    """`(steps, reason)`: the paper's `warmup_steps`, capped at `fraction` of a run of
+    `total_steps`, so that the learning rate reaches its peak within the run (the paper
+    warmed up for 4,000 of 100,000 steps; 10 epochs of a 30k-pair corpus are ~3,000)."""
+    cap = max(1, round(fraction * total_steps))
+    if warmup_steps <= cap:
+        return warmup_steps, f"{warmup_steps:,} steps, within the run's {total_steps:,}"
+    return cap, (
+        f"{cap:,} steps: {fraction:.0%} of the run's {total_steps:,} (the paper's "
+        f"{warmup_steps:,} would not reach the peak within the run)"
+    )
+
+
 def transformer_optimizer(d_model, warmup_steps=4000):
     """Adam with the paper's beta1 0.9, beta2 0.98, epsilon 1e-9 and `CustomSchedule`."""
     return keras.optimizers.Adam(

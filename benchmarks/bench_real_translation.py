@@ -1,0 +1,311 @@
+"""Real text, side by side: our `tutorial` translator through the CLI's recipe against a
+KerasHub baseline of the same size, trained in one run on the same machine on a corpus of
+aligned one-sentence-per-line files, scored with sacreBLEU on its test set.
+
+The KerasHub side is the keras.io "English-to-Spanish translation with KerasHub" recipe at
+the `tutorial` size: `TokenAndPositionEmbedding` + 4 `TransformerEncoder` and 4
+`TransformerDecoder` layers (d_model 128, 8 heads, dff 512, dropout 0.1), WordPiece 8k per
+side, batches of 64 sentences padded to 64 tokens, the paper's schedule with 4,000 warm-up
+steps, `GreedySampler` / `BeamSampler(4)` rerunning the model over the prefix.
+
+    .venv/bin/python -m benchmarks.bench_real_translation --data ../shared/data/multi30k-en-fr \\
+        --pair en-fr --epochs 10 [--test test_2016_flickr] [--only ours|hub] [--out DIR]
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+MAX_TOKENS = 64
+BATCH = 64
+VOCAB = 8000
+
+
+class EpochTimer:
+    """Seconds of each epoch (training and validation), as a Keras callback."""
+
+    def __new__(cls):
+        import keras
+
+        class Timer(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.seconds = []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.seconds.append(time.perf_counter() - self._start)
+
+        return Timer()
+
+
+def score(hypotheses, references):
+    from sacrebleu.metrics import BLEU, CHRF
+
+    bleu, chrf = BLEU(), CHRF()
+    return {
+        "bleu": round(bleu.corpus_score(hypotheses, [references]).score, 1),
+        "chrf": round(chrf.corpus_score(hypotheses, [references]).score, 1),
+        "signature": str(bleu.get_signature()),
+    }
+
+
+def timed_decode(translate, sources, batch=128):
+    start = time.perf_counter()
+    outputs = []
+    for i in range(0, len(sources), batch):
+        outputs += translate(sources[i : i + batch])
+    return outputs, time.perf_counter() - start
+
+
+def run_ours(spec, epochs, out_dir, overrides):
+    """The CLI's recipe (`translate train`), then greedy and beam-4 decoding of the test set."""
+    from pipelines import translation
+    from pipelines.runs import read_json
+    from pipelines.sources import load_corpus
+
+    timer = EpochTimer()
+    standard = translation.standard_callbacks
+    translation.standard_callbacks = lambda *a, **k: [*standard(*a, **k), timer]
+    config = translation.TranslateConfig(
+        source=spec,
+        preset="tutorial",
+        epochs=epochs,
+        batch_size=BATCH,
+        max_tokens=MAX_TOKENS,
+        vocab_size=VOCAB,
+        **{"mixed_precision": "float32", **overrides},
+    )
+    run_dir = translation.train(config, os.path.join(out_dir, "ours"))
+    translator, _ = translation.load_run(run_dir)
+    test = load_corpus(spec).test
+    sources, references = [s for s, _ in test], [t for _, t in test]
+    history = read_json(run_dir, "history.json")
+    result = {"epoch_seconds": timer.seconds, "params": translator.model.count_params()}
+    result["val_accuracy"] = history["val_masked_accuracy"][-1]
+    for beam in (1, 4):
+        outputs, seconds = timed_decode(
+            lambda b, beam=beam: translator.translate_strings(b, beam), sources
+        )
+        result[f"beam{beam}"] = {**score(outputs, references), "decode_seconds": seconds}
+        result[f"beam{beam}"]["samples"] = list(zip(sources[:3], outputs[:3], strict=True))
+    return result
+
+
+def run_hub(spec, epochs, out_dir):
+    """The keras.io KerasHub recipe at the tutorial's size."""
+    import keras
+    import keras_hub
+    import tensorflow as tf
+
+    from benchmarks.bench_keras_hub import TUTORIAL
+    from pipelines.sources import load_corpus
+    from tf_transformer.training import transformer_optimizer
+
+    keras.utils.set_random_seed(0)
+    corpus = load_corpus(spec)
+    reserved = ["[PAD]", "[UNK]", "[START]", "[END]"]
+    tokenizers = []
+    for side in (0, 1):
+        texts = tf.data.Dataset.from_tensor_slices(corpus.texts("train", side)).batch(1000)
+        vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
+            texts, vocabulary_size=VOCAB, reserved_tokens=reserved, lowercase=False
+        )
+        tokenizers.append(
+            keras_hub.tokenizers.WordPieceTokenizer(vocabulary=vocabulary, lowercase=False)
+        )
+    source_tok, target_tok = tokenizers
+    start_end = keras_hub.layers.StartEndPacker(
+        sequence_length=MAX_TOKENS + 1,
+        start_value=target_tok.token_to_id("[START]"),
+        end_value=target_tok.token_to_id("[END]"),
+        pad_value=0,
+    )
+    source_pack = keras_hub.layers.StartEndPacker(sequence_length=MAX_TOKENS, pad_value=0)
+
+    def preprocess(source, target):
+        source = source_pack(source_tok(source))
+        target = start_end(target_tok(target))
+        return (source, target[:, :-1]), target[:, 1:]
+
+    def batches(split, shuffle):
+        sources, targets = zip(*corpus.split(split), strict=True)
+        data = tf.data.Dataset.from_tensor_slices((list(sources), list(targets)))
+        if shuffle:
+            data = data.shuffle(len(sources), seed=0)
+        return data.batch(BATCH).map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).prefetch(4)
+
+    layers, d_model = TUTORIAL["num_layers"], TUTORIAL["d_model"]
+    options = dict(intermediate_dim=TUTORIAL["dff"], num_heads=TUTORIAL["num_heads"], dropout=0.1)
+    source = keras.Input((None,), dtype="int32")
+    target = keras.Input((None,), dtype="int32")
+    hidden = keras_hub.layers.TokenAndPositionEmbedding(
+        source_tok.vocabulary_size(), MAX_TOKENS, d_model, mask_zero=True
+    )(source)
+    for _ in range(layers):
+        hidden = keras_hub.layers.TransformerEncoder(**options)(hidden)
+    decoded = keras_hub.layers.TokenAndPositionEmbedding(
+        target_tok.vocabulary_size(), MAX_TOKENS, d_model, mask_zero=True
+    )(target)
+    for _ in range(layers):
+        decoded = keras_hub.layers.TransformerDecoder(**options)(decoded, encoder_sequence=hidden)
+    logits = keras.layers.Dense(target_tok.vocabulary_size())(decoded)
+    model = keras.Model((source, target), logits)
+    # as keras.io: Keras's own masks (from `mask_zero`) take padding out of loss and accuracy
+    model.compile(
+        optimizer=transformer_optimizer(d_model, 4000),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="masked_accuracy")],
+    )
+    timer = EpochTimer()
+    history = model.fit(
+        batches("train", True),
+        validation_data=batches("validation", False),
+        epochs=epochs,
+        callbacks=[timer],
+        verbose=2,
+    )
+    end_id = target_tok.token_to_id("[END]")
+
+    def decoder(sampler):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def translate(texts):
+            encoded = source_pack(source_tok(texts))
+            rows = tf.shape(encoded)[0]
+            prompt = tf.concat(
+                [
+                    tf.fill([rows, 1], target_tok.token_to_id("[START]")),
+                    tf.zeros([rows, MAX_TOKENS - 1], tf.int32),
+                ],
+                axis=1,
+            )
+
+            def next_fn(prompt, cache, index):
+                # the beam sampler flattens (rows, beams): each row's source, once a beam
+                sources = tf.repeat(encoded, tf.shape(prompt)[0] // rows, axis=0)
+                return model((sources, prompt), training=False)[:, index - 1, :], None, cache
+
+            tokens = sampler(next_fn, prompt, stop_token_ids=[end_id], index=1)
+            return target_tok.detokenize(tokens[:, 1:])
+
+        def run(batch):
+            outputs = translate(tf.constant(batch)).numpy()
+            return [clean(t.decode("utf-8", "replace")) for t in outputs]
+
+        return run
+
+    def clean(text):
+        for token in reserved:
+            text = text.replace(token, "")
+        return " ".join(text.split())
+
+    test = corpus.test
+    sources, references = [s for s, _ in test], [t for _, t in test]
+    result = {"epoch_seconds": timer.seconds, "params": model.count_params()}
+    result["val_accuracy"] = history.history["val_masked_accuracy"][-1]
+    for beam, sampler in (
+        (1, keras_hub.samplers.GreedySampler()),
+        (4, keras_hub.samplers.BeamSampler(4)),
+    ):
+        outputs, seconds = timed_decode(decoder(sampler), sources)
+        result[f"beam{beam}"] = {**score(outputs, references), "decode_seconds": seconds}
+        result[f"beam{beam}"]["samples"] = list(zip(sources[:3], outputs[:3], strict=True))
+    return result
+
+
+def report(results, args):
+    import statistics
+
+    from benchmarks.common import machine, table
+
+    print(f"Machine: {machine('float32 (both sides)')}\n")
+    print(
+        f"`{args.spec}`, {results.get('epochs', args.epochs)} epochs each, "
+        f"test set `{args.test_name}` "
+        f"({results['pairs']:,} pairs), sacreBLEU {results['signature']}\n"
+    )
+    rows = []
+    for side, label in (
+        ("ours", "ours: `translate train --preset tutorial`"),
+        ("hub", "KerasHub (keras.io recipe)"),
+    ):
+        if side not in results:
+            continue
+        r = results[side]
+        for beam in (1, 4):
+            b = r[f"beam{beam}"]
+            rows.append(
+                [
+                    label,
+                    f"{r['params']:,}",
+                    f"{statistics.median(r['epoch_seconds']):.0f}",
+                    f"{100 * r['val_accuracy']:.1f}%",
+                    "greedy" if beam == 1 else "beam 4",
+                    f"{b['bleu']:.1f}",
+                    f"{b['chrf']:.1f}",
+                    f"{b['decode_seconds']:.0f}",
+                ]
+            )
+    header = [
+        "model",
+        "parameters",
+        "s/epoch (median)",
+        "val token acc.",
+        "decoding",
+        "BLEU",
+        "chrF",
+        "decode s",
+    ]
+    print(table(header, rows))
+    if "hub" not in results:
+        print("\nThe KerasHub side was not run (`--only ours`).")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, help="a directory of aligned files")
+    parser.add_argument("--pair", default="en-fr", help="SOURCE-TARGET file suffixes")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--test", default=None, help="the test stem (default: the only test*)")
+    parser.add_argument("--only", choices=["ours", "hub"])
+    parser.add_argument("--out", default="runs/bench_real")
+    parser.add_argument("--ours", default="{}", help="JSON overrides of our TranslateConfig")
+    parser.add_argument("--report", metavar="RESULTS_JSON", help="print a saved run's report")
+    args = parser.parse_args(argv)
+    from pipelines.local_files import directory_stems
+
+    stems = directory_stems("--data", args.data, tuple(args.pair.split("-")))
+    if args.test:
+        stems["test"] = os.path.join(args.data, args.test)
+    args.spec = f"lines:{args.pair}:" + ",".join(f"{k}={v}" for k, v in stems.items())
+    args.test_name = os.path.basename(stems["test"])
+    if args.report:
+        with open(args.report) as handle:
+            report(json.load(handle), args)
+        return 0
+    os.makedirs(args.out, exist_ok=True)
+    results = {}
+    if args.only != "hub":
+        results["ours"] = run_ours(args.spec, args.epochs, args.out, json.loads(args.ours))
+    if args.only != "ours":
+        results["hub"] = run_hub(args.spec, args.epochs, args.out)
+    from pipelines.sources import load_corpus
+
+    results["pairs"] = len(load_corpus(args.spec).test)
+    results["epochs"] = args.epochs
+    results["command"] = [a for a in (argv or sys.argv[1:]) if a not in ("--data", args.data)]
+    results["signature"] = next(iter(v for v in results.values() if isinstance(v, dict)))["beam1"][
+        "signature"
+    ]
+    with open(os.path.join(args.out, "results.json"), "w") as handle:
+        json.dump(results, handle, indent=2, ensure_ascii=False)
+    report(results, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""The user's own corpora: fractions, a file per split, aligned one-sentence-per-line files."""
+
+import pytest
+
+from pipelines.sources import SPLITS, CorpusError, load_corpus
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return str(path)
+
+
+def aligned(tmp_path, stem, count, start=0):
+    en = "".join(f"A dog number {i} runs.\n" for i in range(start, start + count))
+    fr = "".join(f"Un chien numéro {i} court.\n" for i in range(start, start + count))
+    write(tmp_path / f"{stem}.en", en)
+    write(tmp_path / f"{stem}.fr", fr)
+    return str(tmp_path / stem)
+
+
+def test_hash_split_fractions_are_settable(tmp_path):
+    path = write(tmp_path / "pairs.tsv", "".join(f"s{i}\tt{i}\n" for i in range(2000)))
+    default = load_corpus(f"tsv:{path}")
+    wider = load_corpus(f"tsv:{path},validation=0.2,test=0.1")
+    assert 60 <= len(default.validation) <= 140 and 60 <= len(default.test) <= 140
+    assert 330 <= len(wider.validation) <= 470 and 150 <= len(wider.test) <= 250
+    assert sum(len(wider.split(name)) for name in SPLITS) == 2000
+
+
+def test_a_file_per_split_is_read_as_given(tmp_path):
+    files = {
+        name: write(tmp_path / f"{name}.tsv", "".join(f"{name} {i}\tx {i}\n" for i in range(n)))
+        for name, n in (("train", 300), ("dev", 20), ("test", 10))
+    }
+    spec = f"tsv:train={files['train']},validation={files['dev']},test={files['test']}"
+    corpus = load_corpus(spec)
+    assert (len(corpus.train), len(corpus.validation), len(corpus.test)) == (300, 20, 10)
+    assert corpus.validation[0] == ("dev 0", "x 0")
+    # a split left out is carved out of train by hash
+    carved = load_corpus(f"tsv:train={files['train']},test={files['test']}")
+    assert len(carved.test) == 10 and 0 < len(carved.validation) < 40
+    assert len(carved.train) + len(carved.validation) == 300
+
+
+def test_aligned_line_files_per_split_and_from_a_directory(tmp_path):
+    aligned(tmp_path, "train", 500)
+    aligned(tmp_path, "val", 30, start=1000)
+    aligned(tmp_path, "test_2016_flickr", 20, start=2000)
+    spec = f"lines:en-fr:train={tmp_path}/train,validation={tmp_path}/val"
+    corpus = load_corpus(spec + f",test={tmp_path}/test_2016_flickr")
+    assert corpus.kind == "parallel"
+    assert (len(corpus.train), len(corpus.validation), len(corpus.test)) == (500, 30, 20)
+    assert corpus.test[3] == ("A dog number 2003 runs.", "Un chien numéro 2003 court.")
+    found = load_corpus(f"lines:en-fr:{tmp_path}")  # train, val and the only test* set
+    assert (found.train, found.validation, found.test) == (
+        corpus.train,
+        corpus.validation,
+        corpus.test,
+    )
+    reversed_pairs = load_corpus(f"lines:fr-en:{tmp_path}")
+    assert reversed_pairs.test[3] == ("Un chien numéro 2003 court.", "A dog number 2003 runs.")
+    one_pair = load_corpus(f"lines:en-fr:{tmp_path}/train,validation=0.1,test=0.1")
+    assert sum(len(one_pair.split(name)) for name in SPLITS) == 500
+
+
+@pytest.mark.parametrize(
+    "files, spec, message",
+    [
+        (
+            {"train.en": "a\nb\nc\n", "train.fr": "x\ny\n"},
+            "lines:en-fr:{d}/train",
+            r"train\.en has 3 lines but .*train\.fr has 2",
+        ),
+        ({"train.en": "a\n"}, "lines:en-fr:{d}/train", r"train\.fr: no such file"),
+        (
+            {"train.en": b"a\n\xff\xfeb\n", "train.fr": "x\ny\n"},
+            "lines:en-fr:{d}/train",
+            r"train\.en:2: invalid UTF-8",
+        ),
+        (
+            {"train.tsv": "a\tb\n", "val.tsv": "\n\n"},
+            "tsv:train={d}/train.tsv,validation={d}/val.tsv",
+            r"val\.tsv: empty corpus",
+        ),
+        ({"train.tsv": "a\tb\n"}, "tsv:validation={d}/train.tsv", "no train file"),
+        ({"train.tsv": "a\tb\n"}, "tsv:{d}/train.tsv,dev={d}/x", "unknown split 'dev'"),
+        ({"train.tsv": "a\tb\n"}, "tsv:{d}/train.tsv,validation=0.6,test=0.5", "sum to 1"),
+        ({"train.en": "a\n"}, "lines:en:{d}/train", "expected lines:SRC-TGT:PATH"),
+        ({"dev.en": "a\n"}, "lines:en-fr:{d}", r"has no train\.en"),
+        (
+            {n: "a\n" for n in ("train.en", "test1.en", "test2.en")},
+            "lines:en-fr:{d}",
+            r"several test sets \(test1, test2\)",
+        ),
+    ],
+)
+def test_malformed_corpora_are_one_line_errors(tmp_path, files, spec, message):
+    for name, text in files.items():
+        write(tmp_path / name, text)
+    with pytest.raises(CorpusError, match=message) as error:
+        load_corpus(spec.format(d=tmp_path))
+    assert "\n" not in str(error.value)

@@ -1,0 +1,151 @@
+"""`tf-transformer bert`: pretrain, fine-tune, predict and export the BERT-style encoder."""
+
+from pipelines.runs import is_chief
+from tf_transformer.cli.common import (
+    add_export_command,
+    add_run_options,
+    check_positive,
+    config_from,
+    export_and_check,
+    read_metrics,
+    worker_done,
+)
+
+
+def add_commands(commands):
+    bert = commands.add_parser("bert", help="the BERT-style encoder: pretrain, fine-tune, serve")
+    bert_commands = bert.add_subparsers(dest="action", metavar="ACTION", required=True)
+    pretrain = bert_commands.add_parser("pretrain", help="masked-LM pretraining on text")
+    pretrain.add_argument(
+        "--source", default="pydocs", help="corpus spec, or several joined by + (default pydocs)"
+    )
+    pretrain.add_argument("--preset", default="bert_small", help="BERT preset (default bert_small)")
+    pretrain.add_argument("--epochs", type=int, default=5)
+    pretrain.add_argument("--batch-size", type=int, default=32)
+    pretrain.add_argument("--seq-len", type=int, default=128, help="longest input, in tokens")
+    pretrain.add_argument("--vocab-size", type=int, default=8000)
+    pretrain.add_argument("--learning-rate", type=float, default=5e-4, help="peak of the schedule")
+    pretrain.add_argument("--warmup-steps", type=int, default=200)
+    add_run_options(pretrain, "runs/bert", "saved_models/fill_mask")
+    pretrain.set_defaults(handler=bert_pretrain_command)
+
+    finetune = bert_commands.add_parser("finetune", help="fine-tune for classification or tagging")
+    finetune.add_argument("--task", required=True, choices=["classify", "tag"])
+    finetune.add_argument(
+        "--source", help="corpus spec (default cldr-langid for classify, cldr-tags for tag)"
+    )
+    finetune.add_argument(
+        "--from", dest="from_run", metavar="RUN_DIR", help="a pretraining run (default: none)"
+    )
+    finetune.add_argument("--preset", default="bert_small", help="preset without --from")
+    finetune.add_argument("--epochs", type=int, default=5)
+    finetune.add_argument("--batch-size", type=int, default=32)
+    finetune.add_argument("--seq-len", type=int, help="default: the pretraining run's")
+    finetune.add_argument("--vocab-size", type=int, default=8000, help="tokenizer without --from")
+    finetune.add_argument("--learning-rate", type=float, default=3e-4, help="peak of the schedule")
+    finetune.add_argument(
+        "--train-limit", type=int, help="fine-tune on the first N training examples only"
+    )
+    finetune.add_argument(
+        "--no-compare", action="store_true", help="skip the same fine-tuning from random weights"
+    )
+    add_run_options(finetune, "runs/bert-<task>", "saved_models/classifier")
+    finetune.set_defaults(handler=bert_finetune_command)
+
+    predict = bert_commands.add_parser("predict", help="fill masks, classify or tag with a run")
+    predict.add_argument("run_dir")
+    predict.add_argument("texts", nargs="+")
+    predict.set_defaults(handler=bert_predict_command)
+
+    add_export_command(
+        bert_commands, bert_export_command, None, "saved_models/fill_mask, classifier or tagger"
+    )
+
+
+def bert_pretrain_command(args):
+    from pipelines import masked_lm
+
+    check_positive(epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len)
+    config = config_from(masked_lm.PretrainConfig, args)
+    run_dir = masked_lm.pretrain(config, args.run_dir)
+    print(f"run directory: {run_dir}")
+    if not is_chief(config.strategy):
+        return worker_done()
+    metrics = read_metrics(run_dir)
+    print(
+        f"validation: masked-token loss {metrics['validation_loss']:.3f}, "
+        f"perplexity {metrics['validation_perplexity']:.1f}, "
+        f"masked accuracy {100 * metrics['validation_masked_accuracy']:.1f}%"
+    )
+    for text, fills in metrics["samples"].items():
+        print(f"  {text!r} -> {fills}")
+    if args.export:
+        export_and_check(masked_lm, run_dir, args.export)
+    return 0
+
+
+def bert_finetune_command(args):
+    from pipelines import masked_lm
+
+    check_positive(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        train_limit=args.train_limit,
+    )
+    default_source = {"classify": "cldr-langid", "tag": "cldr-tags"}[args.task]
+    config = config_from(
+        masked_lm.FinetuneConfig,
+        args,
+        source=args.source or default_source,
+        compare_scratch=not args.no_compare,
+    )
+    run_dir = masked_lm.finetune(config, args.run_dir)
+    print(f"run directory: {run_dir}")
+    if not is_chief(config.strategy):
+        return worker_done()
+    for start, report in read_metrics(run_dir).items():
+        origin = "pretrained encoder" if start == "pretrained" else "random weights"
+        if "accuracy" in report:
+            print(
+                f"test accuracy from {origin}: {100 * report['accuracy']:.1f}% "
+                f"({report['examples']:,} texts; confusion matrix {report['confusion_matrix_png']})"
+            )
+        else:
+            print(f"test macro F1 from {origin}: {100 * report['macro_f1']:.1f}")
+            for tag, scores in report["per_label"].items():
+                print(f"  {tag:10s} F1 {100 * scores['f1']:5.1f}  ({scores['support']:,} words)")
+    if args.export:
+        export_and_check(masked_lm, run_dir, args.export)
+    return 0
+
+
+def bert_predict_command(args):
+    from pipelines import masked_lm
+    from tf_transformer.serving.client import strings
+
+    predictor, config = masked_lm.load_run(args.run_dir)
+    outputs = {key: strings(value) for key, value in predictor.predict(args.texts).items()}
+    for row, text in enumerate(args.texts):
+        if config["task"] == "pretrain":
+            fills = [
+                ", ".join(f"{t} {s:.2f}" for t, s in zip(tokens, scores, strict=True) if t)
+                for tokens, scores in zip(
+                    outputs["tokens"][row], outputs["scores"][row], strict=True
+                )
+            ]
+            print(f"{text}\t" + " | ".join(f for f in fills if f))
+        elif config["task"] == "classify":
+            print(f"{text}\t{outputs['label'][row]}\t{max(outputs['probabilities'][row]):.3f}")
+        else:
+            pairs = zip(outputs["tokens"][row], outputs["tags"][row], strict=True)
+            print(f"{text}\t" + " ".join(f"{w}/{t}" for w, t in pairs if w))
+    return 0
+
+
+def bert_export_command(args):
+    from pipelines import masked_lm
+
+    model_dir = args.model_dir or masked_lm.MODEL_DIRS[masked_lm.run_task(args.run_dir)]
+    export_and_check(masked_lm, args.run_dir, model_dir, args.version, not args.no_check)
+    return 0

@@ -1,0 +1,147 @@
+"""What the command modules share: run and export options, argument checks, export and
+check, and how to print what a run measured."""
+
+import argparse
+import dataclasses
+import json
+import os
+import re
+
+from tf_transformer.errors import InputError
+
+DOCKER_LINE = (
+    "docker run -p 8500:8500 -p 8501:8501 "
+    '--mount type=bind,source="{root}",target=/models/{name} '
+    "-e MODEL_NAME={name} -t tensorflow/serving"
+)
+CURL_LINE = (
+    'curl -d \'{{"instances": ["{text}"]}}\' -X POST http://localhost:8501/v1/models/{name}:predict'
+)
+
+
+def add_run_options(parser, runs, model_dir):
+    """The options every training command has."""
+    parser.add_argument("--steps-per-epoch", type=int)
+    parser.add_argument("--jit-compile", action="store_true", help="compile train steps with XLA")
+    parser.add_argument(
+        "--mixed-precision",
+        choices=["auto", "bf16", "fp16", "float32"],
+        default="auto",
+        help="auto (default): bf16 where the GPU/TPU/CPU computes it natively, else float32; "
+        "bf16/fp16 force mixed precision (float32 variables; fp16 with loss scaling)",
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=["default", "mirrored", "multi-worker"],
+        default="default",
+        help="tf.distribute strategy: one device, all local GPUs, or the TF_CONFIG cluster",
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=duration,
+        metavar="DURATION",
+        help="stop training gracefully after this wall-clock time (e.g. 90s, 6m, 1h30m)",
+    )
+    parser.add_argument(
+        "--vocab-sample",
+        type=positive_int,
+        default=200_000,
+        metavar="N",
+        help="learn the vocabulary from at most N texts, evenly spaced (default 200,000)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--run-dir", help=f"default: {runs}/<timestamp>")
+    parser.add_argument(
+        "--export", metavar="MODEL_DIR", help=f"then export (e.g. {model_dir}) and check"
+    )
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def duration(text: str) -> float:
+    """Seconds in `90`, `90s`, `6m`, `1.5h` or `1h30m`."""
+    parts = re.fullmatch(
+        r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text
+    )
+    if not text.strip() or parts is None:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 90s, 6m, 1h30m)")
+    hours, minutes, seconds = (float(p) if p else 0.0 for p in parts.groups())
+    total = 3600 * hours + 60 * minutes + seconds
+    if total <= 0:
+        raise argparse.ArgumentTypeError(f"a time budget must be positive, got {text!r}")
+    return total
+
+
+def add_export_command(commands, handler, model_dir, default_help=None):
+    """`<family> export RUN_DIR [--model-dir] [--version] [--no-check]`."""
+    export = commands.add_parser("export", help="export a run for TF Serving")
+    export.add_argument("run_dir")
+    export.add_argument(
+        "--model-dir", default=model_dir, help=f"default: {default_help or model_dir}"
+    )
+    export.add_argument("--version", type=int, help="default: one more than the newest")
+    export.add_argument("--no-check", action="store_true", help="skip the conformance check")
+    export.set_defaults(handler=handler)
+
+
+def worker_done():
+    """A multi-worker run's other workers stop after training: the chief, whose weights
+    are the same, evaluates and exports."""
+    print("this worker's part is done (evaluation and export are the chief's)")
+    return 0
+
+
+def config_from(cls, args, **values):
+    """A recipe's config dataclass from the parsed options of the same names, and `values`."""
+    names = {field.name for field in dataclasses.fields(cls)}
+    return cls(**{**{k: v for k, v in vars(args).items() if k in names}, **values})
+
+
+def check_positive(**values):
+    for name, value in values.items():
+        if value is not None and value < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+
+
+def export_and_check(recipe, run_dir, model_dir, version=None, check=True):
+    """Exports a run with its recipe module, checks it through the C API against the
+    in-process answers, and prints how to serve it."""
+    from tf_transformer.serving.conformance import check_export
+
+    runner, _ = recipe.load_run(run_dir)  # once, for the export and the check
+    path = recipe.export_runner(runner, model_dir, version)
+    print(f"exported: {path}")
+    if check:
+        requests, expected = recipe.conformance_requests(runner)
+        report = check_export(path, requests, expected)
+        print("conformance check passed:")
+        for line in report.lines():
+            print(f"  {line}")
+    example = recipe.example_input(runner) if hasattr(recipe, "example_input") else None
+    print_serving(path, example or recipe.EXAMPLE_INPUT)
+    return path
+
+
+def print_serving(path, example):
+    """The `docker run` line that serves the export's model directory, and a `curl`."""
+    model_dir = os.path.dirname(os.path.abspath(path))
+    relative = os.path.relpath(model_dir)
+    root = model_dir if relative.startswith("..") else f"$(pwd)/{relative}"
+    name = os.path.basename(model_dir)
+    print("serve it with TensorFlow Serving (Docker):")
+    print(f"  {DOCKER_LINE.format(root=root, name=name)}")
+    print(f"  {CURL_LINE.format(text=example, name=name)}")
+
+
+def read_metrics(run_dir):
+    with open(os.path.join(run_dir, "metrics.json")) as handle:
+        return json.load(handle)

@@ -1,0 +1,98 @@
+"""`tf-transformer gpt`: train a GPT, generate text, export."""
+
+from pipelines.runs import is_chief
+from tf_transformer.cli.common import (
+    add_export_command,
+    add_run_options,
+    check_positive,
+    config_from,
+    export_and_check,
+    read_metrics,
+    worker_done,
+)
+from tf_transformer.errors import InputError
+
+
+def add_commands(commands):
+    gpt = commands.add_parser("gpt", help="the GPT-style decoder (causal language model)")
+    gpt_commands = gpt.add_subparsers(dest="action", metavar="ACTION", required=True)
+    gpt_train = gpt_commands.add_parser("train", help="train a GPT on a text corpus")
+    gpt_train.add_argument("--source", default="pydocs", help="corpus spec (default pydocs)")
+    gpt_train.add_argument("--preset", default="gpt_mini", help="GPT preset (default gpt_mini)")
+    gpt_train.add_argument("--epochs", type=int, default=5)
+    gpt_train.add_argument("--batch-size", type=int, default=16)
+    gpt_train.add_argument("--seq-len", type=int, default=128, help="window length, in tokens")
+    gpt_train.add_argument("--vocab-size", type=int, default=8000)
+    gpt_train.add_argument("--learning-rate", type=float, default=1e-3, help="peak of the schedule")
+    gpt_train.add_argument("--warmup-steps", type=int, default=200)
+    add_run_options(gpt_train, "runs/gpt", "saved_models/gpt")
+    gpt_train.set_defaults(handler=gpt_train_command)
+
+    gpt_generate = gpt_commands.add_parser("generate", help="continue prompts with a trained run")
+    gpt_generate.add_argument("run_dir")
+    gpt_generate.add_argument("prompts", nargs="+")
+    gpt_generate.add_argument("--max-new-tokens", type=int, default=64)
+    gpt_generate.add_argument("--temperature", type=float, default=0.8, help="0 = greedy")
+    gpt_generate.add_argument("--top-k", type=int, default=40, help="0 = no top-k filter")
+    gpt_generate.add_argument("--top-p", type=float, default=0.95, help="1 = no nucleus filter")
+    gpt_generate.add_argument("--seed", type=int, default=0)
+    gpt_generate.set_defaults(handler=gpt_generate_command)
+
+    add_export_command(gpt_commands, gpt_export_command, "saved_models/gpt")
+
+
+def gpt_train_command(args):
+    from pipelines import causal_lm
+
+    check_positive(epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len)
+    config = config_from(causal_lm.GPTConfig, args)
+    run_dir = causal_lm.train(config, args.run_dir)
+    print(f"run directory: {run_dir}")
+    if not is_chief(config.strategy):
+        return worker_done()
+    metrics = read_metrics(run_dir)
+    print(
+        f"validation: loss {metrics['validation_loss']:.3f}, "
+        f"perplexity {metrics['validation_perplexity']:.1f} "
+        f"({metrics['validation_tokens']:,} tokens, vocabulary {metrics['tokenizer_vocab_size']:,})"
+    )
+    for prompt, completion in metrics["samples"].items():
+        print(f"  {prompt!r} -> {completion!r}")
+    if args.export:
+        export_and_check(causal_lm, run_dir, args.export)
+    return 0
+
+
+def _check_sampling(args):
+    check_positive(max_new_tokens=args.max_new_tokens)
+    if args.temperature < 0:
+        raise InputError(f"--temperature must be 0 or more, got {args.temperature}")
+    if args.top_k < 0:
+        raise InputError(f"--top-k must be 0 or more, got {args.top_k}")
+    if not 0 < args.top_p <= 1:
+        raise InputError(f"--top-p must be in (0, 1], got {args.top_p}")
+
+
+def gpt_generate_command(args):
+    _check_sampling(args)  # before TensorFlow is imported: a bad option answers at once
+    from pipelines import causal_lm
+
+    generator, _ = causal_lm.load_run(args.run_dir)
+    completions = generator.complete_strings(
+        args.prompts,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+    for prompt, completion in zip(args.prompts, completions, strict=True):
+        print(f"{prompt}\t{completion}")
+    return 0
+
+
+def gpt_export_command(args):
+    from pipelines import causal_lm
+
+    export_and_check(causal_lm, args.run_dir, args.model_dir, args.version, not args.no_check)
+    return 0
