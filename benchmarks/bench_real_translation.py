@@ -222,7 +222,7 @@ def report(results, args):
 
     from benchmarks.common import machine, table
 
-    print(f"Machine: {machine('float32 (both sides)')}\n")
+    print(f"Machine: {machine('float32' + (' (both sides)' if 'hub' in results else ''))}\n")
     print(
         f"`{args.spec}`, {results.get('epochs', args.epochs)} epochs each, "
         f"test set `{args.test_name}` "

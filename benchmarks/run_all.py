@@ -89,10 +89,10 @@ def main(argv=None):
             with open(args.real_results) as handle:
                 shown = ["--data", args.data, *json.load(handle).get("command", [])]
         command = " ".join([f"`.venv/bin/python -m benchmarks.{name}", *shown]) + "`"
-        sections[title] = (
-            f"## {title}\n\n{command} ({today}, {seconds / 60:.1f} min). "
-            f"{_summary(name)}\n\n{report}\n"
-        )
+        when = f"{today}, {seconds / 60:.1f} min"
+        if args.real_results and name == "bench_real_translation":
+            when = f"reported from the saved run {args.real_results}, trained {today}"
+        sections[title] = f"## {title}\n\n{command} ({when}). {_summary(name)}\n\n{report}\n"
         print(report, flush=True)
     if args.only and not args.update:
         return 0
