@@ -23,24 +23,22 @@ BATCH = 64
 VOCAB = 8000
 
 
-class EpochTimer:
-    """Seconds of each epoch (training and validation), as a Keras callback."""
+def epoch_timer():
+    """A Keras callback whose `seconds` lists each epoch's time (training and validation)."""
+    import keras
 
-    def __new__(cls):
-        import keras
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
 
-        class Timer(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.seconds = []
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
 
-            def on_epoch_begin(self, epoch, logs=None):
-                self._start = time.perf_counter()
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
 
-            def on_epoch_end(self, epoch, logs=None):
-                self.seconds.append(time.perf_counter() - self._start)
-
-        return Timer()
+    return EpochTimer()
 
 
 def score(hypotheses, references):
@@ -68,7 +66,7 @@ def run_ours(spec, epochs, out_dir, overrides):
     from pipelines.runs import read_json
     from pipelines.sources import load_corpus
 
-    timer = EpochTimer()
+    timer = epoch_timer()
     standard = translation.standard_callbacks
     translation.standard_callbacks = lambda *a, **k: [*standard(*a, **k), timer]
     config = translation.TranslateConfig(
@@ -161,7 +159,7 @@ def run_hub(spec, epochs, out_dir):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="masked_accuracy")],
     )
-    timer = EpochTimer()
+    timer = epoch_timer()
     history = model.fit(
         batches("train", True),
         validation_data=batches("validation", False),

@@ -109,9 +109,10 @@ def raw_lines(path):
     return [raw[:-1] if raw.endswith(b"\r") else raw for raw in raws]
 
 
-def lines(path, report):
-    """(line number, text) of a UTF-8 file; a line that does not decode is a bad row."""
-    for number, raw in enumerate(raw_lines(path), start=1):
+def lines(path, report, raws=None):
+    """(line number, text) of a UTF-8 file (or of its `raws`, already read); a line that
+    does not decode is a bad row."""
+    for number, raw in enumerate(raw_lines(path) if raws is None else raws, start=1):
         try:
             yield number, raw.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -198,13 +199,16 @@ def read_aligned(stem, languages, skip_bad_rows):
     blank side are left out; different line counts are an error naming both files."""
     source, target = (f"{stem}.{language}" for language in languages)
     bad = BadRows(skip_bad_rows)
-    counts = [len(raw_lines(path)) for path in (source, target)]
+    raws = [raw_lines(path) for path in (source, target)]  # each file read once
+    counts = [len(side) for side in raws]
     if counts[0] != counts[1]:
         raise CorpusError(
             f"{source} has {counts[0]:,} lines but {target} has {counts[1]:,}; "
             "aligned files need one line a sentence on both sides"
         )
-    sides = [dict(lines(path, bad)) for path in (source, target)]
+    sides = [
+        dict(lines(path, bad, side)) for path, side in zip((source, target), raws, strict=True)
+    ]
     pairs = []
     for number in range(1, counts[0] + 1):
         if number in sides[0] and number in sides[1]:
