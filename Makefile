@@ -19,7 +19,8 @@ $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 # 1,500 steps of the `mini` preset; bfloat16 only where the CPU has it natively; training
 # stops after 6 minutes on a CPU too slow for all 1,500 steps.
 DEMO_ARGS ?= --source cldr:en-pt --preset mini --epochs 5 --steps-per-epoch 300 \
-	--warmup-steps 600 --mixed-precision auto --time-budget 6m
+	--warmup-steps 600 --vocab-size 4000 --max-tokens 40 --batch-tokens 1280 \
+	--mixed-precision auto --time-budget 6m
 
 demo: $(STAMP)
 	$(BIN)/tf-transformer translate train $(DEMO_ARGS) --export saved_models/translator

@@ -60,15 +60,13 @@ def timed_decode(translate, sources, batch=128):
     return outputs, time.perf_counter() - start
 
 
-def run_ours(spec, epochs, out_dir, overrides):
+def run_ours(spec, epochs, out_dir, overrides, beams=(1, 4), name="ours"):
     """The CLI's recipe (`translate train`), then greedy and beam-4 decoding of the test set."""
     from pipelines import translation
     from pipelines.runs import read_json
     from pipelines.sources import load_corpus
 
     timer = epoch_timer()
-    standard = translation.standard_callbacks
-    translation.standard_callbacks = lambda *a, **k: [*standard(*a, **k), timer]
     config = translation.TranslateConfig(
         source=spec,
         preset="tutorial",
@@ -78,14 +76,15 @@ def run_ours(spec, epochs, out_dir, overrides):
         vocab_size=VOCAB,
         **{"mixed_precision": "float32", **overrides},
     )
-    run_dir = translation.train(config, os.path.join(out_dir, "ours"))
+    run_dir = translation.train(config, os.path.join(out_dir, name), callbacks=[timer])
     translator, _ = translation.load_run(run_dir)
     test = load_corpus(spec).test
     sources, references = [s for s, _ in test], [t for _, t in test]
     history = read_json(run_dir, "history.json")
     result = {"epoch_seconds": timer.seconds, "params": translator.model.count_params()}
     result["val_accuracy"] = history["val_masked_accuracy"][-1]
-    for beam in (1, 4):
+    result["steps_per_epoch"] = read_json(run_dir, "config.json")["schedule"]["steps_per_epoch"]
+    for beam in beams:
         outputs, seconds = timed_decode(
             lambda b, beam=beam: translator.translate_strings(b, beam), sources
         )

@@ -6,7 +6,7 @@ and rewrites `benchmarks/RESULTS.md` from what they print.
 `--only` runs some benchmarks and prints them; with `--update` their sections of
 RESULTS.md are replaced (or added) and the others kept. The real-text benchmark needs
 the corpus directory (`--data`, default `../shared/data/multi30k-en-fr`) and is skipped
-without it.
+without it; the ablation is reported from a saved run (`--ablation DIR`) only.
 """
 
 import argparse
@@ -27,7 +27,9 @@ BENCHMARKS = [
     ("bench_gpt", "GPT: generation with and without the cache, training throughput"),
     ("bench_keras_hub", "Against KerasHub: training, bucketing, generation, GPT, memory"),
     ("bench_serving", "Serving: the C API session against the same module in process"),
+    ("bench_backup", "Backups: what resuming mid-epoch costs a training step"),
     ("bench_real_translation", "Real text: Multi30K en-fr against a KerasHub baseline"),
+    ("ablate_translation", "Real text: what each change to the recipe did (ablation)"),
 ]
 
 
@@ -37,9 +39,15 @@ def _summary(name):
     return (ast.get_docstring(tree) or "").split("\n\n")[0].replace("\n", " ")
 
 
-def arguments(name, data, real_results=None):
+def arguments(name, data, real_results=None, ablation=None):
     """The command-line arguments a benchmark needs (None: it cannot run here). With
-    `real_results`, the real-text benchmark reports a saved run's `results.json`."""
+    `real_results`, the real-text benchmark reports a saved run's `results.json`; the
+    ablation (an hour or more of training) is only ever reported from its saved
+    `ablation.json`, in the directory `ablation`."""
+    if name == "ablate_translation":
+        if not ablation or not os.path.isfile(os.path.join(ablation, "ablation.json")):
+            return None
+        return ["--data", data, "--out", ablation, "--report"]
     if name != "bench_real_translation":
         return []
     if not os.path.isdir(data):
@@ -73,14 +81,18 @@ def main(argv=None):
         metavar="RESULTS_JSON",
         help="report this saved real-text run instead of training again (it takes hours)",
     )
+    parser.add_argument(
+        "--ablation", metavar="DIR", help="report the saved ablation in DIR (ablation.json)"
+    )
     args = parser.parse_args(argv)
     chosen = [(n, t) for n, t in BENCHMARKS if not args.only or n in args.only]
     today = datetime.date.today().isoformat()
     sections = {}
     for name, title in chosen:
-        extra = arguments(name, args.data, args.real_results)
+        extra = arguments(name, args.data, args.real_results, args.ablation)
         if extra is None:
-            print(f"skipping benchmarks.{name}: no {args.data}", file=sys.stderr)
+            missing = "--ablation DIR" if name == "ablate_translation" else args.data
+            print(f"skipping benchmarks.{name}: no {missing}", file=sys.stderr)
             continue
         print(f"running benchmarks.{name} ...", file=sys.stderr, flush=True)
         report, seconds = run(name, extra)
@@ -92,6 +104,9 @@ def main(argv=None):
         when = f"{today}, {seconds / 60:.1f} min"
         if args.real_results and name == "bench_real_translation":
             when = f"reported from the saved run {args.real_results}, trained {today}"
+        if name == "ablate_translation":
+            shown = ["--data", args.data, "--epochs 3 --variant NAME='{...}' ..."]
+            when = f"reported from {args.ablation}/ablation.json, trained {today}"
         sections[title] = f"## {title}\n\n{command} ({when}). {_summary(name)}\n\n{report}\n"
         print(report, flush=True)
     if args.only and not args.update:

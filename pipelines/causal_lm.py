@@ -8,14 +8,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pipelines import resume as resumable
 from pipelines.runs import (
     distribution,
     dtype_policy,
-    finish_run,
-    new_run_dir,
     read_config,
     run_tokenizer,
-    worker_run_dir,
     write_config,
     write_json,
 )
@@ -27,9 +25,10 @@ from tf_transformer.models.gpt import PRESETS as GPT_PRESETS
 from tf_transformer.models.presets import resolve
 from tf_transformer.serving.export import export_generator
 from tf_transformer.text import END_ID, SentencePieceTokenizer
-from tf_transformer.training import Perplexity, SampleOutputs, standard_callbacks
+from tf_transformer.training import Perplexity, SampleOutputs
 
 AUTOTUNE = tf.data.AUTOTUNE
+FAMILY = "gpt"
 
 
 def token_stream(texts, tokenizer, separator=END_ID, batch_size=512):
@@ -93,6 +92,8 @@ class GPTConfig:
     time_budget: float = None  # seconds of training, then a graceful stop
     strategy: str = "default"  # or "mirrored", "multi-worker"
     seed: int = 0
+    backup_every: int = resumable.BACKUP_EVERY  # steps between backups (and one after every epoch)
+    init_from: str = None  # a finished GPT run whose model and tokenizer start this one
     # sampling defaults of `gpt generate` and of the export's serving_default
     max_new_tokens: int = 64
     temperature: float = 0.8
@@ -103,23 +104,29 @@ class GPTConfig:
 SAMPLE_PROMPTS = ["Return the", "This module provides"]
 
 
-def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
+def train(config: GPTConfig, run_dir: str = None, log=print, overwrite=False, resume=False) -> str:
     """Trains a GPT on `config.source` into `run_dir` (default `runs/gpt/<timestamp>`):
-    `config.json`, `tokenizer/`, `checkpoints/`, `backup/`, `logs/`, `model.keras`,
-    `history.json` and `metrics.json` (validation loss and perplexity)."""
+    `config.json`, `tokenizer/`, `checkpoints/`, `backup/` (while training), `logs/`,
+    `model.keras`, `history.json` and `metrics.json` (validation loss and perplexity).
+    `overwrite`, `resume` and `config.init_from` as in `translation.train`."""
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
-    precision = dtype_policy(config.mixed_precision, log)
-    policy = precision["policy"]
+    if config.init_from:
+        saved = resumable.check_run(config.init_from, FAMILY)
+        config = dataclasses.replace(config, preset=saved["preset"], vocab_size=saved["vocab_size"])
     preset_length = resolve(GPT_PRESETS, config.preset, {}, "GPT")["max_length"]
     if config.seq_len > preset_length:
         raise InputError(
             f"--seq-len {config.seq_len} exceeds {config.preset}'s context {preset_length}"
         )
     corpus = load_corpus(config.source, seed=config.seed)
+    run_dir = resumable.start_run(run_dir, "runs/gpt", config, FAMILY, overwrite, resume, log)
+    precision = dtype_policy(config.mixed_precision, log)
+    policy = precision["policy"]
     log(f"corpus {corpus.summary()}")
-    run_dir = worker_run_dir(run_dir or new_run_dir("runs/gpt"), config.strategy)
-    write_config(run_dir, config, precision=precision)
+    write_config(run_dir, config, family=FAMILY, precision=precision)
     keras.utils.set_random_seed(config.seed)
+    if config.init_from:
+        resumable.copy_tokenizers(config.init_from, run_dir, ["tokenizer"])
 
     tokenizer = run_tokenizer(
         SentencePieceTokenizer,
@@ -131,13 +138,15 @@ def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
     train_stream = token_stream(corpus.texts("train"), tokenizer)
     val_stream = token_stream(corpus.texts("validation"), tokenizer)
     log(f"tokens: train {len(train_stream):,}, validation {len(val_stream):,}")
-    train_windows = make_windows(train_stream, config.seq_len, config.batch_size, seed=config.seed)
+
+    def train_windows():  # built anew for every fit: see `pipelines.resume.fit_run`
+        windows = make_windows(train_stream, config.seq_len, config.batch_size, seed=config.seed)
+        return windows.repeat() if config.steps_per_epoch else windows
+
     val_windows = make_windows(
         val_stream, config.seq_len, config.batch_size, shuffle=False, drop_remainder=False
     )
-    steps = config.steps_per_epoch or int(train_windows.cardinality())
-    if config.steps_per_epoch:
-        train_windows = train_windows.repeat()
+    steps = config.steps_per_epoch or int(train_windows().cardinality())
 
     total = max(steps * config.epochs, config.warmup_steps + 1)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -158,29 +167,33 @@ def train(config: GPTConfig, run_dir: str = None, log=print) -> str:
             jit_compile=config.jit_compile,
         )
         model.build((None, None))
+        if config.init_from:
+            resumable.init_weights(model, config.init_from, log)
     log(
         f"model: GPT preset {config.preset!r}, {model.num_parameters():,} parameters, "
         f"{model.flops_per_token(config.seq_len) / 1e6:,.1f} MFLOPs per training token"
     )
     generator = generator_of(model, tokenizer, config)
-    history = model.fit(
+    resumable.fit_run(
+        model,
         train_windows,
-        validation_data=val_windows,
-        epochs=config.epochs,
-        steps_per_epoch=config.steps_per_epoch,
-        callbacks=[
+        steps,
+        config.epochs,
+        run_dir,
+        [
             Perplexity(),
-            *standard_callbacks(run_dir, time_budget=config.time_budget),
             SampleOutputs(
                 lambda prompts: generator.complete_strings(prompts, max_new_tokens=24),
                 SAMPLE_PROMPTS,
                 title="sampled continuations",
             ),
         ],
-        shuffle=False,
+        validation_data=val_windows,
+        time_budget=config.time_budget,
+        backup_every=config.backup_every,
         verbose=2 if os.environ.get("CI") else 1,
+        log=log,
     )
-    finish_run(model, history, run_dir)
     loss = float(model.evaluate(val_windows, verbose=0, return_dict=True)["loss"])
     metrics = {
         "validation_loss": loss,
@@ -207,10 +220,9 @@ def generator_of(model, tokenizer, config: GPTConfig):
 
 
 def load_run(run_dir: str):
-    """The `TextGenerator` of a trained GPT run directory, and its config."""
+    """The `TextGenerator` of a finished GPT run, and its config."""
+    resumable.check_run(run_dir, FAMILY)
     model_path = os.path.join(run_dir, "model.keras")
-    if not os.path.isfile(model_path):
-        raise InputError(f"{run_dir}: not a trained GPT run (no model.keras)")
     config = read_config(GPTConfig, run_dir)
     tokenizer = SentencePieceTokenizer.load(os.path.join(run_dir, "tokenizer"))
     model = keras.models.load_model(model_path, compile=False)

@@ -10,14 +10,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from pipelines import resume as resumable
 from pipelines.runs import (
     distribution,
     dtype_policy,
-    finish_run,
-    new_run_dir,
-    read_json,
     run_tokenizer,
-    worker_run_dir,
     write_config,
     write_json,
 )
@@ -30,9 +27,10 @@ from tf_transformer.serving import bert as bert_serving
 from tf_transformer.serving.client import strings
 from tf_transformer.text import MASK_ID, PAD_ID, RESERVED_TOKENS, WordPieceTokenizer
 from tf_transformer.text.bert_inputs import encode_texts, word_labels
-from tf_transformer.training import Perplexity, masked_accuracy, masked_loss, standard_callbacks
+from tf_transformer.training import Perplexity, masked_accuracy, masked_loss
 
 AUTOTUNE = tf.data.AUTOTUNE
+FAMILY = "bert"
 
 
 # Data ----------------------------------------------------------------------------------
@@ -43,6 +41,40 @@ def max_predictions(seq_len, mask_rate=0.15):
     return max(1, math.ceil(seq_len * mask_rate))
 
 
+class _SeededChooser(tf_text.MaskValuesChooser):
+    """TF Text's chooser (80% `[MASK]`, 10% a random id, 10% unchanged) drawing from a
+    stateless generator: the same `seed` gives the same choices."""
+
+    def __init__(self, vocab_size, seed):
+        super().__init__(vocab_size, MASK_ID, mask_token_rate=0.8, random_token_rate=0.1)
+        self.seed = seed
+
+    def get_mask_values(self, masked_lm_ids):
+        ids = masked_lm_ids.flat_values
+        seeds = tf.random.experimental.stateless_split(self.seed, 2)
+        draw = tf.random.stateless_uniform(tf.shape(ids), seeds[0])
+        random_ids = tf.random.stateless_uniform(
+            tf.shape(ids), seeds[1], minval=0, maxval=self.vocab_size, dtype=tf.int64
+        )
+        values = tf.where(
+            draw < 0.8,
+            tf.cast(MASK_ID, ids.dtype),
+            tf.where(draw < 0.9, tf.cast(random_ids, ids.dtype), ids),
+        )
+        return masked_lm_ids.with_flat_values(values)
+
+
+def _seeded_shuffle(seed, size):
+    """A shuffle of a row's flat token positions (what `RandomItemSelector` shuffles, row
+    by row) by one random key a token of the batch, drawn once from `seed`."""
+    keys = tf.random.stateless_uniform([size], seed)
+
+    def shuffle(positions):
+        return tf.gather(positions, tf.argsort(tf.gather(keys, positions)))
+
+    return shuffle
+
+
 def mask_tokens(ids, vocab_size, seq_len, mask_rate=0.15, seed=None):
     """BERT masking of ragged framed `ids` with TF Text's `mask_language_model`.
 
@@ -51,15 +83,27 @@ def mask_tokens(ids, vocab_size, seq_len, mask_rate=0.15, seed=None):
     labels)`: `masked_ids` ragged like `ids`; `positions` and `labels` `(batch,
     max_predictions)`, the selected positions and their original ids, padded with 0 (label
     0 is `[PAD]`, which the masked loss ignores).
+
+    `seed` (a shape-`[2]` integer tensor or pair) makes the choices a function of the seed
+    (stateless random ops): the same ids and seed mask the same positions the same way.
+    Without it, TF's global random state decides.
     """
     width = max_predictions(seq_len, mask_rate)
+    if seed is not None:
+        seed = tf.cast(seed, tf.int64)
+        selection_seed, value_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        chooser = _SeededChooser(vocab_size, value_seed)
+        shuffle_fn = _seeded_shuffle(selection_seed, tf.size(ids.flat_values))
+    else:
+        chooser = tf_text.MaskValuesChooser(
+            vocab_size, mask_token=MASK_ID, mask_token_rate=0.8, random_token_rate=0.1
+        )
+        shuffle_fn = None
     selector = tf_text.RandomItemSelector(
         max_selections_per_batch=width,
         selection_rate=mask_rate,
         unselectable_ids=list(range(len(RESERVED_TOKENS))),
-    )
-    chooser = tf_text.MaskValuesChooser(
-        vocab_size, mask_token=MASK_ID, mask_token_rate=0.8, random_token_rate=0.1
+        shuffle_fn=shuffle_fn,
     )
     masked, positions, original = tf_text.mask_language_model(ids, selector, chooser)
     # A random replacement that lands on a reserved id (e.g. [PAD]) would read as special:
@@ -83,16 +127,24 @@ def make_mlm_batches(
     """`({"token_ids", "mask_positions"}, labels)` batches from a dataset of strings.
 
     Each text becomes `[START] pieces [END]` (cut to `seq_len`), padded to the longest in
-    its batch; masking runs in `map`, so every epoch masks anew.
+    its batch; masking runs in `map`, so every pass over the data masks anew. With `seed`,
+    the order and every pass's masks follow from it (a resumed run sees the masks it
+    would have seen).
     """
     dataset = texts.shuffle(shuffle, seed=seed) if shuffle else texts
+    dataset = dataset.batch(batch_size)
 
-    def to_example(batch):
+    def to_example(batch, batch_seed=None):
         ids = encode_texts(tokenizer, batch, seq_len)
-        masked, positions, labels = mask_tokens(ids, tokenizer.vocab_size, seq_len, mask_rate, seed)
+        masked, positions, labels = mask_tokens(
+            ids, tokenizer.vocab_size, seq_len, mask_rate, batch_seed
+        )
         return {"token_ids": masked.to_tensor(PAD_ID), "mask_positions": positions}, labels
 
-    return dataset.batch(batch_size).map(to_example, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    if seed is not None:  # a stateless seed a batch, new on every pass
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip(dataset, seeds)
+    return dataset.map(to_example, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
 
 def make_classification_batches(
@@ -144,6 +196,8 @@ class PretrainConfig:
     time_budget: float = None  # seconds of training, then a graceful stop
     strategy: str = "default"  # or "mirrored", "multi-worker"
     seed: int = 0
+    backup_every: int = resumable.BACKUP_EVERY  # steps between backups (and one after every epoch)
+    init_from: str = None  # a finished pretraining run whose model and tokenizer start this
     top_k: int = 5  # fill-mask answers per [MASK]
     task: str = "pretrain"
 
@@ -190,18 +244,32 @@ def pretraining_texts(source: str, seed: int = 0, log=print) -> dict:
     return texts
 
 
-def pretrain(config: PretrainConfig, run_dir: str = None, log=print) -> str:
+def pretrain(
+    config: PretrainConfig, run_dir: str = None, log=print, overwrite=False, resume=False
+) -> str:
     """Masked-LM pretraining on `config.source` into `run_dir` (default
     `runs/bert/<timestamp>`): `config.json`, `tokenizer/`, `checkpoints/`, `logs/`,
-    `model.keras` (a `BertMaskedLM`), `history.json` and `metrics.json`."""
+    `model.keras` (a `BertMaskedLM`), `history.json` and `metrics.json`. `overwrite`,
+    `resume` and `config.init_from` as in `translation.train`."""
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
-    precision = dtype_policy(config.mixed_precision, log)
-    policy = precision["policy"]
+    if config.init_from:
+        saved = _read_config(config.init_from)
+        if saved["task"] != "pretrain":
+            raise InputError(
+                f"--init-from {config.init_from}: a fine-tuned run, not a pretraining run"
+            )
+        config = dataclasses.replace(
+            config, preset=saved["preset"], vocab_size=saved["vocab_size"], seq_len=saved["seq_len"]
+        )
     _check_length(config.preset, config.seq_len)
     texts = pretraining_texts(config.source, config.seed, log)
-    run_dir = worker_run_dir(run_dir or new_run_dir("runs/bert"), config.strategy)
-    write_config(run_dir, config, precision=precision)
+    run_dir = resumable.start_run(run_dir, "runs/bert", config, FAMILY, overwrite, resume, log)
+    precision = dtype_policy(config.mixed_precision, log)
+    policy = precision["policy"]
+    write_config(run_dir, config, family=FAMILY, precision=precision)
     keras.utils.set_random_seed(config.seed)
+    if config.init_from:
+        resumable.copy_tokenizers(config.init_from, run_dir, ["tokenizer"])
     tokenizer = run_tokenizer(
         WordPieceTokenizer,
         os.path.join(run_dir, "tokenizer"),
@@ -221,11 +289,12 @@ def pretrain(config: PretrainConfig, run_dir: str = None, log=print) -> str:
             seed=config.seed,
         )
 
-    train = batches("train", shuffle=True)
+    def train():  # built anew for every fit: see `pipelines.resume.fit_run`
+        data = batches("train", shuffle=True)
+        return data.repeat() if config.steps_per_epoch else data
+
     validation = batches("validation", shuffle=False).cache()  # the same masks every epoch
-    steps = config.steps_per_epoch or int(train.cardinality())
-    if config.steps_per_epoch:
-        train = train.repeat()
+    steps = config.steps_per_epoch or int(train().cardinality())
     optimizer = _optimizer(
         config.learning_rate, config.warmup_steps, steps * config.epochs, config.weight_decay
     )
@@ -240,18 +309,23 @@ def pretrain(config: PretrainConfig, run_dir: str = None, log=print) -> str:
             jit_compile=config.jit_compile,
         )
         model.build()
+        if config.init_from:
+            resumable.init_weights(model, config.init_from, log)
     log(f"model: BertMaskedLM preset {config.preset!r}, {model.count_params():,} parameters")
     predictor = bert_serving.FillMask(model, tokenizer, config.top_k, config.seq_len)
-    history = model.fit(
+    resumable.fit_run(
+        model,
         train,
+        steps,
+        config.epochs,
+        run_dir,
+        [Perplexity()],
         validation_data=validation,
-        epochs=config.epochs,
-        steps_per_epoch=config.steps_per_epoch,
-        callbacks=[Perplexity(), *standard_callbacks(run_dir, time_budget=config.time_budget)],
-        shuffle=False,
+        time_budget=config.time_budget,
+        backup_every=config.backup_every,
         verbose=2 if os.environ.get("CI") else 1,
+        log=log,
     )
-    finish_run(model, history, run_dir)
     result = model.evaluate(validation, verbose=0, return_dict=True)
     filled = predictor.predict([FILL_MASK_EXAMPLE])
     metrics = {
@@ -297,15 +371,14 @@ class FinetuneConfig:
     time_budget: float = None  # seconds of training, then a graceful stop
     strategy: str = "default"  # or "mirrored", "multi-worker"
     seed: int = 0
+    backup_every: int = resumable.BACKUP_EVERY  # steps between backups (and one after every epoch)
+    init_from: str = None  # a finished fine-tuning run of the same task to continue from
 
 
 def _read_config(run_dir):
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.isfile(path) or not os.path.isfile(os.path.join(run_dir, "model.keras")):
-        raise InputError(f"{run_dir}: not a trained BERT run (no config.json/model.keras)")
-    config = read_json(run_dir, "config.json")
+    config = resumable.check_run(run_dir, FAMILY)
     if config.get("task") not in ("pretrain", *TASKS):
-        raise InputError(f"{run_dir}: not a BERT run")
+        raise InputError(f"{run_dir}: a BERT run of unknown task {config.get('task')!r}")
     return config
 
 
@@ -322,20 +395,24 @@ def _encoder_config(encoder, task, policy):
     return config
 
 
-def finetune(config: FinetuneConfig, run_dir: str = None, log=print) -> str:
+def finetune(
+    config: FinetuneConfig, run_dir: str = None, log=print, overwrite=False, resume=False
+) -> str:
     """Fine-tunes on `config.source` into `run_dir` (default `runs/bert-<task>/<timestamp>`).
 
     Writes `config.json`, `tokenizer/`, `model.keras`, `metrics.json` (test accuracy and a
     confusion matrix, or per-tag and macro F1) and, for classification,
     `confusion_matrix.png`. With `from_run` and `compare_scratch`, the same fine-tuning
-    from random weights runs too (into `scratch/`), and `metrics.json` has both.
+    from random weights runs too (into `scratch/`), and `metrics.json` has both. With
+    `init_from` (a finished fine-tuning run of the same task) the model and tokenizer
+    start from that run's. `overwrite` and `resume` as in `translation.train`.
     """
     if config.task not in TASKS:
         raise InputError(f"unknown task {config.task!r}; use classify or tag")
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
-    precision = dtype_policy(config.mixed_precision, log)
-    policy = precision["policy"]
     pretrained = None
+    if config.init_from:
+        config = _continuing(config)
     if config.from_run:
         pretrained_config = _read_config(config.from_run)
         if pretrained_config["task"] != "pretrain":
@@ -352,11 +429,17 @@ def finetune(config: FinetuneConfig, run_dir: str = None, log=print) -> str:
         )
     if not corpus.test:
         raise InputError(f"{config.source}: no test split to report on")
+    run_dir = resumable.start_run(
+        run_dir, f"runs/bert-{config.task}", config, FAMILY, overwrite, resume, log
+    )
+    precision = dtype_policy(config.mixed_precision, log)
+    policy = precision["policy"]
     log(f"corpus {corpus.summary()}")
-    run_dir = worker_run_dir(run_dir or new_run_dir(f"runs/bert-{config.task}"), config.strategy)
-    write_config(run_dir, config, precision=precision)
+    write_config(run_dir, config, family=FAMILY, precision=precision)
     keras.utils.set_random_seed(config.seed)
     tokenizer_dir = os.path.join(run_dir, "tokenizer")
+    if config.init_from:
+        resumable.copy_tokenizers(config.init_from, run_dir, ["tokenizer"])
     if config.from_run:
         tokenizer = WordPieceTokenizer.load(os.path.join(config.from_run, "tokenizer"))
         tokenizer.save(tokenizer_dir)
@@ -382,12 +465,15 @@ def finetune(config: FinetuneConfig, run_dir: str = None, log=print) -> str:
         )
     labels = list(corpus.labels) if config.task == "classify" else [NO_TAG, *corpus.labels]
 
-    runs = [("pretrained" if pretrained is not None else "scratch", run_dir, pretrained)]
-    if pretrained is not None and config.compare_scratch:
-        runs.append(("scratch", os.path.join(run_dir, "scratch"), None))
+    first = "pretrained" if pretrained is not None else "scratch"
+    runs = [("continued" if config.init_from else first, run_dir, pretrained)]
+    if pretrained is not None and config.compare_scratch:  # first: the run's own model.keras,
+        # written last, marks the whole run finished (a resumed run skips a finished scratch/)
+        runs.insert(0, ("scratch", os.path.join(run_dir, "scratch"), None))
     metrics = {}
     for name, directory, start in runs:
-        log(f"fine-tuning from {'random weights' if start is None else 'the pretrained encoder'}")
+        origin = "the pretrained encoder" if start is not None else "random weights"
+        log(f"fine-tuning from {config.init_from if name == 'continued' else origin}")
         keras.utils.set_random_seed(config.seed)
         with strategy.scope():
             encoder = BertEncoder(**encoder_config)
@@ -396,24 +482,38 @@ def finetune(config: FinetuneConfig, run_dir: str = None, log=print) -> str:
             model = _task_model(config.task, encoder, labels)
             predictor = _fit_task(model, tokenizer, corpus, config, directory)
         metrics[name] = _evaluate_task(predictor, corpus, "test", directory, log)
+    metrics = dict(sorted(metrics.items(), key=lambda item: item[0] == "scratch"))
     write_json(run_dir, "metrics.json", metrics)
     return run_dir
 
 
+def _continuing(config):
+    """`config` with the architecture and settings of the fine-tuned run it continues."""
+    saved = _read_config(config.init_from)
+    if saved["task"] != config.task:
+        raise InputError(
+            f"--init-from {config.init_from}: a {saved['task']} run, not a {config.task} run"
+        )
+    return dataclasses.replace(
+        config,
+        preset=saved["preset"],
+        seq_len=saved["seq_len"],
+        vocab_size=saved["vocab_size"],
+        from_run=None,
+        compare_scratch=False,
+    )
+
+
 def _fit_task(model, tokenizer, corpus, config, run_dir):
     make = make_classification_batches if config.task == "classify" else make_tagging_batches
-    train = make(
-        corpus.dataset("train", limit=config.train_limit),
-        tokenizer,
-        config.seq_len,
-        config.batch_size,
-        10000,
-        config.seed,
-    )
+    examples = corpus.dataset("train", limit=config.train_limit)
+
+    def train():  # built anew for every fit: see `pipelines.resume.fit_run`
+        data = make(examples, tokenizer, config.seq_len, config.batch_size, 10000, config.seed)
+        return data.repeat() if config.steps_per_epoch else data
+
     validation = make(corpus.dataset("validation"), tokenizer, config.seq_len, config.batch_size)
-    steps = config.steps_per_epoch or int(train.cardinality())
-    if config.steps_per_epoch:
-        train = train.repeat()
+    steps = config.steps_per_epoch or int(train().cardinality())
     total = steps * config.epochs
     optimizer = _optimizer(
         config.learning_rate, int(config.warmup_fraction * total), total, config.weight_decay
@@ -425,17 +525,23 @@ def _fit_task(model, tokenizer, corpus, config, run_dir):
         loss, metrics = masked_loss, [masked_accuracy]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=config.jit_compile)
     model.build()
+    if config.init_from:
+        resumable.init_weights(model, config.init_from)
+    if os.path.isfile(os.path.join(run_dir, "model.keras")):  # finished before a resume
+        model.load_weights(os.path.join(run_dir, "model.keras"))
+        return _predictor(config.task, model, tokenizer, config.seq_len)
     os.makedirs(run_dir, exist_ok=True)
-    history = model.fit(
+    resumable.fit_run(
+        model,
         train,
+        steps,
+        config.epochs,
+        run_dir,
         validation_data=validation,
-        epochs=config.epochs,
-        steps_per_epoch=config.steps_per_epoch,
-        callbacks=standard_callbacks(run_dir, time_budget=config.time_budget),
-        shuffle=False,
+        time_budget=config.time_budget,
+        backup_every=config.backup_every,
         verbose=2 if os.environ.get("CI") else 1,
     )
-    finish_run(model, history, run_dir)
     return _predictor(config.task, model, tokenizer, config.seq_len)
 
 

@@ -172,10 +172,12 @@ def read_json(run_dir: str, name: str):
 def finish_run(model, history, run_dir: str):
     """After `fit`: the best checkpoint's weights (if one was written) saved as the run's
     `model.keras`, and the history as `history.json`."""
+    from tf_transformer.training.backup import atomic_write
+
     best = os.path.join(run_dir, "checkpoints", "best.weights.h5")
     if os.path.exists(best):
         model.load_weights(best)
-    model.save(os.path.join(run_dir, "model.keras"))
+    atomic_write(os.path.join(run_dir, "model.keras"), model.save)
     write_json(
         run_dir, "history.json", {k: [float(v) for v in vs] for k, vs in history.history.items()}
     )

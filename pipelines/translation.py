@@ -8,14 +8,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pipelines import resume as resumable
 from pipelines.runs import (
     distribution,
     dtype_policy,
-    finish_run,
-    new_run_dir,
     read_config,
     run_tokenizer,
-    worker_run_dir,
     write_config,
     write_json,
 )
@@ -33,11 +31,12 @@ from tf_transformer.training import (
     SampleOutputs,
     fitting_warmup,
     masked_accuracy,
-    standard_callbacks,
+    paper_peak,
     transformer_optimizer,
 )
 
 AUTOTUNE = tf.data.AUTOTUNE
+FAMILY = "translation"
 
 
 def tokenize_pairs(source_tokenizer, target_tokenizer, max_tokens):
@@ -70,6 +69,7 @@ def make_batches(
     batch_size: int = 64,
     max_tokens: int = 64,
     bucket: bool = True,
+    batch_tokens: int = None,
     shuffle: int = 20000,
     cache: bool = False,
     seed: int = None,
@@ -77,10 +77,11 @@ def make_batches(
     """Batches for `Transformer.fit` from a dataset of (source, target) strings.
 
     Tokenizes in `map` (in the graph), truncates to `max_tokens`, then either buckets by
-    length (`bucket=True`: batches of similar lengths, each padded to its own longest,
-    with a token budget of about `batch_size * max_tokens / 2` per batch) or pads each
-    batch of `batch_size` to its longest, as the tutorial does. `shuffle=0` keeps order;
-    `cache` keeps the tokenized pairs in memory after the first epoch.
+    length (`bucket=True`: batches of similar lengths, each padded to its own longest;
+    `batch_size` pairs a batch, or with `batch_tokens` as many pairs as fit in about that
+    many tokens) or pads each batch of `batch_size` to its longest, as the tutorial does.
+    `shuffle=0` keeps order; `cache` keeps the tokenized pairs in memory after the first
+    epoch.
     """
     dataset = pairs
     if shuffle:
@@ -96,8 +97,11 @@ def make_batches(
         boundaries = [
             b for b in (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256) if b < max_tokens + 1
         ]
-        budget = batch_size * max(8, (max_tokens + 1) // 2)
-        sizes = [max(1, budget // b) for b in boundaries] + [max(1, budget // (max_tokens + 1))]
+        if batch_tokens:
+            lengths = boundaries + [max_tokens + 1]
+            sizes = [max(1, batch_tokens // b) for b in lengths]
+        else:
+            sizes = [batch_size] * (len(boundaries) + 1)
         dataset = dataset.bucket_by_sequence_length(
             element_length_func=lambda s, t: tf.maximum(tf.shape(s)[0], tf.shape(t)[0]),
             bucket_boundaries=[b + 1 for b in boundaries],
@@ -139,12 +143,14 @@ class TranslateConfig:
     preset: str = "tutorial"
     epochs: int = 10
     batch_size: int = 64
-    max_tokens: int = 40
+    batch_tokens: int = None  # bucketed batches of about this many tokens, not batch_size pairs
+    max_tokens: int = 64
     tokenizer: str = "sentencepiece"
-    vocab_size: int = 4000
+    vocab_size: int = 8000
     vocab_sample: int = 200_000  # texts the vocabulary is learned from, at most
     shared_vocab: bool = None  # one tokenizer for both sides, tied embeddings (paper presets)
     warmup_steps: int = None  # the paper's 4,000, capped at a fifth of the run's steps
+    learning_rate: float = None  # the schedule's peak; default the paper's (at 4,000 steps)
     label_smoothing: float = 0.1
     corpus_size: int = None
     steps_per_epoch: int = None
@@ -154,40 +160,63 @@ class TranslateConfig:
     time_budget: float = None  # seconds of training, then a graceful stop
     strategy: str = "default"  # or "mirrored", "multi-worker"
     seed: int = 0
+    backup_every: int = resumable.BACKUP_EVERY  # steps between backups (and one after every epoch)
+    init_from: str = None  # a finished translation run whose model and tokenizers start this
     overrides: dict = dataclasses.field(default_factory=dict)
 
 
 TOKENIZERS = {"sentencepiece": SentencePieceTokenizer, "wordpiece": WordPieceTokenizer}
 
 
-def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
+def train(
+    config: TranslateConfig,
+    run_dir: str = None,
+    log=print,
+    overwrite=False,
+    resume=False,
+    callbacks=(),
+) -> str:
     """Runs the recipe up to a trained model in `run_dir`; returns `run_dir`.
 
     The run directory gets `config.json`, `tokenizers/`, `checkpoints/` (best weights),
-    `backup/` (so an interrupted run resumes), `logs/` (TensorBoard), `model.keras`,
-    `history.json`; `evaluate` adds `metrics.json` and `attention.png`.
+    `backup/` while it trains (so an interrupted run resumes, `pipelines.resume`), `logs/`
+    (TensorBoard), `model.keras`, `history.json`; `evaluate` adds `metrics.json` and
+    `attention.png`. A finished run is replaced only with `overwrite`, an unfinished one
+    continued only with `resume`. With `config.init_from` (a finished translation run),
+    the model and its tokenizers start from that run's. `callbacks` join the recipe's.
     """
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
-    precision = dtype_policy(config.mixed_precision, log)
+    if config.init_from:
+        config = _with_architecture_of(config, config.init_from, log)
     resolve(TRANSFORMER_PRESETS, config.preset, {}, "Transformer")  # before any file is written
     if config.tokenizer not in TOKENIZERS:
         raise InputError(f"unknown tokenizer {config.tokenizer!r}; use {' or '.join(TOKENIZERS)}")
     corpus = load_corpus(config.source, seed=config.seed, size=config.corpus_size)
     if corpus.kind != "parallel":
         raise InputError(f"{config.source} is a {corpus.kind} corpus; translation needs pairs")
+    run_dir = resumable.start_run(run_dir, "runs/translate", config, FAMILY, overwrite, resume, log)
+    precision = dtype_policy(config.mixed_precision, log)
     log(f"corpus {corpus.summary()}")
-    run_dir = worker_run_dir(run_dir or new_run_dir("runs/translate"), config.strategy)
-    write_config(run_dir, config, precision=precision)
+    write_config(run_dir, config, family=FAMILY, precision=precision)
 
     keras.utils.set_random_seed(config.seed)
+    if config.init_from:
+        resumable.copy_tokenizers(config.init_from, run_dir, ["tokenizers"])
     tokenizers = _run_tokenizers(config, corpus, run_dir)
     train_batches, val_batches, steps_per_epoch = _datasets(config, corpus, tokenizers, log)
-    warmup, reason = config.warmup_steps, "--warmup-steps"
+    warmup, reason, peak = config.warmup_steps, "--warmup-steps", config.learning_rate
     if warmup is None:
         warmup, reason = fitting_warmup(steps_per_epoch * config.epochs)
+        architecture = resolve(TRANSFORMER_PRESETS, config.preset, config.overrides, "Transformer")
+        peak = peak or paper_peak(architecture["d_model"])
     log(f"warm-up: {reason}")
-    schedule = {"warmup_steps": warmup, "steps_per_epoch": steps_per_epoch, "reason": reason}
-    write_config(run_dir, config, precision=precision, schedule=schedule)
+    schedule = {
+        "warmup_steps": warmup,
+        "peak_learning_rate": peak,
+        "steps_per_epoch": steps_per_epoch,
+        "reason": reason,
+    }
+    write_config(run_dir, config, family=FAMILY, precision=precision, schedule=schedule)
 
     with strategy.scope():
         model = Transformer.from_preset(
@@ -199,12 +228,14 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
             **{"share_embeddings": shares_vocabulary(config), **config.overrides},
         )
         model.compile(
-            optimizer=transformer_optimizer(model.d_model, warmup),
+            optimizer=transformer_optimizer(model.d_model, warmup, peak),
             loss=MaskedLoss(config.label_smoothing),
             metrics=[masked_accuracy],
             jit_compile=config.jit_compile,
         )
         model.build(((None, None), (None, None)))
+        if config.init_from:
+            resumable.init_weights(model, config.init_from, log)
     log(f"model: Transformer preset {config.preset!r}, {model.count_params():,} parameters")
 
     translator = Translator(model, *tokenizers)
@@ -215,17 +246,35 @@ def train(config: TranslateConfig, run_dir: str = None, log=print) -> str:
         [t for _, t in samples],
         title="sample translations",
     )
-    history = model.fit(
+    resumable.fit_run(
+        model,
         train_batches,
+        steps_per_epoch,
+        config.epochs,
+        run_dir,
+        [*callbacks, sample_callback],
         validation_data=val_batches,
-        epochs=config.epochs,
-        steps_per_epoch=config.steps_per_epoch,
-        callbacks=[*standard_callbacks(run_dir, time_budget=config.time_budget), sample_callback],
-        shuffle=False,  # the dataset shuffles itself
+        time_budget=config.time_budget,
+        backup_every=config.backup_every,
         verbose=2 if os.environ.get("CI") else 1,
+        log=log,
     )
-    finish_run(model, history, run_dir)
     return run_dir
+
+
+# Fields `--init-from` takes from the run it starts from: the model and its tokenizers.
+ARCHITECTURE = (
+    "preset", "max_tokens", "tokenizer", "vocab_size", "shared_vocab", "overrides"
+)  # fmt: skip
+
+
+def _with_architecture_of(config, from_run, log):
+    saved = resumable.check_run(from_run, FAMILY)
+    changed = {name: saved[name] for name in ARCHITECTURE if name in saved}
+    differing = [n for n, v in changed.items() if getattr(config, n) != v]
+    if differing:
+        log(f"--init-from {from_run}: its {', '.join(differing)} replace this command's")
+    return dataclasses.replace(config, **changed)
 
 
 def shares_vocabulary(config) -> bool:
@@ -260,8 +309,14 @@ def _run_tokenizers(config, corpus, run_dir):
 
 
 def _datasets(config, corpus, tokenizers, log):
-    """Train and validation batches, and the number of steps an epoch."""
-    options = dict(batch_size=config.batch_size, max_tokens=config.max_tokens, seed=config.seed)
+    """A function making the training batches (anew for every fit, see
+    `pipelines.resume.fit_run`), the validation batches, and the number of steps an epoch."""
+    options = dict(
+        batch_size=config.batch_size,
+        batch_tokens=config.batch_tokens,
+        max_tokens=config.max_tokens,
+        seed=config.seed,
+    )
     train_pairs = corpus.dataset("train")
     truncated = count_truncated(train_pairs, *tokenizers, config.max_tokens)
     if truncated:
@@ -270,16 +325,20 @@ def _datasets(config, corpus, tokenizers, log):
             f"{truncated:,} training pairs ({share:.1%}) are longer than --max-tokens "
             f"{config.max_tokens} on a side and are truncated"
         )
-    train_batches = make_batches(train_pairs, *tokenizers, **options)
     val_pairs = corpus.dataset("validation", limit=config.validation_size)
     val_batches = with_length(
         make_batches(val_pairs, *tokenizers, shuffle=0, cache=True, **options)
     )
+
+    def train_batches():  # built anew for every fit: see `pipelines.resume.fit_run`
+        return make_batches(train_pairs, *tokenizers, **options)
+
     if config.steps_per_epoch:
-        return train_batches.repeat(), val_batches, config.steps_per_epoch
-    train_batches = with_length(train_batches)
-    log(f"an epoch is {len(train_batches):,} batches")
-    return train_batches, val_batches, len(train_batches)
+        return lambda: train_batches().repeat(), val_batches, config.steps_per_epoch
+    steps = len(with_length(train_batches()))
+    log(f"an epoch is {steps:,} batches")
+    known = tf.data.experimental.assert_cardinality(steps)
+    return lambda: train_batches().apply(known), val_batches, steps
 
 
 def count_truncated(pairs: tf.data.Dataset, source_tokenizer, target_tokenizer, max_tokens):
@@ -297,10 +356,9 @@ def count_truncated(pairs: tf.data.Dataset, source_tokenizer, target_tokenizer, 
 
 
 def load_run(run_dir: str):
-    """The `Translator` of a trained run directory."""
+    """The `Translator` of a finished translation run, and its config."""
+    resumable.check_run(run_dir, FAMILY)
     model_path = os.path.join(run_dir, "model.keras")
-    if not os.path.isfile(model_path):
-        raise InputError(f"{run_dir}: not a trained translation run (no model.keras)")
     config = read_config(TranslateConfig, run_dir)
     tokenizer_cls = TOKENIZERS[config.tokenizer]
     source = tokenizer_cls.load(os.path.join(run_dir, "tokenizers", "source"))

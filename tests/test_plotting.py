@@ -44,6 +44,8 @@ def test_schedule_picture_peaks_at_the_warmup_step(tmp_path, figures, capsys):
 
 
 def test_training_curves_from_a_history(tmp_path, figures):
+    (tmp_path / "config.json").write_text(json.dumps({"family": "gpt"}))
+    (tmp_path / "model.keras").write_text("")  # a finished run of any family
     (tmp_path / "history.json").write_text(
         json.dumps(
             {"loss": [2.0, 1.0, 0.5], "val_loss": [2.1, 1.2, 0.9], "accuracy": [0.2, 0.5, 0.7]}
@@ -69,7 +71,7 @@ def test_attention_heads_put_tokens_on_the_axes(tmp_path, figures):
 
 def test_bad_plot_requests_exit_2(tmp_path, capsys):
     assert cli.main(["plot", "curves", str(tmp_path)]) == 2
-    assert "no history.json" in capsys.readouterr().err
+    assert f"{tmp_path}: an empty directory" in capsys.readouterr().err
     assert cli.main(["plot", "attention", str(tmp_path), "hello"]) == 2
     assert cli.main(["plot", "schedule", "--warmup-steps", "0"]) == 2
     assert not list(tmp_path.iterdir())

@@ -178,7 +178,7 @@ def test_bad_runs_and_corpora_are_input_errors(pretrained, classifier_run, tmp_p
         masked_lm.finetune(
             masked_lm.FinetuneConfig(source="cldr-tags", from_run=pretrained), str(tmp_path / "b")
         )
-    with pytest.raises(InputError, match="not a trained BERT run"):
+    with pytest.raises(InputError, match="an empty directory"):
         masked_lm.load_run(str(tmp_path))
     assert not os.path.exists(tmp_path / "a") and not os.path.exists(tmp_path / "b")
 
@@ -187,7 +187,7 @@ def test_cli_errors_exit_2_without_a_traceback(tmp_path, capsys):
     assert cli.main(["bert", "pretrain", "--preset", "bert_huge", "--run-dir", str(tmp_path)]) == 2
     assert "unknown BERT preset 'bert_huge'" in capsys.readouterr().err
     assert cli.main(["bert", "finetune", "--task", "tag", "--from", str(tmp_path / "none")]) == 2
-    assert "not a trained BERT run" in capsys.readouterr().err
+    assert "none: no such run directory" in capsys.readouterr().err
     assert cli.main(["bert", "pretrain", "--seq-len", "0"]) == 2
     assert not os.listdir(tmp_path)
 

@@ -79,3 +79,44 @@ def test_mlm_batches_frame_truncate_and_pad_per_batch():
         assert np.all(np.sum(ids == END_ID, axis=1) == 1)  # truncated, then framed
         assert np.all((labels.numpy() == 0) | (labels.numpy() == 7))
     assert widths[0] == 18 and max(widths) == SEQ  # padded to the batch's longest, at most SEQ
+
+
+def test_seeded_masking_keeps_the_rates_and_follows_the_seed():
+    ids = sample_ids()
+    masked, positions, labels = masked_lm.mask_tokens(ids, VOCAB, SEQ, seed=(1, 2))
+    again = masked_lm.mask_tokens(ids, VOCAB, SEQ, seed=(1, 2))
+    other = masked_lm.mask_tokens(ids, VOCAB, SEQ, seed=(1, 3))
+    np.testing.assert_array_equal(masked.to_tensor().numpy(), again[0].to_tensor().numpy())
+    np.testing.assert_array_equal(positions.numpy(), again[1].numpy())
+    np.testing.assert_array_equal(labels.numpy(), again[2].numpy())
+    assert not np.array_equal(positions.numpy(), other[1].numpy())
+    original = ids.to_tensor(shape=[None, SEQ]).numpy()
+    masked = masked.to_tensor(shape=[None, SEQ]).numpy()
+    rows = np.arange(len(original))[:, None]
+    picked = np.zeros_like(original, bool)
+    real = labels.numpy() > 0
+    picked[np.broadcast_to(rows, real.shape)[real], positions.numpy()[real]] = True
+    maskable = original >= 5
+    np.testing.assert_array_equal(picked.sum(1), np.ceil(maskable.sum(1) * 0.15))
+    assert (masked[picked] == MASK_ID).mean() == pytest.approx(0.8, abs=0.03)
+    assert (masked[picked] == original[picked]).mean() == pytest.approx(0.1, abs=0.03)
+    # rows of the same length are not masked at the same places
+    same_length = [r for r in range(len(original)) if maskable[r].sum() == maskable[0].sum()]
+    assert len({tuple(np.flatnonzero(picked[r])) for r in same_length}) == len(same_length)
+
+
+def test_mlm_batches_mask_anew_every_pass_and_reproducibly_from_the_seed():
+    texts = tf.data.Dataset.from_tensor_slices(
+        [" ".join(str(10 + (i * 7 + n) % 90) for i in range(40)) for n in range(48)]
+    )
+
+    def two_passes(seed):
+        batches = masked_lm.make_mlm_batches(
+            texts, _IdsTokenizer(), seq_len=SEQ, batch_size=16, shuffle=48, seed=seed
+        )
+        return [labels.numpy() for _, labels in batches.repeat(2)]
+
+    first = two_passes(5)
+    assert all(np.array_equal(a, b) for a, b in zip(first, two_passes(5), strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, two_passes(6), strict=True))
+    assert not any(np.array_equal(a, b) for a, b in zip(first[:3], first[3:], strict=True))

@@ -110,7 +110,7 @@ def test_cli_errors_exit_2_without_traceback_or_files(tmp_path, capsys, monkeypa
     assert err.strip() == "tf-transformer: error: cldr:en-zz: unknown CLDR locale 'zz'"
     assert not os.path.exists(tmp_path / "runs")
     assert cli.main(["translate", "eval", str(tmp_path)]) == 2
-    assert "not a trained translation run" in capsys.readouterr().err
+    assert f"{tmp_path}: an empty directory" in capsys.readouterr().err
     assert cli.main(["translate", "train", "--epochs", "0"]) == 2
     assert "--epochs must be at least 1" in capsys.readouterr().err
     assert cli.main(["translate", "train", "--preset", "huge", "--corpus-size", "200"]) == 2

@@ -7,11 +7,12 @@ from tf_transformer.training import (
     CustomSchedule,
     MaskedLoss,
     TimeBudget,
+    fitting_warmup,
     masked_accuracy,
     masked_loss,
-    standard_callbacks,
     transformer_optimizer,
 )
+from tf_transformer.training.schedules import paper_peak
 
 
 @pytest.mark.parametrize("step", [1, 10, 100, 3999, 4000, 4001, 10_000, 100_000])
@@ -28,6 +29,32 @@ def test_schedule_peaks_at_the_end_of_warmup_and_round_trips():
     assert int(np.argmax(rates)) == 99
     again = CustomSchedule.from_config(schedule.get_config())
     assert float(again(50)) == rates[50]
+
+
+@pytest.mark.parametrize("step", [1, 50, 914, 915, 3656, 10_000])
+def test_a_given_peak_scales_the_papers_shape(step):
+    """`peak` sets the rate at the end of the warm-up, the shape stays the paper's: a
+    warm-up shortened to 914 steps that keeps the peak of 4,000."""
+    peak = paper_peak(128, 4000)
+    schedule = CustomSchedule(d_model=128, warmup_steps=914, peak=peak)
+    expected = peak * min(step / 914, (914 / step) ** 0.5)
+    assert float(schedule(step - 1)) == pytest.approx(expected, rel=1e-5)
+    again = CustomSchedule.from_config(schedule.get_config())
+    assert float(again(step - 1)) == float(schedule(step - 1))
+    paper = CustomSchedule(d_model=128, warmup_steps=914, peak=paper_peak(128, 914))
+    assert float(paper(step - 1)) == pytest.approx(
+        float(CustomSchedule(128, 914)(step - 1)), rel=1e-6
+    )
+
+
+def test_the_fitting_warmup_caps_at_nine_tenths_of_the_run():
+    assert fitting_warmup(4570) == (4000, "4,000 steps, within the run's 4,570")
+    steps, reason = fitting_warmup(1000)
+    assert steps == 900
+    assert reason == (
+        "900 steps: 90% of the run's 1,000, to the peak of the paper's 4,000 (which would "
+        "not reach it within the run)"
+    )
 
 
 def test_optimizer_has_the_paper_hyperparameters():
@@ -73,59 +100,30 @@ def test_masked_accuracy_counts_real_tokens_only():
     assert float(masked_accuracy(labels, logits)) == pytest.approx(2 / 3)
 
 
-class _StopAfter(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
+def test_best_checkpoint_saves_only_improvements_through_a_rename(tmp_path, monkeypatch):
+    from tf_transformer.training import BestCheckpoint
 
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt("simulated interruption")
+    model = Transformer.from_preset("tiny", input_vocab_size=20, target_vocab_size=20)
+    model.build(((None, None), (None, None)))
+    path = str(tmp_path / "checkpoints" / "best.weights.h5")
+    checkpoint = BestCheckpoint(path, monitor="val_loss", best=2.0)
+    checkpoint.set_model(model)
+    checkpoint.on_epoch_end(0, {"val_loss": 2.5})  # worse than the resumed best: no file
+    assert not (tmp_path / "checkpoints").exists()
+    checkpoint.on_epoch_end(1, {"val_loss": 1.5})
+    assert checkpoint.best == 1.5 and (tmp_path / "checkpoints" / "best.weights.h5").exists()
+    before = (tmp_path / "checkpoints" / "best.weights.h5").read_bytes()
 
+    def crash(*args, **kwargs):
+        with open(args[0], "wb") as handle:
+            handle.write(b"half a file")
+        raise OSError(28, "No space left on device")
 
-class _Epochs(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seen = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.seen.append(epoch)
-
-
-def test_an_interrupted_fit_resumes_at_the_next_epoch(tmp_path):
-    rng = np.random.default_rng(0)
-    source = rng.integers(1, 20, size=(16, 6))
-    target = rng.integers(1, 20, size=(16, 6))
-
-    def fresh_model():
-        model = Transformer.from_preset("tiny", input_vocab_size=20, target_vocab_size=20)
-        model.compile(optimizer=transformer_optimizer(32, 10), loss=MaskedLoss())
-        model.build(((None, None), (None, None)))  # BackupAndRestore restores into it
-        return model
-
-    first = _Epochs()
-    with pytest.raises(KeyboardInterrupt):
-        fresh_model().fit(
-            (source, target[:, :-1]),
-            target[:, 1:],
-            epochs=5,
-            verbose=0,
-            callbacks=[*standard_callbacks(str(tmp_path), monitor="loss"), first, _StopAfter(1)],
-        )
-    assert first.seen == [0, 1]
-    second = _Epochs()
-    model = fresh_model()
-    model.fit(
-        (source, target[:, :-1]),
-        target[:, 1:],
-        epochs=5,
-        verbose=0,
-        callbacks=[*standard_callbacks(str(tmp_path), monitor="loss"), second],
-    )
-    assert second.seen == [2, 3, 4]
-    assert int(model.optimizer.iterations.numpy()) == 5  # one batch an epoch, none repeated
-    assert (tmp_path / "checkpoints" / "best.weights.h5").exists()
-    assert any((tmp_path / "logs").rglob("events.out.tfevents.*"))
+    monkeypatch.setattr(model, "save_weights", crash)
+    with pytest.raises(ValueError, match="No space left on device; its last version is intact"):
+        checkpoint.on_epoch_end(2, {"val_loss": 1.0})
+    assert (tmp_path / "checkpoints" / "best.weights.h5").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["best.weights.h5"]
 
 
 def test_time_budget_stops_mid_epoch_and_still_validates(monkeypatch):

@@ -67,7 +67,7 @@ def bert_pretrain_command(args):
 
     check_positive(epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len)
     config = config_from(masked_lm.PretrainConfig, args)
-    run_dir = masked_lm.pretrain(config, args.run_dir)
+    run_dir = masked_lm.pretrain(config, args.run_dir, overwrite=args.overwrite, resume=args.resume)
     print(f"run directory: {run_dir}")
     if not is_chief(config.strategy):
         return worker_done()
@@ -100,12 +100,14 @@ def bert_finetune_command(args):
         source=args.source or default_source,
         compare_scratch=not args.no_compare,
     )
-    run_dir = masked_lm.finetune(config, args.run_dir)
+    run_dir = masked_lm.finetune(config, args.run_dir, overwrite=args.overwrite, resume=args.resume)
     print(f"run directory: {run_dir}")
     if not is_chief(config.strategy):
         return worker_done()
     for start, report in read_metrics(run_dir).items():
-        origin = "pretrained encoder" if start == "pretrained" else "random weights"
+        origin = {"pretrained": "pretrained encoder", "continued": args.init_from}.get(
+            start, "random weights"
+        )
         if "accuracy" in report:
             print(
                 f"test accuracy from {origin}: {100 * report['accuracy']:.1f}% "

@@ -7,6 +7,7 @@ import json
 import os
 import re
 
+from pipelines.resume import BACKUP_EVERY
 from tf_transformer.errors import InputError
 
 DOCKER_LINE = (
@@ -51,6 +52,27 @@ def add_run_options(parser, runs, model_dir):
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-dir", help=f"default: {runs}/<timestamp>")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the run already in --run-dir"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the unfinished run in --run-dir from its last backup (same options)",
+    )
+    parser.add_argument(
+        "--init-from",
+        metavar="RUN",
+        help="start from a finished run's weights and tokenizers (new schedule, new epochs)",
+    )
+    parser.add_argument(
+        "--backup-every",
+        type=positive_int,
+        default=BACKUP_EVERY,
+        metavar="STEPS",
+        help=f"back up the training state every STEPS steps and after every epoch "
+        f"(default {BACKUP_EVERY})",
+    )
     parser.add_argument(
         "--export", metavar="MODEL_DIR", help=f"then export (e.g. {model_dir}) and check"
     )

@@ -46,7 +46,7 @@ def gpt_train_command(args):
 
     check_positive(epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len)
     config = config_from(causal_lm.GPTConfig, args)
-    run_dir = causal_lm.train(config, args.run_dir)
+    run_dir = causal_lm.train(config, args.run_dir, overwrite=args.overwrite, resume=args.resume)
     print(f"run directory: {run_dir}")
     if not is_chief(config.strategy):
         return worker_done()

@@ -70,11 +70,13 @@ def plot_attention_command(args):
 
 
 def plot_curves_command(args):
+    from pipelines.resume import check_run
     from tf_transformer.plotting import plot_training_curves
 
+    check_run(args.run_dir)  # a finished run of any family
     path = os.path.join(args.run_dir, "history.json")
     if not os.path.isfile(path):
-        raise InputError(f"{args.run_dir}: no history.json (not a finished run)")
+        raise InputError(f"{args.run_dir}: no history.json")
     with open(path) as handle:
         history = json.load(handle)
     print(f"wrote {plot_training_curves(history, args.out, title=args.run_dir)}")

@@ -9,6 +9,7 @@ from tf_transformer.cli.common import (
     check_positive,
     config_from,
     export_and_check,
+    positive_int,
     worker_done,
 )
 
@@ -20,12 +21,21 @@ def add_commands(commands):
     train.add_argument("--source", default="cldr:en-pt", help="corpus spec (default cldr:en-pt)")
     train.add_argument("--preset", default="tutorial", help="Transformer preset (default tutorial)")
     train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--max-tokens", type=int, default=40, help="longest sequence, in tokens")
+    train.add_argument("--batch-size", type=int, default=64, help="pairs a batch (default 64)")
+    train.add_argument(
+        "--batch-tokens",
+        type=positive_int,
+        metavar="N",
+        help="instead of --batch-size pairs, as many pairs of similar length as fit in "
+        "about N tokens a batch",
+    )
+    train.add_argument(
+        "--max-tokens", type=int, default=64, help="longest sequence, in tokens (default 64)"
+    )
     train.add_argument(
         "--tokenizer", default="sentencepiece", choices=["sentencepiece", "wordpiece"]
     )
-    train.add_argument("--vocab-size", type=int, default=4000)
+    train.add_argument("--vocab-size", type=int, default=8000, help="pieces a side (default 8,000)")
     train.add_argument(
         "--shared-vocab",
         action=argparse.BooleanOptionalAction,
@@ -35,7 +45,15 @@ def add_commands(commands):
     train.add_argument(
         "--warmup-steps",
         type=int,
-        help="default: the paper's 4,000, capped at a fifth of the run's steps",
+        help="default: the paper's 4,000, capped at 90%% of the run's steps (keeping the "
+        "paper's peak)",
+    )
+    train.add_argument(
+        "--learning-rate",
+        type=float,
+        metavar="PEAK",
+        help="the schedule's peak, reached at the end of the warm-up (default: the "
+        "paper's formula, (d_model * warm-up steps)^-0.5)",
     )
     train.add_argument("--label-smoothing", type=float, default=0.1)
     train.add_argument("--corpus-size", type=int, help="pairs of an embedded corpus")
@@ -81,7 +99,7 @@ def translate_train(args):
 
     config = config_from(translation.TranslateConfig, args)
     check_positive(epochs=args.epochs, batch_size=args.batch_size, max_tokens=args.max_tokens)
-    run_dir = translation.train(config, args.run_dir)
+    run_dir = translation.train(config, args.run_dir, overwrite=args.overwrite, resume=args.resume)
     print(f"run directory: {run_dir}")
     if not is_chief(config.strategy):
         return worker_done()

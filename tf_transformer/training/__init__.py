@@ -1,6 +1,8 @@
 """Training pieces: the paper's schedule and optimizer, masked loss/accuracy, callbacks."""
 
+from tf_transformer.training.backup import StepBackup, read_backup
 from tf_transformer.training.callbacks import (
+    BestCheckpoint,
     Perplexity,
     SampleOutputs,
     TimeBudget,
@@ -10,10 +12,14 @@ from tf_transformer.training.losses import MaskedLoss, masked_accuracy, masked_l
 from tf_transformer.training.schedules import (
     CustomSchedule,
     fitting_warmup,
+    paper_peak,
     transformer_optimizer,
 )
 
 __all__ = [
+    "BestCheckpoint",
+    "StepBackup",
+    "read_backup",
     "CustomSchedule",
     "fitting_warmup",
     "MaskedLoss",
@@ -22,6 +28,7 @@ __all__ = [
     "TimeBudget",
     "masked_accuracy",
     "masked_loss",
+    "paper_peak",
     "standard_callbacks",
     "transformer_optimizer",
 ]

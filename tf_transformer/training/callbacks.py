@@ -8,6 +8,8 @@ import time
 import keras
 import numpy as np
 
+from tf_transformer.training.backup import atomic_write
+
 
 class SampleOutputs(keras.callbacks.Callback):
     """Prints what the model makes of a few inputs after every epoch, next to references.
@@ -60,7 +62,8 @@ class TimeBudget(keras.callbacks.Callback):
         self._epoch = 0
 
     def on_train_begin(self, logs=None):
-        self._start = time.monotonic()
+        if getattr(self, "_start", None) is None:  # a resumed run fits twice: one budget
+            self._start = time.monotonic()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -80,18 +83,32 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
 
+class BestCheckpoint(keras.callbacks.Callback):
+    """Saves the weights to `path` (`*.weights.h5`) after every epoch whose `monitor`
+    (lower is better) beats `best`, through a temporary file and a rename, so the last
+    good checkpoint survives a crash or a full disk mid-write. A resumed run sets `best`
+    to the score it had reached."""
+
+    def __init__(self, path, monitor="val_loss", best=None):
+        super().__init__()
+        self.path = path
+        self.monitor = monitor
+        self.best = np.inf if best is None else best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not value < self.best:
+            return
+        self.best = float(value)
+        atomic_write(self.path, lambda temporary: self.model.save_weights(temporary))
+
+
 def standard_callbacks(run_dir, monitor="val_loss", time_budget=None):
-    """Best checkpoint, `BackupAndRestore` (an interrupted `fit` resumes at the epoch
-    where it stopped) and TensorBoard logs, all under `run_dir`; with `time_budget`
-    (seconds), a `TimeBudget` that ends training when it is spent."""
+    """Best checkpoint (`BestCheckpoint`) and TensorBoard logs under `run_dir`; with
+    `time_budget` (seconds), a `TimeBudget` that ends training when it is spent. Backups
+    for resuming are `StepBackup`'s (see `pipelines.resume.fit_run`)."""
     budget = [TimeBudget(time_budget)] if time_budget else []
     return budget + [
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(run_dir, "checkpoints", "best.weights.h5"),
-            monitor=monitor,
-            save_best_only=True,
-            save_weights_only=True,
-        ),
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
+        BestCheckpoint(os.path.join(run_dir, "checkpoints", "best.weights.h5"), monitor),
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")),
     ]
