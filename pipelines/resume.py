@@ -96,7 +96,8 @@ def start_run(run_dir, root, config, family, overwrite=False, resume=False, log=
         if os.path.isdir(run_dir)
         else (lambda name: False)
     )
-    busy = os.path.isdir(run_dir) and bool(os.listdir(run_dir))
+    # other workers of a multi-worker run may have made their `workers/` copies already
+    busy = os.path.isdir(run_dir) and bool(set(os.listdir(run_dir)) - {"workers"})
     if busy and overwrite:
         if resume:
             raise InputError("--overwrite and --resume exclude each other")
