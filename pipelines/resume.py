@@ -91,11 +91,10 @@ def start_run(run_dir, root, config, family, overwrite=False, resume=False, log=
         run_dir = new_run_dir(root)
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise InputError(f"--run-dir {run_dir} is a file, not a directory")
-    has = (
-        (lambda name: os.path.exists(os.path.join(run_dir, name)))
-        if os.path.isdir(run_dir)
-        else (lambda name: False)
-    )
+
+    def has(name):
+        return os.path.exists(os.path.join(run_dir, name))
+
     # other workers of a multi-worker run may have made their `workers/` copies already
     busy = os.path.isdir(run_dir) and bool(set(os.listdir(run_dir)) - {"workers"})
     if busy and overwrite:
@@ -180,17 +179,17 @@ def fit_run(model, batches, steps_per_epoch, epochs, run_dir, callbacks=(), **op
     with every epoch once) and deletes the backup. `options`: `validation_data`,
     `monitor`, `time_budget`, `backup_every`, `verbose`, `log`.
     """
-    from tf_transformer.training import BestCheckpoint, standard_callbacks
+    from tf_transformer.training import TimeBudget, standard_callbacks
     from tf_transformer.training.backup import StepBackup, read_backup
 
     log = options.pop("log", print)
     monitor = options.pop("monitor", "val_loss")
     directory = os.path.join(run_dir, BACKUP_DIR)
     restore = read_backup(directory)
-    standard = standard_callbacks(run_dir, monitor, options.pop("time_budget", None))
-    checkpoint = next(c for c in standard if isinstance(c, BestCheckpoint))
+    budget = options.pop("time_budget", None)
+    checkpoint, *others = standard_callbacks(run_dir, monitor)
     backup = StepBackup(directory, options.pop("backup_every", None), checkpoint, restore, log)
-    callbacks = [*callbacks, *standard, backup]
+    callbacks = [*callbacks, *([TimeBudget(budget)] if budget else []), checkpoint, *others, backup]
     make = batches if callable(batches) else (lambda: batches)
 
     def stream():

@@ -188,7 +188,8 @@ def train(
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
     if config.init_from:
         config = _with_architecture_of(config, config.init_from, log)
-    resolve(TRANSFORMER_PRESETS, config.preset, {}, "Transformer")  # before any file is written
+    # before any file is written: an unknown preset is a one-line error
+    architecture = resolve(TRANSFORMER_PRESETS, config.preset, config.overrides, "Transformer")
     if config.tokenizer not in TOKENIZERS:
         raise InputError(f"unknown tokenizer {config.tokenizer!r}; use {' or '.join(TOKENIZERS)}")
     corpus = load_corpus(config.source, seed=config.seed, size=config.corpus_size)
@@ -207,7 +208,6 @@ def train(
     warmup, reason, peak = config.warmup_steps, "--warmup-steps", config.learning_rate
     if warmup is None:
         warmup, reason = fitting_warmup(steps_per_epoch * config.epochs)
-        architecture = resolve(TRANSFORMER_PRESETS, config.preset, config.overrides, "Transformer")
         peak = peak or paper_peak(architecture["d_model"])
     log(f"warm-up: {reason}")
     schedule = {

@@ -91,7 +91,6 @@ class StepBackup(keras.callbacks.Callback):
         self.checkpoint = checkpoint
         self.log = log
         self.history = dict(restore[0]["history"]) if restore else {}
-        self.saved = None if restore is None else restore[0]
         self._restore = restore
         self.step_offset = restore[0]["step"] if restore else 0
         self._epoch = restore[0]["epoch"] if restore else 0
@@ -166,6 +165,5 @@ class StepBackup(keras.callbacks.Callback):
                 np.savez(handle, **arrays)
 
         atomic_write(os.path.join(self.directory, BACKUP_FILE), write)
-        self.saved = metadata
         if os.environ.get(KILL_AFTER_STEP) == str(metadata["global_step"]):
             os.kill(os.getpid(), signal.SIGKILL)
