@@ -186,8 +186,11 @@ def run_hub(spec, epochs, out_dir):
                 sources = tf.repeat(encoded, tf.shape(prompt)[0] // rows, axis=0)
                 return model((sources, prompt), training=False)[:, index - 1, :], None, cache
 
-            tokens = sampler(next_fn, prompt, stop_token_ids=[end_id], index=1)
-            return target_tok.detokenize(tokens[:, 1:])
+            tokens = sampler(next_fn, prompt, stop_token_ids=[end_id], index=1)[:, 1:]
+            # the sampler runs until every row has ended; a row's tokens after its own [END]
+            # are not its translation (KerasHub's `generate` cuts them off the same way)
+            after_end = tf.cumsum(tf.cast(tokens == end_id, tf.int32), axis=1, exclusive=True)
+            return target_tok.detokenize(tf.where(after_end > 0, 0, tokens))
 
         def run(batch):
             outputs = translate(tf.constant(batch)).numpy()
@@ -211,6 +214,7 @@ def run_hub(spec, epochs, out_dir):
         outputs, seconds = timed_decode(decoder(sampler), sources)
         result[f"beam{beam}"] = {**score(outputs, references), "decode_seconds": seconds}
         result[f"beam{beam}"]["samples"] = list(zip(sources[:3], outputs[:3], strict=True))
+        result[f"beam{beam}"]["hypotheses"] = outputs
     return result
 
 

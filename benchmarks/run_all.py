@@ -23,6 +23,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 DATA = "../shared/data/multi30k-en-fr"
 BENCHMARKS = [
     ("bench_input_pipeline", "Input pipeline: in-graph tokenization and batching"),
+    ("bench_corpus_memory", "Corpora larger than memory: 2,000,000 pairs streamed or read whole"),
     ("bench_generation", "Translator generation: the key/value cache against rerunning"),
     ("bench_gpt", "GPT: generation with and without the cache, training throughput"),
     ("bench_keras_hub", "Against KerasHub: training, bucketing, generation, GPT, memory"),

@@ -72,6 +72,14 @@ def make_windows(
 # The recipe: text source -> tokenizer -> packed windows -> fit -> perplexity -> export ---
 
 
+def gpt_optimizer(learning_rate, weight_decay):
+    """AdamW (beta_2 0.95) that decays the weight matrices only, as GPT-2 and nanoGPT: not
+    biases, LayerNorm scales and offsets, or the token and position embeddings."""
+    optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, beta_2=0.95)
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta", "embeddings"])
+    return optimizer
+
+
 @dataclasses.dataclass
 class GPTConfig:
     """Everything a causal LM run depends on; saved as the run's `config.json`."""
@@ -159,9 +167,7 @@ def train(config: GPTConfig, run_dir: str = None, log=print, overwrite=False, re
     with strategy.scope():
         model = GPT.from_preset(config.preset, vocab_size=tokenizer.vocab_size, dtype=policy)
         model.compile(
-            optimizer=keras.optimizers.AdamW(
-                schedule, weight_decay=config.weight_decay, beta_2=0.95
-            ),
+            optimizer=gpt_optimizer(schedule, config.weight_decay),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             jit_compile=config.jit_compile,

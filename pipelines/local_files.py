@@ -20,7 +20,9 @@ import io
 import os
 import sys
 
-from pipelines.splits import SPLITS, CorpusError, split_of
+import tensorflow as tf
+
+from pipelines.splits import SPLITS, CorpusError, split_ids
 
 DEFAULT_FRACTION = 0.05
 VALIDATION_STEMS = ("validation", "valid", "val", "dev")
@@ -77,8 +79,9 @@ def assemble(spec, kind, files, fractions, read, key, labels=None):
     validation = 0.0 if "validation" in splits else fractions.get("validation", DEFAULT_FRACTION)
     test = 0.0 if "test" in splits else fractions.get("test", DEFAULT_FRACTION)
     carved = {name: [] for name in SPLITS}
-    for example in pool:
-        carved[split_of(key(example), validation, test)].append(example)
+    keys = tf.constant([key(example) for example in pool], tf.string)
+    for example, split in zip(pool, split_ids(keys, validation, test).numpy(), strict=True):
+        carved[SPLITS[split]].append(example)
     for name in SPLITS:
         splits.setdefault(name, carved[name])
     if not splits["train"]:
@@ -92,21 +95,20 @@ def assemble(spec, kind, files, fractions, read, key, labels=None):
 
 
 def raw_lines(path):
-    """The lines of a file as bytes (without their newlines): a final newline ends the last
-    line, it does not start another."""
+    """The lines of a file as bytes (without their newlines), read one at a time: a final
+    newline ends the last line, it does not start another."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        handle = open(path, "rb")
     except FileNotFoundError:
         raise CorpusError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise CorpusError(f"{path}: a directory, not a file") from None
     except OSError as error:
         raise CorpusError(f"{path}: cannot read: {error.strerror}") from None
-    raws = data.split(b"\n")
-    if raws[-1] == b"":
-        raws.pop()
-    return [raw[:-1] if raw.endswith(b"\r") else raw for raw in raws]
+    with handle:
+        for raw in handle:
+            raw = raw[:-1] if raw.endswith(b"\n") else raw
+            yield raw[:-1] if raw.endswith(b"\r") else raw
 
 
 def lines(path, report, raws=None):
@@ -199,7 +201,7 @@ def read_aligned(stem, languages, skip_bad_rows):
     blank side are left out; different line counts are an error naming both files."""
     source, target = (f"{stem}.{language}" for language in languages)
     bad = BadRows(skip_bad_rows)
-    raws = [raw_lines(path) for path in (source, target)]  # each file read once
+    raws = [list(raw_lines(path)) for path in (source, target)]  # each file read once
     counts = [len(side) for side in raws]
     if counts[0] != counts[1]:
         raise CorpusError(
@@ -251,9 +253,12 @@ def directory_stems(spec, directory, languages):
     return files
 
 
-def load_local(spec, kind_name, argument, skip_bad_rows):
+def load_local(spec, kind_name, argument, skip_bad_rows, stream=True):
     """The corpus of a `tsv:`, `csv:`, `text:` or `lines:` spec (`argument` is what
-    follows the colon)."""
+    follows the colon). Parallel files (`tsv:`, `lines:`) are streamed
+    (`pipelines.streaming`) unless `stream` is false."""
+    from pipelines import streaming
+
     if kind_name == "lines":
         languages, sep, rest = argument.partition(":")
         languages = tuple(languages.split("-"))
@@ -263,6 +268,12 @@ def load_local(spec, kind_name, argument, skip_bad_rows):
             files, fractions = directory_stems(spec, os.path.expanduser(rest), languages), {}
         else:
             files, fractions = parse_spec(spec, rest)
+        if stream:
+            skipped = sum(
+                streaming.check_aligned(stem, languages, skip_bad_rows) for stem in files.values()
+            )
+            read = streaming.aligned_dataset(languages)
+            return streaming.StreamedCorpus(spec, files, fractions, read, skipped)
         return assemble(
             spec,
             "parallel",
@@ -272,6 +283,9 @@ def load_local(spec, kind_name, argument, skip_bad_rows):
             key=lambda pair: pair[0],
         )
     files, fractions = parse_spec(spec, argument)
+    if kind_name == "tsv" and stream:
+        skipped = sum(streaming.check_rows(path, skip_bad_rows, tsv_row) for path in files.values())
+        return streaming.StreamedCorpus(spec, files, fractions, streaming.tsv_dataset, skipped)
     if kind_name == "tsv":
         read = lambda path: read_rows(path, skip_bad_rows, tsv_row)  # noqa: E731
         return assemble(spec, "parallel", files, fractions, read, key=lambda pair: pair[0])

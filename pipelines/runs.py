@@ -134,9 +134,11 @@ def vocab_sample(texts: list, size: int = VOCAB_SAMPLE) -> list:
 
 def run_tokenizer(tokenizer_cls, directory: str, texts, vocab_size: int, sample: int = None):
     """The run's tokenizer: the one saved in `directory` (a resumed run keeps its
-    vocabulary), or one trained on (at most `sample` of) `texts` and saved there."""
+    vocabulary), or one trained on (at most `sample` of) `texts` and saved there. `texts`
+    may be a function returning them, called only when the tokenizer is trained."""
     if os.path.isfile(os.path.join(directory, tokenizer_cls.file_name)):
         return tokenizer_cls.load(directory)
+    texts = texts() if callable(texts) else texts
     tokenizer = tokenizer_cls.train(vocab_sample(texts, sample or VOCAB_SAMPLE), vocab_size)
     tokenizer.save(directory)
     return tokenizer

@@ -10,6 +10,7 @@ import dataclasses
 
 from pipelines import cldr, pydocs
 from pipelines.local_files import load_local
+from pipelines.runs import vocab_sample
 from pipelines.splits import SPLITS, CorpusError, split_of
 from tf_transformer.errors import InputError
 
@@ -71,6 +72,17 @@ class Corpus:
         tags = tf.ragged.constant([[label_id[t] for t in tags] for _, tags in examples], tf.int32)
         return tf.data.Dataset.from_tensor_slices((tokens, tags))
 
+    def size(self, split: str) -> int:
+        return len(self.split(split))
+
+    def head(self, split: str, count) -> list:
+        """The first `count` examples of a split (all of them for `None`)."""
+        return self.split(split)[:count]
+
+    def sample_texts(self, split: str, side: int, size: int) -> list:
+        """At most `size` texts of one side, evenly spaced through the split."""
+        return vocab_sample(self.texts(split, side), size)
+
     def summary(self) -> str:
         sizes = ", ".join(f"{name} {len(self.split(name)):,}" for name in SPLITS)
         skipped = f"; skipped {self.skipped} bad rows" if self.skipped else ""
@@ -91,11 +103,15 @@ def _require_examples(corpus, where):
         raise CorpusError(f"{where}: empty corpus (no training examples)")
 
 
-def load_corpus(spec: str, seed: int = 0, skip_bad_rows: bool = False, size: int = None) -> Corpus:
+def load_corpus(
+    spec: str, seed: int = 0, skip_bad_rows: bool = False, size: int = None, stream: bool = True
+) -> Corpus:
     """The corpus named by `spec`; see the module docstring for the forms.
 
     `seed` and `size` shape the embedded CLDR corpora; `skip_bad_rows` skips malformed
-    rows of local files (and says how many) instead of raising `CorpusError`.
+    rows of local files (and says how many) instead of raising `CorpusError`. Parallel
+    files (`tsv:`, `lines:`) are streamed from disk (`pipelines.streaming.StreamedCorpus`,
+    the same methods) unless `stream` is false.
     """
     name, _, argument = spec.partition(":")
     if name == "cldr" and argument:
@@ -120,7 +136,7 @@ def load_corpus(spec: str, seed: int = 0, skip_bad_rows: bool = False, size: int
     if name == "tfds" and argument:
         return _tfds_corpus(spec, argument)
     if name in ("tsv", "csv", "text", "lines") and argument:
-        return load_local(spec, name, argument, skip_bad_rows)
+        return load_local(spec, name, argument, skip_bad_rows, stream)
     raise CorpusError(
         f"unknown corpus {spec!r}; expected cldr:SRC-TGT, pydocs, cldr-langid, cldr-tags, "
         "tfds:NAME, tsv:PATH, csv:PATH, text:GLOB or lines:SRC-TGT:PATH"

@@ -1,4 +1,8 @@
-"""Split names, the hash that assigns an example to a split, and the corpus error."""
+"""Split names, the hashes that assign an example to a split, and the corpus error.
+
+The embedded corpora split by `split_of` (SHA-1, in Python); a user's files by
+`split_ids` (in the graph, so that a file streamed through `tf.data` splits as it does
+read whole)."""
 
 import hashlib
 
@@ -19,3 +23,17 @@ def split_of(key: str, validation: float = 0.05, test: float = 0.05) -> str:
     if bucket < test + validation:
         return "validation"
     return "train"
+
+
+HASH_BUCKETS = 1_000_000
+
+
+def split_ids(keys, validation: float = 0.05, test: float = 0.05):
+    """The split of each key (0 train, 1 validation, 2 test, the order of `SPLITS`) from
+    its FarmHash fingerprint, computed in the graph: the split of a user's file is the same
+    whether it is streamed through `tf.data` or read whole (`pipelines.local_files`)."""
+    import tensorflow as tf
+
+    buckets = tf.strings.to_hash_bucket_fast(keys, HASH_BUCKETS)
+    fraction = tf.cast(buckets, tf.float64) / HASH_BUCKETS
+    return tf.where(fraction < test, 2, tf.where(fraction < test + validation, 1, 0))

@@ -64,8 +64,9 @@ def test_cached_and_uncached_logits_agree_at_every_step():
         np.testing.assert_allclose(numpy(logits)[:, 0], full[:, t], atol=1e-4)
 
 
-def test_keras_round_trip(tmp_path):
-    model = GPT.from_preset("gpt_tiny", vocab_size=100)
+@pytest.mark.parametrize("activation", ["gelu", "gelu_tanh"])
+def test_keras_round_trip(tmp_path, activation):
+    model = GPT.from_preset("gpt_tiny", vocab_size=100, activation=activation)
     model.compile(
         optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
@@ -73,8 +74,48 @@ def test_keras_round_trip(tmp_path):
     model.save(tmp_path / "gpt.keras")
     loaded = keras.models.load_model(tmp_path / "gpt.keras")
     np.testing.assert_array_equal(loaded.predict(IDS, verbose=0), model.predict(IDS, verbose=0))
+    assert loaded.get_config()["activation"] == activation
+
+
+def test_gelu_tanh_is_gpt2s_formula_and_only_the_activation_differs():
+    from tf_transformer.layers.feed_forward import gelu_tanh
+
+    x = np.linspace(-6, 6, 101).astype("float32")
+    formula = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+    np.testing.assert_allclose(numpy(gelu_tanh(x)), formula, atol=1e-6)
+    exact, approximate = (
+        GPT.from_preset("gpt_tiny", vocab_size=100, activation=a) for a in ("gelu", "gelu_tanh")
+    )
+    exact.build((None, None))
+    approximate.build((None, None))
+    approximate.set_weights(exact.get_weights())
+    difference = np.abs(numpy(exact(IDS)) - numpy(approximate(IDS))).max()
+    assert 0 < difference < 1e-2  # the same weights: the activations alone tell them apart
 
 
 def test_unknown_preset():
     with pytest.raises(InputError, match="unknown GPT preset 'gpt5'"):
         GPT.from_preset("gpt5", vocab_size=10)
+
+
+def test_gpt2_initialization_draws_each_weight_at_gpt2s_scale():
+    model = GPT(vocab_size=400, num_layers=3, d_model=96, num_heads=3, initialization="gpt2")
+    model.build((None, None))
+    stds = {}
+    for variable in model.weights:
+        values = numpy(variable)
+        kind = variable.path.rsplit("/", 2)
+        if variable.path.endswith("/bias"):
+            assert not values.any(), variable.path
+        elif variable.path.endswith(("/gamma", "/beta")):
+            assert np.all(values == (1.0 if kind[-1] == "gamma" else 0.0)), variable.path
+        else:
+            stds[variable.path] = (values.std(), abs(values.mean()))
+    residual = 0.02 / np.sqrt(2 * 3)
+    for path, (std, mean) in stds.items():
+        expected = residual if path.endswith(GPT.RESIDUAL_PROJECTIONS) else 0.02
+        assert abs(std - expected) < 0.1 * expected and mean < 0.2 * expected, path
+    assert sum(path.endswith(GPT.RESIDUAL_PROJECTIONS) for path in stds) == 2 * 3
+    assert GPT.from_config(model.get_config()).initialization == "gpt2"
+    with pytest.raises(ValueError, match="initialization must be"):
+        GPT(vocab_size=10, num_layers=1, d_model=8, num_heads=1, initialization="xavier")

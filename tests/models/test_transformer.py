@@ -76,9 +76,13 @@ def test_shared_embeddings_tie_source_target_and_output():
         Transformer(2, 16, 2, 32, 20, 21, share_embeddings=True)
 
 
-@pytest.mark.parametrize("share", [False, True])
-def test_keras_save_and_load_give_identical_logits(tmp_path, share):
-    model = Transformer(2, 16, 2, 32, 20, 20, share_embeddings=share, dropout=0.1)
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"share_embeddings": True}, {"position": "learned", "scale_embedding": False}],
+    ids=["separate", "shared", "learned-positions-unscaled"],
+)
+def test_keras_save_and_load_give_identical_logits(tmp_path, options):
+    model = Transformer(2, 16, 2, 32, 20, 20, max_length=12, dropout=0.1, **options)
     model.compile(optimizer="adam", loss=MaskedLoss(0.1), metrics=[masked_accuracy])
     model.fit((SOURCE, TARGET_IN[:, :-1]), TARGET_IN[:, 1:], epochs=1, verbose=0)
     expected = model.predict((SOURCE, TARGET_IN), verbose=0)
@@ -101,3 +105,22 @@ def test_a_tiny_model_overfits_one_batch():
     loss, accuracy = model.evaluate(*batch, verbose=0)
     assert loss < 0.05
     assert accuracy == 1.0
+
+
+def test_learned_unscaled_positions_as_keras_hub_embeds_them():
+    paper = Transformer(2, 16, 2, 32, 20, 30, max_length=12)
+    hub_like = Transformer(
+        2, 16, 2, 32, 20, 30, max_length=12, position="learned", scale_embedding=False
+    )
+    for model in (paper, hub_like):
+        model.build(((None, None), (None, None)))
+    # a learned 12 x 16 position table on each side
+    assert hub_like.count_params() == paper.count_params() + 2 * 12 * 16
+    embedding = hub_like.encoder.embedding
+    tokens = embedding.token_embedding.embeddings.numpy()
+    positions = embedding.position_embedding.embeddings.numpy()
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(embedding(SOURCE[:1])),
+        (tokens[SOURCE[0]] + positions[:6])[None],
+        atol=1e-6,
+    )

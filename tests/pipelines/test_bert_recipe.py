@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from pipelines import masked_lm
+from pipelines import finetuning, masked_lm
 from pipelines.sources import load_corpus
 from tf_transformer import cli
 from tf_transformer.errors import InputError
@@ -35,7 +35,7 @@ def pretrained(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def classifier_run(pretrained, tmp_path_factory):
-    config = masked_lm.FinetuneConfig(
+    config = finetuning.FinetuneConfig(
         task="classify",
         from_run=pretrained,
         epochs=2,
@@ -43,12 +43,12 @@ def classifier_run(pretrained, tmp_path_factory):
         learning_rate=1e-3,
         mixed_precision="float32",
     )
-    return masked_lm.finetune(config, str(tmp_path_factory.mktemp("bert") / "classify"))
+    return finetuning.finetune(config, str(tmp_path_factory.mktemp("bert") / "classify"))
 
 
 @pytest.fixture(scope="module")
 def tagger_run(pretrained, tmp_path_factory):
-    config = masked_lm.FinetuneConfig(
+    config = finetuning.FinetuneConfig(
         task="tag",
         source="cldr-tags",
         from_run=pretrained,
@@ -58,7 +58,7 @@ def tagger_run(pretrained, tmp_path_factory):
         compare_scratch=False,
         mixed_precision="float32",
     )
-    return masked_lm.finetune(config, str(tmp_path_factory.mktemp("bert") / "tag"))
+    return finetuning.finetune(config, str(tmp_path_factory.mktemp("bert") / "tag"))
 
 
 def read(run_dir, name):
@@ -107,7 +107,7 @@ def test_tagger_reports_per_tag_and_macro_f1(tagger_run):
 def test_tagging_report_counts_words():
     truth = [["O", "DAY", "MONTH"], ["YEAR", "O"]]
     predicted = [["O", "DAY", "DAY"], ["YEAR"]]  # the last word untagged (cut off)
-    report = masked_lm.tagging_report(
+    report = finetuning.tagging_report(
         truth, predicted, ["O", "DAY", "MONTH", "YEAR"], log=lambda line: None
     )
     day = report["per_label"]["DAY"]
@@ -118,7 +118,7 @@ def test_tagging_report_counts_words():
 
 
 def test_fill_mask_answers_edge_cases_in_process(pretrained):
-    predictor, config = masked_lm.load_run(pretrained)
+    predictor, config = finetuning.load_run(pretrained)
     assert config["task"] == "pretrain"
     none = predictor.predict(["no mask here", ""])
     assert none["tokens"].shape == (2, 0, 5) and none["scores"].shape == (2, 0, 5)
@@ -133,9 +133,9 @@ def test_fill_mask_answers_edge_cases_in_process(pretrained):
 @pytest.mark.parametrize("run", ["pretrained", "classifier_run", "tagger_run"])
 def test_exports_pass_the_conformance_check(run, request, tmp_path):
     run_dir = request.getfixturevalue(run)
-    predictor, config = masked_lm.load_run(run_dir)
-    path = masked_lm.export_runner(predictor, str(tmp_path / "model"))
-    requests, expected = masked_lm.conformance_requests(predictor)
+    predictor, config = finetuning.load_run(run_dir)
+    path = finetuning.export_runner(predictor, str(tmp_path / "model"))
+    requests, expected = finetuning.conformance_requests(predictor)
     report = check_export(path, requests, expected)
     assert conformance.check_hostile(path, "serving_default", "text", predictor.predict) < 2048
     signature = report.signatures["serving_default"]
@@ -173,13 +173,13 @@ def test_predict_command_prints_one_line_per_text(classifier_run, tagger_run, ca
 
 def test_bad_runs_and_corpora_are_input_errors(pretrained, classifier_run, tmp_path):
     with pytest.raises(InputError, match="needs a pretrained one"):
-        masked_lm.finetune(masked_lm.FinetuneConfig(from_run=classifier_run), str(tmp_path / "a"))
+        finetuning.finetune(finetuning.FinetuneConfig(from_run=classifier_run), str(tmp_path / "a"))
     with pytest.raises(InputError, match="needs a classification corpus"):
-        masked_lm.finetune(
-            masked_lm.FinetuneConfig(source="cldr-tags", from_run=pretrained), str(tmp_path / "b")
+        finetuning.finetune(
+            finetuning.FinetuneConfig(source="cldr-tags", from_run=pretrained), str(tmp_path / "b")
         )
     with pytest.raises(InputError, match="an empty directory"):
-        masked_lm.load_run(str(tmp_path))
+        finetuning.load_run(str(tmp_path))
     assert not os.path.exists(tmp_path / "a") and not os.path.exists(tmp_path / "b")
 
 
@@ -206,14 +206,14 @@ def test_export_command_checks_and_prints_how_to_serve(classifier_run, tmp_path,
 def test_finetune_reads_a_tfds_dataset_offline(pretrained, tmp_path):
     import tensorflow_datasets as tfds
 
-    config = masked_lm.FinetuneConfig(
+    config = finetuning.FinetuneConfig(
         source="tfds:imdb_reviews", from_run=pretrained, epochs=1, compare_scratch=False
     )
     with tfds.testing.mock_data(num_examples=40):
-        run_dir = masked_lm.finetune(config, str(tmp_path / "imdb"))
+        run_dir = finetuning.finetune(config, str(tmp_path / "imdb"))
     report = read(run_dir, "metrics.json")["pretrained"]
     assert report["labels"] == ["neg", "pos"] and report["examples"] == 40
-    predictor, _ = masked_lm.load_run(run_dir)
+    predictor, _ = finetuning.load_run(run_dir)
     assert set(strings(predictor.predict(["fine"])["label"])) <= {
         "neg",
         "pos",

@@ -41,3 +41,26 @@ def test_windows_are_contiguous_slices_shifted_by_one(shuffle):
 def test_stream_shorter_than_a_window_is_refused():
     with pytest.raises(ValueError, match="shorter than one window"):
         causal_lm.make_windows(np.arange(5, dtype="int32"), seq_len=8)
+
+
+def test_gpt_optimizer_decays_the_weight_matrices_only():
+    """One AdamW step on zero gradients moves a variable only by its weight decay: the
+    kernels shrink by lr * decay, biases, LayerNorm and both embeddings stay."""
+    from tf_transformer.models import GPT
+
+    model = GPT.from_preset("gpt_tiny", vocab_size=50)
+    model.build((None, None))
+    optimizer = causal_lm.gpt_optimizer(0.1, weight_decay=0.5)
+    before = [np.array(v.numpy()) for v in model.trainable_variables]
+    optimizer.apply_gradients([(tf.zeros_like(v), v) for v in model.trainable_variables])
+    decayed = set()
+    for variable, old in zip(model.trainable_variables, before, strict=True):
+        if np.allclose(variable.numpy(), old * (1 - 0.1 * 0.5), atol=1e-7) and old.any():
+            decayed.add(variable.path)
+        else:
+            np.testing.assert_array_equal(variable.numpy(), old, err_msg=variable.path)
+    assert decayed and all(path.endswith("/kernel") for path in decayed)
+    kernels = [v.path for v in model.trainable_variables if v.path.endswith("/kernel")]
+    assert sorted(decayed) == sorted(kernels)
+    names = {v.path.rsplit("/", 1)[-1] for v in model.trainable_variables}
+    assert {"embeddings", "gamma", "beta", "bias"} <= names  # each kind is there, undecayed

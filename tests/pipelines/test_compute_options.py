@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines import causal_lm, masked_lm, translation
+from pipelines import causal_lm, finetuning, masked_lm, translation
 from pipelines.runs import distribution, is_chief, worker_run_dir
 from tf_transformer import cli
 from tf_transformer.errors import InputError
@@ -92,7 +92,7 @@ def test_xla_bf16_and_fp16_train_to_losses_close_to_float32(name):
         (["translate", "train"], translation.TranslateConfig),
         (["gpt", "train"], causal_lm.GPTConfig),
         (["bert", "pretrain"], masked_lm.PretrainConfig),
-        (["bert", "finetune", "--task", "tag"], masked_lm.FinetuneConfig),
+        (["bert", "finetune", "--task", "tag"], finetuning.FinetuneConfig),
     ],
 )
 def test_every_recipe_takes_the_compute_options(command, cls):

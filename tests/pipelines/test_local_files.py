@@ -95,9 +95,60 @@ def test_aligned_line_files_per_split_and_from_a_directory(tmp_path):
         ),
     ],
 )
-def test_malformed_corpora_are_one_line_errors(tmp_path, files, spec, message):
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "in-memory"])
+def test_malformed_corpora_are_one_line_errors(tmp_path, files, spec, message, stream):
     for name, text in files.items():
         write(tmp_path / name, text)
     with pytest.raises(CorpusError, match=message) as error:
-        load_corpus(spec.format(d=tmp_path))
+        load_corpus(spec.format(d=tmp_path), stream=stream)
     assert "\n" not in str(error.value)
+
+
+def pairs_of(dataset):
+    return [(s.decode(), t.decode()) for s, t in dataset.as_numpy_iterator()]
+
+
+@pytest.mark.parametrize("kind", ["tsv", "lines"])
+def test_streamed_files_split_and_sample_as_the_in_memory_path_does(tmp_path, kind):
+    # untidy lines: surrounding blanks, CRLF, blank lines, a pair with a blank side
+    sources = [f"  Source sentence {i} .\r" if i % 7 else f"Source {i}" for i in range(3000)]
+    targets = [f"Cible {i} ." if i % 11 else "" for i in range(3000)]
+    if kind == "tsv":
+        rows = [f"{s}\t{t}\textra" for s, t in zip(sources, targets, strict=True)]
+        spec = "tsv:" + write(tmp_path / "pairs.tsv", "\n".join(rows[:1500] + [""] + rows[1500:]))
+    else:
+        write(tmp_path / "all.en", "\n".join(sources) + "\n")
+        write(tmp_path / "all.fr", "\n".join(targets))  # no final newline
+        spec = f"lines:en-fr:{tmp_path}/all,validation=0.1"
+    streamed, whole = load_corpus(spec), load_corpus(spec, stream=False)
+    assert "(parallel, streamed)" in streamed.summary()
+    assert "(parallel)" in whole.summary()
+    for name in SPLITS:
+        assert streamed.split(name) == whole.split(name) and streamed.size(name) > 0
+        assert pairs_of(streamed.dataset(name)) == pairs_of(whole.dataset(name))
+    assert streamed.head("validation", 3) == whole.validation[:3]
+    for side in (0, 1):
+        sample = streamed.sample_texts("train", side, 500)
+        assert len(sample) == 500 and sample == whole.sample_texts("train", side, 500)
+    assert streamed.sample_texts("test", 1, 10**6) == whole.texts("test", 1)
+
+
+def test_a_streamed_corpus_reads_its_files_when_it_is_iterated(tmp_path):
+    stem = aligned(tmp_path, "train", 100)
+    corpus = load_corpus(f"lines:en-fr:{stem},validation=0,test=0")
+    assert corpus.size("train") == 100
+    with open(f"{stem}.en", "a") as en, open(f"{stem}.fr", "a") as fr:
+        en.write("Appended.\n")
+        fr.write("Ajoutée.\n")
+    # nothing of the file was kept in Python: the dataset reads the file as it is now
+    assert pairs_of(corpus.dataset("train"))[-1] == ("Appended.", "Ajoutée.")
+
+
+def test_streamed_bad_rows_are_skipped_in_the_graph_too(tmp_path, capsys):
+    write(tmp_path / "train.en", b"one\n\xff two\nthree\nfour\n")
+    write(tmp_path / "train.fr", b"un\ndeux\ntrois\n\xfe\n")
+    spec = f"lines:en-fr:{tmp_path}/train,validation=0,test=0"
+    corpus = load_corpus(spec, skip_bad_rows=True)
+    assert corpus.skipped == 2 and "skipped 2 bad rows" in capsys.readouterr().err
+    assert corpus.train == [("one", "un"), ("three", "trois")]
+    assert corpus.train == load_corpus(spec, skip_bad_rows=True, stream=False).train

@@ -138,3 +138,22 @@ def test_paper_presets_learn_one_shared_vocabulary(tmp_path):
     separate = translation.TranslateConfig(**{**vars(config), "shared_vocab": False})
     run_dir = translation.train(separate, str(tmp_path / "separate"), log=lambda _: None)
     assert not translation.load_run(run_dir)[0].model.share_embeddings
+
+
+def test_a_streamed_corpus_of_aligned_files_trains_and_evaluates(tmp_path):
+    """Aligned files go through the recipe streamed: vocabulary from a bounded sample,
+    training from `tf.data` line datasets, evaluation of the test files."""
+    from pipelines import cldr
+
+    pairs = cldr.parallel_pairs("en", "pt", size=900, seed=1)
+    for stem, chunk in (("train", pairs[:800]), ("val", pairs[800:850]), ("test", pairs[850:])):
+        for side, language in enumerate(("en", "pt")):
+            (tmp_path / f"{stem}.{language}").write_text("".join(p[side] + "\n" for p in chunk))
+    log = []
+    config = translation.TranslateConfig(
+        **{**vars(CONFIG), "source": f"lines:en-pt:{tmp_path}", "vocab_sample": 300}
+    )
+    run_dir = translation.train(config, str(tmp_path / "run"), log=log.append)
+    assert any("(parallel, streamed): train 800, validation 50, test 50" in line for line in log)
+    metrics = translation.evaluate(run_dir)
+    assert metrics["pairs"] == 50 and metrics["source"] == config.source

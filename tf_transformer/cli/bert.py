@@ -63,7 +63,7 @@ def add_commands(commands):
 
 
 def bert_pretrain_command(args):
-    from pipelines import masked_lm
+    from pipelines import finetuning, masked_lm
 
     check_positive(epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len)
     config = config_from(masked_lm.PretrainConfig, args)
@@ -80,12 +80,12 @@ def bert_pretrain_command(args):
     for text, fills in metrics["samples"].items():
         print(f"  {text!r} -> {fills}")
     if args.export:
-        export_and_check(masked_lm, run_dir, args.export)
+        export_and_check(finetuning, run_dir, args.export)
     return 0
 
 
 def bert_finetune_command(args):
-    from pipelines import masked_lm
+    from pipelines import finetuning
 
     check_positive(
         epochs=args.epochs,
@@ -95,12 +95,14 @@ def bert_finetune_command(args):
     )
     default_source = {"classify": "cldr-langid", "tag": "cldr-tags"}[args.task]
     config = config_from(
-        masked_lm.FinetuneConfig,
+        finetuning.FinetuneConfig,
         args,
         source=args.source or default_source,
         compare_scratch=not args.no_compare,
     )
-    run_dir = masked_lm.finetune(config, args.run_dir, overwrite=args.overwrite, resume=args.resume)
+    run_dir = finetuning.finetune(
+        config, args.run_dir, overwrite=args.overwrite, resume=args.resume
+    )
     print(f"run directory: {run_dir}")
     if not is_chief(config.strategy):
         return worker_done()
@@ -118,15 +120,15 @@ def bert_finetune_command(args):
             for tag, scores in report["per_label"].items():
                 print(f"  {tag:10s} F1 {100 * scores['f1']:5.1f}  ({scores['support']:,} words)")
     if args.export:
-        export_and_check(masked_lm, run_dir, args.export)
+        export_and_check(finetuning, run_dir, args.export)
     return 0
 
 
 def bert_predict_command(args):
-    from pipelines import masked_lm
+    from pipelines import finetuning
     from tf_transformer.serving.client import strings
 
-    predictor, config = masked_lm.load_run(args.run_dir)
+    predictor, config = finetuning.load_run(args.run_dir)
     outputs = {key: strings(value) for key, value in predictor.predict(args.texts).items()}
     for row, text in enumerate(args.texts):
         if config["task"] == "pretrain":
@@ -146,8 +148,8 @@ def bert_predict_command(args):
 
 
 def bert_export_command(args):
-    from pipelines import masked_lm
+    from pipelines import finetuning
 
-    model_dir = args.model_dir or masked_lm.MODEL_DIRS[masked_lm.run_task(args.run_dir)]
-    export_and_check(masked_lm, args.run_dir, model_dir, args.version, not args.no_check)
+    model_dir = args.model_dir or finetuning.MODEL_DIRS[finetuning.run_task(args.run_dir)]
+    export_and_check(finetuning, args.run_dir, model_dir, args.version, not args.no_check)
     return 0

@@ -6,13 +6,26 @@ from tf_transformer.layers.residual import ResidualSublayer
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
+def gelu_tanh(x):
+    """GELU's tanh approximation, 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), the
+    one GPT-2 computes (`"gelu"` is the exact erf form)."""
+    return keras.activations.gelu(x, approximate=True)
+
+
+def get_activation(name):
+    """A Keras activation by name, or this package's `"gelu_tanh"`."""
+    return gelu_tanh if name == "gelu_tanh" else keras.activations.get(name)
+
+
+@keras.saving.register_keras_serializable(package="tf_transformer")
 class FeedForward(ResidualSublayer):
     """Two dense layers (`dff` wide, then `d_model`) with a residual connection and LayerNorm.
 
     Args:
         d_model: output width (equal to the input width).
         dff: inner width (the paper uses 4 * d_model).
-        activation: inner activation, `"relu"` (paper) or `"gelu"` (BERT, GPT).
+        activation: inner activation, `"relu"` (paper), `"gelu"` (BERT) or `"gelu_tanh"`
+            (GPT-2's approximation).
         dropout: rate applied to the output before the residual.
         normalize_first: pre-norm (`True`) or post-norm (`False`).
         layer_norm_epsilon: LayerNorm epsilon.
@@ -43,7 +56,7 @@ class FeedForward(ResidualSublayer):
         )
         self.d_model = d_model
         self.dff = dff
-        self.activation = keras.activations.get(activation)
+        self.activation = get_activation(activation)
         self.inner_dense = keras.layers.Dense(
             dff, activation=self.activation, dtype=self.dtype_policy, name="inner_dense"
         )

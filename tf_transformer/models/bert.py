@@ -48,6 +48,8 @@ class BertEncoder(keras.Model):
         dropout: embedding, attention and residual dropout.
         layer_norm_epsilon: LayerNorm epsilon (BERT: 1e-12).
         use_pooler: build the pooler.
+        activation: the feed-forward's, `"gelu"` (exact) or `"gelu_tanh"` (the tanh
+            approximation Google's BERT and KerasHub compute).
 
     Example:
     ```python
@@ -74,6 +76,7 @@ class BertEncoder(keras.Model):
         dropout=0.1,
         layer_norm_epsilon=1e-12,
         use_pooler=True,
+        activation="gelu",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -87,6 +90,7 @@ class BertEncoder(keras.Model):
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.use_pooler = use_pooler
+        self.activation = activation
         policy = self.dtype_policy
         self.embedding = PositionalEmbedding(
             vocab_size,
@@ -119,7 +123,7 @@ class BertEncoder(keras.Model):
                 num_heads,
                 self.dff,
                 dropout=dropout,
-                activation="gelu",
+                activation=activation,
                 normalize_first=False,
                 layer_norm_epsilon=layer_norm_epsilon,
                 dtype=policy,
@@ -208,6 +212,7 @@ class BertEncoder(keras.Model):
                 "num_segments": self.num_segments,
                 "dropout": self.dropout,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
+                "activation": self.activation,
                 "use_pooler": self.use_pooler,
             }
         )

@@ -1,5 +1,7 @@
 """A GPT-style decoder-only language model (GPT-2's architecture), in one short file."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -34,6 +36,12 @@ class GPT(keras.Model):
         max_length: context length (size of the position table).
         dropout: embedding, attention and residual dropout.
         layer_norm_epsilon: LayerNorm epsilon (GPT-2: 1e-5).
+        activation: the feed-forward's, `"gelu"` (exact, the default) or `"gelu_tanh"`
+            (the tanh approximation GPT-2 was trained with).
+        initialization: `"keras"` (each layer's default, the default) or `"gpt2"`:
+            N(0, 0.02) weights and embeddings, the projections back into the residual
+            stream (attention output, feed-forward output) at 0.02 / sqrt(2 * layers),
+            zero biases.
 
     Example:
     ```python
@@ -58,6 +66,8 @@ class GPT(keras.Model):
         max_length=1024,
         dropout=0.1,
         layer_norm_epsilon=1e-5,
+        activation="gelu",
+        initialization="keras",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -69,6 +79,10 @@ class GPT(keras.Model):
         self.max_length = max_length
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.activation = activation
+        if initialization not in ("keras", "gpt2"):
+            raise ValueError(f"initialization must be 'keras' or 'gpt2', got {initialization!r}")
+        self.initialization = initialization
         self.decoder = Decoder(
             num_layers=num_layers,
             d_model=d_model,
@@ -77,7 +91,7 @@ class GPT(keras.Model):
             vocab_size=vocab_size,
             max_length=max_length,
             dropout=dropout,
-            activation="gelu",
+            activation=activation,
             normalize_first=True,
             position="learned",
             scale_embedding=False,
@@ -94,7 +108,24 @@ class GPT(keras.Model):
 
     def build(self, token_ids_shape):
         self.decoder.build(token_ids_shape)
+        if self.initialization == "gpt2":
+            self._initialize_as_gpt2()
         self.built = True
+
+    RESIDUAL_PROJECTIONS = ("attention_output/kernel", "output_dense/kernel")
+
+    def _initialize_as_gpt2(self):
+        residual_std = 0.02 / math.sqrt(2 * self.num_layers)
+        seed = keras.random.SeedGenerator()  # from the global seed (`set_random_seed`)
+        for variable in self.decoder.weights:
+            path = variable.path
+            if path.endswith(("/kernel", "/embeddings")):
+                std = residual_std if path.endswith(self.RESIDUAL_PROJECTIONS) else 0.02
+                variable.assign(
+                    keras.random.normal(variable.shape, stddev=std, dtype=variable.dtype, seed=seed)
+                )
+            elif path.endswith("/bias"):
+                variable.assign(ops.zeros(variable.shape, variable.dtype))
 
     def call(self, token_ids, padding_mask=None, training=None):
         return self.logits(self.decoder(token_ids, padding_mask=padding_mask, training=training))
@@ -157,6 +188,8 @@ class GPT(keras.Model):
                 "max_length": self.max_length,
                 "dropout": self.dropout,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
+                "activation": self.activation,
+                "initialization": self.initialization,
             }
         )
         return config

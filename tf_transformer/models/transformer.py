@@ -47,6 +47,9 @@ class Transformer(keras.Model):
             as in the paper (needs a shared vocabulary).
         normalize_first: pre-norm blocks instead of the paper's post-norm.
         layer_norm_epsilon: LayerNorm epsilon.
+        position: `"sinusoidal"` (the paper) or `"learned"` position vectors (KerasHub's
+            `TokenAndPositionEmbedding`, BERT, GPT).
+        scale_embedding: multiply token embeddings by sqrt(d_model), as the paper does.
 
     Example:
     ```python
@@ -73,6 +76,8 @@ class Transformer(keras.Model):
         share_embeddings=False,
         normalize_first=False,
         layer_norm_epsilon=1e-6,
+        position="sinusoidal",
+        scale_embedding=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -92,6 +97,8 @@ class Transformer(keras.Model):
         self.share_embeddings = share_embeddings
         self.normalize_first = normalize_first
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.position = position
+        self.scale_embedding = scale_embedding
         stack = dict(
             num_layers=num_layers,
             d_model=d_model,
@@ -101,6 +108,8 @@ class Transformer(keras.Model):
             dropout=dropout,
             normalize_first=normalize_first,
             layer_norm_epsilon=layer_norm_epsilon,
+            position=position,
+            scale_embedding=scale_embedding,
             dtype=self.dtype_policy,
         )
         shared = None
@@ -195,6 +204,8 @@ class Transformer(keras.Model):
                 "share_embeddings": self.share_embeddings,
                 "normalize_first": self.normalize_first,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
+                "position": self.position,
+                "scale_embedding": self.scale_embedding,
             }
         )
         return config

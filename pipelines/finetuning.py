@@ -1,0 +1,352 @@
+"""BERT fine-tuning: a pretrained encoder (`pipelines.masked_lm.pretrain`) or a fresh one
+trained for sequence classification or token tagging; loading every BERT run and export
+of fill-mask, classifier and tagger."""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+
+from pipelines import resume as resumable
+from pipelines.masked_lm import (
+    FAMILY,
+    FILL_MASK_EXAMPLE,
+    TASKS,
+    bert_optimizer,
+    check_length,
+    make_classification_batches,
+    make_tagging_batches,
+    read_run_config,
+)
+from pipelines.runs import (
+    distribution,
+    dtype_policy,
+    run_tokenizer,
+    write_config,
+    write_json,
+)
+from pipelines.sources import load_corpus
+from tf_transformer.errors import InputError
+from tf_transformer.models import BertClassifier, BertEncoder, BertTokenTagger
+from tf_transformer.models.bert import PRESETS as BERT_PRESETS
+from tf_transformer.models.presets import resolve
+from tf_transformer.serving import bert as bert_serving
+from tf_transformer.serving.client import strings
+from tf_transformer.text import WordPieceTokenizer
+from tf_transformer.training import masked_accuracy, masked_loss
+
+# Fine-tuning ---------------------------------------------------------------------------
+
+NO_TAG = "[PAD]"  # the tagger's class 0: pieces that carry no tag
+
+
+@dataclasses.dataclass
+class FinetuneConfig:
+    """A fine-tuning run: `task` ("classify" or "tag") on `source`, starting from the
+    pretrained run `from_run` (or, without it, from random weights of `preset` with a
+    tokenizer trained on the task's corpus)."""
+
+    task: str = "classify"
+    source: str = "cldr-langid"
+    from_run: str = None
+    preset: str = "bert_small"
+    epochs: int = 5
+    batch_size: int = 32
+    seq_len: int = None  # default: the pretraining run's, else 128
+    vocab_size: int = 8000
+    vocab_sample: int = 200_000  # texts the vocabulary is learned from, at most
+    learning_rate: float = 3e-4
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    steps_per_epoch: int = None
+    train_limit: int = None  # fine-tune on the first N training examples only
+    compare_scratch: bool = True
+    jit_compile: bool = False
+    mixed_precision: str = "auto"  # bf16 where the hardware has it; or bf16, fp16, float32
+    time_budget: float = None  # seconds of training, then a graceful stop
+    strategy: str = "default"  # or "mirrored", "multi-worker"
+    seed: int = 0
+    backup_every: int = resumable.BACKUP_EVERY  # steps between backups (and one after every epoch)
+    init_from: str = None  # a finished fine-tuning run of the same task to continue from
+
+
+def _task_model(task, encoder, labels):
+    if task == "classify":
+        return BertClassifier(encoder, len(labels), labels=labels)
+    return BertTokenTagger(encoder, len(labels), labels=labels)
+
+
+def _encoder_config(encoder, task, policy):
+    config = encoder.get_config()
+    config.update(use_pooler=task == "classify", dtype=policy)
+    config.pop("name", None)
+    return config
+
+
+def finetune(
+    config: FinetuneConfig, run_dir: str = None, log=print, overwrite=False, resume=False
+) -> str:
+    """Fine-tunes on `config.source` into `run_dir` (default `runs/bert-<task>/<timestamp>`).
+
+    Writes `config.json`, `tokenizer/`, `model.keras`, `metrics.json` (test accuracy and a
+    confusion matrix, or per-tag and macro F1) and, for classification,
+    `confusion_matrix.png`. With `from_run` and `compare_scratch`, the same fine-tuning
+    from random weights runs too (into `scratch/`), and `metrics.json` has both. With
+    `init_from` (a finished fine-tuning run of the same task) the model and tokenizer
+    start from that run's. `overwrite` and `resume` as in `translation.train`.
+    """
+    if config.task not in TASKS:
+        raise InputError(f"unknown task {config.task!r}; use classify or tag")
+    strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
+    pretrained = None
+    if config.init_from:
+        config = _continuing(config)
+    if config.from_run:
+        pretrained_config = read_run_config(config.from_run)
+        if pretrained_config["task"] != "pretrain":
+            raise InputError(f"{config.from_run}: a fine-tuned run; --from needs a pretrained one")
+        config.seq_len = config.seq_len or pretrained_config["seq_len"]
+        config.preset = pretrained_config["preset"]
+    config.seq_len = config.seq_len or 128
+    check_length(config.preset, config.seq_len)
+    corpus = load_corpus(config.source, seed=config.seed)
+    if corpus.kind != TASKS[config.task]:
+        raise InputError(
+            f"{config.source}: a {corpus.kind} corpus; --task {config.task} needs a "
+            f"{TASKS[config.task]} corpus"
+        )
+    if not corpus.test:
+        raise InputError(f"{config.source}: no test split to report on")
+    run_dir = resumable.start_run(
+        run_dir, f"runs/bert-{config.task}", config, FAMILY, overwrite, resume, log
+    )
+    precision = dtype_policy(config.mixed_precision, log)
+    policy = precision["policy"]
+    log(f"corpus {corpus.summary()}")
+    write_config(run_dir, config, family=FAMILY, precision=precision)
+    keras.utils.set_random_seed(config.seed)
+    tokenizer_dir = os.path.join(run_dir, "tokenizer")
+    if config.init_from:
+        resumable.copy_tokenizers(config.init_from, run_dir, ["tokenizer"])
+    if config.from_run:
+        tokenizer = WordPieceTokenizer.load(os.path.join(config.from_run, "tokenizer"))
+        tokenizer.save(tokenizer_dir)
+        pretrained = keras.models.load_model(
+            os.path.join(config.from_run, "model.keras"), compile=False
+        ).encoder
+        encoder_config = _encoder_config(pretrained, config.task, policy)
+    else:
+        tokenizer = run_tokenizer(
+            WordPieceTokenizer,
+            tokenizer_dir,
+            corpus.texts("train"),
+            config.vocab_size,
+            config.vocab_sample,
+        )
+        encoder_config = resolve(
+            BERT_PRESETS,
+            config.preset,
+            dict(
+                vocab_size=tokenizer.vocab_size, use_pooler=config.task == "classify", dtype=policy
+            ),
+            "BERT",
+        )
+    labels = list(corpus.labels) if config.task == "classify" else [NO_TAG, *corpus.labels]
+
+    first = "pretrained" if pretrained is not None else "scratch"
+    runs = [("continued" if config.init_from else first, run_dir, pretrained)]
+    if pretrained is not None and config.compare_scratch:  # first: the run's own model.keras,
+        # written last, marks the whole run finished (a resumed run skips a finished scratch/)
+        runs.insert(0, ("scratch", os.path.join(run_dir, "scratch"), None))
+    metrics = {}
+    for name, directory, start in runs:
+        origin = "the pretrained encoder" if start is not None else "random weights"
+        log(f"fine-tuning from {config.init_from if name == 'continued' else origin}")
+        keras.utils.set_random_seed(config.seed)
+        with strategy.scope():
+            encoder = BertEncoder(**encoder_config)
+            if start is not None:
+                encoder.copy_weights_from(start)
+            model = _task_model(config.task, encoder, labels)
+            predictor = _fit_task(model, tokenizer, corpus, config, directory)
+        metrics[name] = _evaluate_task(predictor, corpus, "test", directory, log)
+    metrics = dict(sorted(metrics.items(), key=lambda item: item[0] == "scratch"))
+    write_json(run_dir, "metrics.json", metrics)
+    return run_dir
+
+
+def _continuing(config):
+    """`config` with the architecture and settings of the fine-tuned run it continues."""
+    saved = read_run_config(config.init_from)
+    if saved["task"] != config.task:
+        raise InputError(
+            f"--init-from {config.init_from}: a {saved['task']} run, not a {config.task} run"
+        )
+    return dataclasses.replace(
+        config,
+        preset=saved["preset"],
+        seq_len=saved["seq_len"],
+        vocab_size=saved["vocab_size"],
+        from_run=None,
+        compare_scratch=False,
+    )
+
+
+def _fit_task(model, tokenizer, corpus, config, run_dir):
+    make = make_classification_batches if config.task == "classify" else make_tagging_batches
+    examples = corpus.dataset("train", limit=config.train_limit)
+
+    def train():  # built anew for every fit: see `pipelines.resume.fit_run`
+        data = make(examples, tokenizer, config.seq_len, config.batch_size, 10000, config.seed)
+        return data.repeat() if config.steps_per_epoch else data
+
+    validation = make(corpus.dataset("validation"), tokenizer, config.seq_len, config.batch_size)
+    steps = config.steps_per_epoch or int(train().cardinality())
+    total = steps * config.epochs
+    optimizer = bert_optimizer(
+        config.learning_rate, int(config.warmup_fraction * total), total, config.weight_decay
+    )
+    if config.task == "classify":
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    else:
+        loss, metrics = masked_loss, [masked_accuracy]
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=config.jit_compile)
+    model.build()
+    if config.init_from:
+        resumable.init_weights(model, config.init_from)
+    if os.path.isfile(os.path.join(run_dir, "model.keras")):  # finished before a resume
+        model.load_weights(os.path.join(run_dir, "model.keras"))
+        return _predictor(config.task, model, tokenizer, config.seq_len)
+    os.makedirs(run_dir, exist_ok=True)
+    resumable.fit_run(
+        model,
+        train,
+        steps,
+        config.epochs,
+        run_dir,
+        validation_data=validation,
+        time_budget=config.time_budget,
+        backup_every=config.backup_every,
+        verbose=2 if os.environ.get("CI") else 1,
+    )
+    return _predictor(config.task, model, tokenizer, config.seq_len)
+
+
+def _predictor(task, model, tokenizer, seq_len, top_k=5):
+    if task == "pretrain":
+        return bert_serving.FillMask(model, tokenizer, top_k, seq_len)
+    if task == "classify":
+        return bert_serving.TextClassifier(model, tokenizer, seq_len)
+    return bert_serving.TokenTagger(model, tokenizer, seq_len)
+
+
+def _in_batches(predictor, texts, batch_size=256):
+    return [predictor.predict(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
+
+
+def _evaluate_task(predictor, corpus, split, run_dir, log=print):
+    examples = corpus.split(split)
+    if isinstance(predictor, bert_serving.TextClassifier):
+        texts = [text for text, _ in examples]
+        predicted = [
+            label for out in _in_batches(predictor, texts) for label in strings(out["label"])
+        ]
+        truth = [label for _, label in examples]
+        return classification_report(truth, predicted, corpus.labels, run_dir, log)
+    texts = [" ".join(tokens) for tokens, _ in examples]
+    predicted = []
+    for out in _in_batches(predictor, texts):
+        predicted.extend([tag for tag in row if tag] for row in strings(out["tags"]))
+    truth = [list(tags) for _, tags in examples]
+    return tagging_report(truth, predicted, corpus.labels, log)
+
+
+def classification_report(truth, predicted, labels, run_dir=None, log=print):
+    """Accuracy and the confusion matrix (rows true, columns predicted) of label strings;
+    with `run_dir`, the matrix is also drawn into `confusion_matrix.png` there."""
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = np.zeros([len(labels), len(labels)], dtype=int)
+    for true, guess in zip(truth, predicted, strict=True):
+        matrix[index[true], index[guess]] += 1
+    accuracy = float(np.trace(matrix) / max(matrix.sum(), 1))
+    report = {"examples": len(truth), "accuracy": accuracy, "labels": list(labels)}
+    report["confusion_matrix"] = matrix.tolist()
+    if run_dir:
+        from tf_transformer.plotting import plot_confusion_matrix
+
+        path = os.path.join(run_dir, "confusion_matrix.png")
+        plot_confusion_matrix(matrix, labels, path, title=f"accuracy {100 * accuracy:.1f}%")
+        report["confusion_matrix_png"] = path
+    log(f"test accuracy {100 * accuracy:.1f}% on {len(truth):,} texts")
+    return report
+
+
+def tagging_report(truth, predicted, labels, log=print, outside="O"):
+    """Word-level precision, recall and F1 per tag, and the macro F1 over the tags other
+    than `outside` (the usual score for tagging: "no tag" is not averaged in)."""
+    counts = {label: [0, 0, 0] for label in labels}  # true positive, predicted, true
+    for true_row, guess_row in zip(truth, predicted, strict=True):
+        guess_row = list(guess_row) + [""] * (len(true_row) - len(guess_row))
+        for true, guess in zip(true_row, guess_row, strict=False):
+            counts[true][2] += 1
+            if guess in counts:
+                counts[guess][1] += 1
+            if guess == true:
+                counts[true][0] += 1
+    per_label = {}
+    for label, (hits, guessed, actual) in counts.items():
+        precision = hits / guessed if guessed else 0.0
+        recall = hits / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_label[label] = {"precision": precision, "recall": recall, "f1": f1, "support": actual}
+    scored = [label for label in labels if label != outside and counts[label][2]]
+    macro = float(np.mean([per_label[label]["f1"] for label in scored])) if scored else 0.0
+    log(f"test macro F1 {100 * macro:.1f} over {len(scored)} tags ({len(truth):,} texts)")
+    return {"examples": len(truth), "macro_f1": macro, "per_label": per_label}
+
+
+# Loading and export ------------------------------------------------------------------------
+
+MODEL_DIRS = {
+    "pretrain": "saved_models/fill_mask",
+    "classify": "saved_models/classifier",
+    "tag": "saved_models/tagger",
+}
+
+
+def load_run(run_dir: str):
+    """The predictor of a BERT run (`FillMask` for a pretrained run, `TextClassifier` or
+    `TokenTagger` for a fine-tuned one) and the run's config as a dict."""
+    config = read_run_config(run_dir)
+    tokenizer = WordPieceTokenizer.load(os.path.join(run_dir, "tokenizer"))
+    model = keras.models.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    predictor = _predictor(
+        config["task"], model, tokenizer, config["seq_len"], config.get("top_k", 5)
+    )
+    return predictor, config
+
+
+def export_runner(predictor, model_dir: str = None, version: int = None):
+    return bert_serving.export_predictor(predictor, model_dir, version)
+
+
+def example_input(predictor) -> str:
+    if isinstance(predictor, bert_serving.FillMask):
+        return FILL_MASK_EXAMPLE
+    if isinstance(predictor, bert_serving.TextClassifier):
+        return "Samstag, 9. Juni 1984"
+    return "Saturday , June 9 , 1984"
+
+
+def conformance_requests(predictor):
+    """One request of edge cases (empty, no `[MASK]`, emoji, over-long) with the
+    in-process answers."""
+    texts = ["", example_input(predictor), "🙂 ok", " ".join(["word [MASK]"] * 2000), "plain"]
+    return [("serving_default", {"text": texts})], [predictor.predict(texts)]
+
+
+def run_task(run_dir: str) -> str:
+    """ "pretrain", "classify" or "tag": what the BERT run in `run_dir` trained."""
+    return read_run_config(run_dir)["task"]

@@ -1,0 +1,221 @@
+"""Hugging Face checkpoints into `GPT` and `BertEncoder`: a directory with `config.json`
+and `model.safetensors` (as `gpt2` or `bert-base-uncased` publish them), read with the
+`safetensors` package as NumPy arrays, so no PyTorch is needed.
+
+GPT-2 stores its projections as `Conv1D` (input x output, query/key/value side by side in
+`c_attn`); BERT as `Linear` (output x input). Both are reshaped into Keras's per-head
+kernels. Every tensor is checked: a missing one, one the model does not use, or a shape
+that does not fit is a one-line `InputError` naming it.
+"""
+
+import json
+import os
+
+import numpy as np
+from keras import ops
+
+from tf_transformer.errors import InputError
+from tf_transformer.models.bert import BertEncoder
+from tf_transformer.models.gpt import GPT
+
+# Hugging Face's activation names -> ours ("gelu" is the exact erf form there too).
+ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh"}
+
+
+def read_checkpoint(directory: str):
+    """`(config, tensors)` of a Hugging Face checkpoint directory."""
+    paths = [os.path.join(directory, name) for name in ("config.json", "model.safetensors")]
+    for path in paths:
+        if not os.path.isfile(path):
+            raise InputError(
+                f"{path}: no such file (a Hugging Face checkpoint directory has config.json "
+                "and model.safetensors)"
+            )
+    with open(paths[0]) as handle:
+        config = json.load(handle)
+    from safetensors.numpy import load_file
+
+    return config, load_file(paths[1])
+
+
+class Tensors:
+    """A checkpoint's tensors, taken one by one with their shapes checked; `finish` says
+    whether any was left unused."""
+
+    def __init__(self, tensors, what, prefix="", ignore=()):
+        self.what = what
+        self.tensors = {
+            name[len(prefix) :] if name.startswith(prefix) else name: value
+            for name, value in tensors.items()
+            if not any(part in name for part in ignore)
+        }
+
+    def take(self, name, shape):
+        if name not in self.tensors:
+            raise InputError(f"the {self.what} checkpoint has no tensor {name}")
+        value = self.tensors.pop(name)
+        if tuple(value.shape) != tuple(shape):
+            raise InputError(
+                f"{self.what} tensor {name} has shape {tuple(value.shape)}, expected {tuple(shape)}"
+            )
+        return value
+
+    def finish(self):
+        if self.tensors:
+            unused = sorted(self.tensors)[0]
+            raise InputError(
+                f"the {self.what} checkpoint has a tensor the model does not use: {unused}"
+            )
+
+
+def assign(model, values: dict):
+    """Sets each weight of `model` from `values`, keyed by its path after the model's name."""
+    for variable in model.weights:
+        value = values[variable.path.split("/", 1)[1]]
+        variable.assign(ops.cast(np.reshape(value, variable.shape), variable.dtype))
+    return model
+
+
+def _activation(config, key, what):
+    name = config.get(key, "gelu")
+    if name not in ACTIVATIONS:
+        raise InputError(
+            f"{what} activation {name!r} is not supported; use {', '.join(ACTIVATIONS)}"
+        )
+    return ACTIVATIONS[name]
+
+
+def _check_type(config, expected, directory):
+    if config.get("model_type") != expected:
+        raise InputError(
+            f"{directory}: a {config.get('model_type')!r} checkpoint, expected {expected!r}"
+        )
+
+
+def gpt_from_hugging_face(directory: str, dtype=None) -> GPT:
+    """A `GPT` from a Hugging Face GPT-2 checkpoint directory (`GPT2LMHeadModel` or
+    `GPT2Model`); the output layer is tied to the token embeddings, as GPT-2's."""
+    config, tensors = read_checkpoint(directory)
+    _check_type(config, "gpt2", directory)
+    d, heads, layers = config["n_embd"], config["n_head"], config["n_layer"]
+    dff, vocab = config.get("n_inner") or 4 * d, config["vocab_size"]
+    model = GPT(
+        vocab_size=vocab,
+        num_layers=layers,
+        d_model=d,
+        num_heads=heads,
+        dff=dff,
+        max_length=config["n_positions"],
+        dropout=config.get("resid_pdrop", 0.1),
+        layer_norm_epsilon=config.get("layer_norm_epsilon", 1e-5),
+        activation=_activation(config, "activation_function", "GPT-2"),
+        dtype=dtype,
+    )
+    model.build((None, None))
+    # the causal-mask buffers are not weights; lm_head is wte (checked below)
+    t = Tensors(tensors, "GPT-2", "transformer.", ignore=(".attn.bias", ".attn.masked_bias"))
+    head = t.tensors.pop("lm_head.weight", None)
+    values = {
+        "decoder/embedding/token_embedding/embeddings": t.take("wte.weight", (vocab, d)),
+        "decoder/embedding/position_embedding/embeddings": t.take(
+            "wpe.weight", (config["n_positions"], d)
+        ),
+    }
+    if head is not None and not np.array_equal(head, values[next(iter(values))]):
+        raise InputError("GPT-2 tensor lm_head.weight differs from wte.weight: GPT ties them")
+    for i in range(layers):
+        hf, ours = f"h.{i}.", f"decoder/decoder_layer_{i}/"
+        attention = ours + "self_attention/attention/"
+        qkv = t.take(hf + "attn.c_attn.weight", (d, 3 * d))
+        qkv_bias = t.take(hf + "attn.c_attn.bias", (3 * d,))
+        for j, name in enumerate(("query", "key", "value")):
+            values[f"{attention}{name}/kernel"] = qkv[:, j * d : (j + 1) * d]
+            values[f"{attention}{name}/bias"] = qkv_bias[j * d : (j + 1) * d]
+        values[attention + "attention_output/kernel"] = t.take(hf + "attn.c_proj.weight", (d, d))
+        values[attention + "attention_output/bias"] = t.take(hf + "attn.c_proj.bias", (d,))
+        for ln, sublayer in (("ln_1", "self_attention"), ("ln_2", "feed_forward")):
+            values[f"{ours}{sublayer}/layer_norm/gamma"] = t.take(f"{hf}{ln}.weight", (d,))
+            values[f"{ours}{sublayer}/layer_norm/beta"] = t.take(f"{hf}{ln}.bias", (d,))
+        for conv, dense, shape in (("c_fc", "inner", (d, dff)), ("c_proj", "output", (dff, d))):
+            values[f"{ours}feed_forward/{dense}_dense/kernel"] = t.take(
+                f"{hf}mlp.{conv}.weight", shape
+            )
+            values[f"{ours}feed_forward/{dense}_dense/bias"] = t.take(
+                f"{hf}mlp.{conv}.bias", shape[1:]
+            )
+    values["decoder/final_layer_norm/gamma"] = t.take("ln_f.weight", (d,))
+    values["decoder/final_layer_norm/beta"] = t.take("ln_f.bias", (d,))
+    t.finish()
+    return assign(model, values)
+
+
+def bert_from_hugging_face(directory: str, dtype=None) -> BertEncoder:
+    """A `BertEncoder` (with its pooler) from a Hugging Face BERT checkpoint directory
+    (`BertModel`, `BertForMaskedLM`, `BertForPreTraining`...: the task heads, `cls.*`,
+    are left out)."""
+    config, tensors = read_checkpoint(directory)
+    _check_type(config, "bert", directory)
+    d, layers, dff = config["hidden_size"], config["num_hidden_layers"], config["intermediate_size"]
+    positions, segments = config["max_position_embeddings"], config.get("type_vocab_size", 2)
+    model = BertEncoder(
+        vocab_size=config["vocab_size"],
+        num_layers=layers,
+        d_model=d,
+        num_heads=config["num_attention_heads"],
+        dff=dff,
+        max_length=positions,
+        num_segments=segments,
+        dropout=config.get("hidden_dropout_prob", 0.1),
+        layer_norm_epsilon=config.get("layer_norm_eps", 1e-12),
+        activation=_activation(config, "hidden_act", "BERT"),
+        dtype=dtype,
+    )
+    model.build()
+    t = Tensors(tensors, "BERT", "bert.", ignore=("cls.", "position_ids"))
+
+    def norm(name):  # LayerNorm.weight/.bias (or .gamma/.beta in older checkpoints)
+        new = f"{name}.weight" in t.tensors
+        return (
+            t.take(f"{name}.{'weight' if new else 'gamma'}", (d,)),
+            t.take(f"{name}.{'bias' if new else 'beta'}", (d,)),
+        )
+
+    def linear(name, inputs, outputs):  # Linear stores output x input
+        return t.take(f"{name}.weight", (outputs, inputs)).T, t.take(f"{name}.bias", (outputs,))
+
+    e = "embeddings."
+    values = {
+        "embedding/token_embedding/embeddings": t.take(
+            e + "word_embeddings.weight", (config["vocab_size"], d)
+        ),
+        "embedding/position_embedding/embeddings": t.take(
+            e + "position_embeddings.weight", (positions, d)
+        ),
+        "segment_embedding/embeddings": t.take(e + "token_type_embeddings.weight", (segments, d)),
+    }
+    values["embedding_norm/gamma"], values["embedding_norm/beta"] = norm(e + "LayerNorm")
+    for i in range(layers):
+        hf, ours = f"encoder.layer.{i}.", f"encoder_layer_{i}/"
+        attention = ours + "self_attention/attention/"
+        for name in ("query", "key", "value"):
+            kernel, bias = linear(f"{hf}attention.self.{name}", d, d)
+            values[f"{attention}{name}/kernel"], values[f"{attention}{name}/bias"] = kernel, bias
+        kernel, bias = linear(hf + "attention.output.dense", d, d)
+        values[attention + "attention_output/kernel"] = kernel
+        values[attention + "attention_output/bias"] = bias
+        gamma, beta = norm(hf + "attention.output.LayerNorm")
+        values[ours + "self_attention/layer_norm/gamma"] = gamma
+        values[ours + "self_attention/layer_norm/beta"] = beta
+        for hf_name, dense, sizes in (
+            ("intermediate.dense", "inner", (d, dff)),
+            ("output.dense", "output", (dff, d)),
+        ):
+            kernel, bias = linear(hf + hf_name, *sizes)
+            values[f"{ours}feed_forward/{dense}_dense/kernel"] = kernel
+            values[f"{ours}feed_forward/{dense}_dense/bias"] = bias
+        gamma, beta = norm(hf + "output.LayerNorm")
+        values[ours + "feed_forward/layer_norm/gamma"] = gamma
+        values[ours + "feed_forward/layer_norm/beta"] = beta
+    values["pooler/kernel"], values["pooler/bias"] = linear("pooler.dense", d, d)
+    t.finish()
+    return assign(model, values)
