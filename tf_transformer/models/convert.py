@@ -65,24 +65,44 @@ def keras_hub_name(path: str, names: dict) -> str:
     return prefix + rest
 
 
+class Tensors:
+    """A checkpoint's tensors, taken one by one with their shapes checked; `finish` says
+    whether any was left unused."""
+
+    def __init__(self, tensors, what, prefix="", ignore=()):
+        self.what = what
+        self.tensors = {
+            name[len(prefix) :] if name.startswith(prefix) else name: value
+            for name, value in tensors.items()
+            if not any(part in name for part in ignore)
+        }
+
+    def take(self, name, shape):
+        if name not in self.tensors:
+            raise InputError(f"the {self.what} checkpoint has no tensor {name}")
+        value = self.tensors.pop(name)
+        if tuple(value.shape) != tuple(shape):
+            raise InputError(
+                f"{self.what} tensor {name} has shape {tuple(value.shape)}, expected {tuple(shape)}"
+            )
+        return value
+
+    def finish(self):
+        if self.tensors:
+            unused = sorted(self.tensors)[0]
+            raise InputError(
+                f"the {self.what} checkpoint has a tensor the model does not use: {unused}"
+            )
+
+
 def copy_weights(model, weights, names: dict, what: str):
     """Assigns each of `model`'s weights from the one of `weights` (KerasHub variables)
     that `names` maps it to, checking that the shapes agree and nothing is left over."""
-    theirs = {variable.path: variable for variable in weights}
+    theirs = Tensors({variable.path: variable for variable in weights}, what)
     for variable in model.weights:
-        name = keras_hub_name(variable.path, names)
-        if name not in theirs:
-            raise InputError(f"the {what} checkpoint has no tensor {name}")
-        source = theirs.pop(name)
-        if tuple(source.shape) != tuple(variable.shape):
-            raise InputError(
-                f"{what} tensor {name} has shape {tuple(source.shape)}, "
-                f"expected {tuple(variable.shape)}"
-            )
+        source = theirs.take(keras_hub_name(variable.path, names), variable.shape)
         variable.assign(ops.cast(source.value, variable.dtype))
-    if theirs:
-        unused = sorted(theirs)[0]
-        raise InputError(f"the {what} checkpoint has a tensor the model does not use: {unused}")
+    theirs.finish()
     return model
 
 

@@ -16,6 +16,7 @@ from keras import ops
 
 from tf_transformer.errors import InputError
 from tf_transformer.models.bert import BertEncoder
+from tf_transformer.models.convert import Tensors
 from tf_transformer.models.gpt import GPT
 
 # Hugging Face's activation names -> ours ("gelu" is the exact erf form there too).
@@ -36,36 +37,6 @@ def read_checkpoint(directory: str):
     from safetensors.numpy import load_file
 
     return config, load_file(paths[1])
-
-
-class Tensors:
-    """A checkpoint's tensors, taken one by one with their shapes checked; `finish` says
-    whether any was left unused."""
-
-    def __init__(self, tensors, what, prefix="", ignore=()):
-        self.what = what
-        self.tensors = {
-            name[len(prefix) :] if name.startswith(prefix) else name: value
-            for name, value in tensors.items()
-            if not any(part in name for part in ignore)
-        }
-
-    def take(self, name, shape):
-        if name not in self.tensors:
-            raise InputError(f"the {self.what} checkpoint has no tensor {name}")
-        value = self.tensors.pop(name)
-        if tuple(value.shape) != tuple(shape):
-            raise InputError(
-                f"{self.what} tensor {name} has shape {tuple(value.shape)}, expected {tuple(shape)}"
-            )
-        return value
-
-    def finish(self):
-        if self.tensors:
-            unused = sorted(self.tensors)[0]
-            raise InputError(
-                f"the {self.what} checkpoint has a tensor the model does not use: {unused}"
-            )
 
 
 def assign(model, values: dict):
