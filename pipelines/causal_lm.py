@@ -24,15 +24,17 @@ from tf_transformer.models import GPT
 from tf_transformer.models.gpt import PRESETS as GPT_PRESETS
 from tf_transformer.models.presets import resolve
 from tf_transformer.serving.export import export_generator
-from tf_transformer.text import END_ID, SentencePieceTokenizer
+from tf_transformer.text import SentencePieceTokenizer, load_tokenizer
 from tf_transformer.training import Perplexity, SampleOutputs
 
 AUTOTUNE = tf.data.AUTOTUNE
 FAMILY = "gpt"
 
 
-def token_stream(texts, tokenizer, separator=END_ID, batch_size=512):
-    """Every text's ids, each followed by `separator`, as one int32 numpy array."""
+def token_stream(texts, tokenizer, separator=None, batch_size=512):
+    """Every text's ids, each followed by `separator` (default the tokenizer's end id), as
+    one int32 numpy array."""
+    separator = tokenizer.end_id if separator is None else separator
     pieces = []
     for start in range(0, len(texts), batch_size):
         ids = tokenizer.tokenize(tf.constant(texts[start : start + batch_size]))
@@ -102,6 +104,7 @@ class GPTConfig:
     seed: int = 0
     backup_every: int = resumable.BACKUP_EVERY  # steps between backups (and one after every epoch)
     init_from: str = None  # a finished GPT run whose model and tokenizer start this one
+    architecture: dict = None  # GPT arguments over the preset's (an imported checkpoint's)
     # sampling defaults of `gpt generate` and of the export's serving_default
     max_new_tokens: int = 64
     temperature: float = 0.8
@@ -120,8 +123,15 @@ def train(config: GPTConfig, run_dir: str = None, log=print, overwrite=False, re
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
     if config.init_from:
         saved = resumable.check_run(config.init_from, FAMILY)
-        config = dataclasses.replace(config, preset=saved["preset"], vocab_size=saved["vocab_size"])
-    preset_length = resolve(GPT_PRESETS, config.preset, {}, "GPT")["max_length"]
+        config = dataclasses.replace(
+            config,
+            preset=saved["preset"],
+            vocab_size=saved["vocab_size"],
+            architecture=saved.get("architecture"),
+        )
+    preset_length = resolve(GPT_PRESETS, config.preset, config.architecture or {}, "GPT")[
+        "max_length"
+    ]
     if config.seq_len > preset_length:
         raise InputError(
             f"--seq-len {config.seq_len} exceeds {config.preset}'s context {preset_length}"
@@ -165,7 +175,11 @@ def train(config: GPTConfig, run_dir: str = None, log=print, overwrite=False, re
         warmup_steps=config.warmup_steps,
     )
     with strategy.scope():
-        model = GPT.from_preset(config.preset, vocab_size=tokenizer.vocab_size, dtype=policy)
+        model = GPT.from_preset(
+            config.preset,
+            **{"vocab_size": tokenizer.vocab_size, **(config.architecture or {})},
+            dtype=policy,
+        )
         model.compile(
             optimizer=gpt_optimizer(schedule, config.weight_decay),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -230,7 +244,7 @@ def load_run(run_dir: str):
     resumable.check_run(run_dir, FAMILY)
     model_path = os.path.join(run_dir, "model.keras")
     config = read_config(GPTConfig, run_dir)
-    tokenizer = SentencePieceTokenizer.load(os.path.join(run_dir, "tokenizer"))
+    tokenizer = load_tokenizer(os.path.join(run_dir, "tokenizer"))
     model = keras.models.load_model(model_path, compile=False)
     return generator_of(model, tokenizer, config), config
 

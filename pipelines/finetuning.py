@@ -33,7 +33,7 @@ from tf_transformer.models.bert import PRESETS as BERT_PRESETS
 from tf_transformer.models.presets import resolve
 from tf_transformer.serving import bert as bert_serving
 from tf_transformer.serving.client import strings
-from tf_transformer.text import WordPieceTokenizer
+from tf_transformer.text import WordPieceTokenizer, load_tokenizer
 from tf_transformer.training import masked_accuracy, masked_loss
 
 # Fine-tuning ---------------------------------------------------------------------------
@@ -130,11 +130,13 @@ def finetune(
     if config.init_from:
         resumable.copy_tokenizers(config.init_from, run_dir, ["tokenizer"])
     if config.from_run:
-        tokenizer = WordPieceTokenizer.load(os.path.join(config.from_run, "tokenizer"))
+        tokenizer = load_tokenizer(os.path.join(config.from_run, "tokenizer"))
         tokenizer.save(tokenizer_dir)
         pretrained = keras.models.load_model(
             os.path.join(config.from_run, "model.keras"), compile=False
-        ).encoder
+        )
+        if not isinstance(pretrained, BertEncoder):  # a masked LM; an imported run: the encoder
+            pretrained = pretrained.encoder
         encoder_config = _encoder_config(pretrained, config.task, policy)
     else:
         tokenizer = run_tokenizer(
@@ -320,8 +322,13 @@ def load_run(run_dir: str):
     """The predictor of a BERT run (`FillMask` for a pretrained run, `TextClassifier` or
     `TokenTagger` for a fine-tuned one) and the run's config as a dict."""
     config = read_run_config(run_dir)
-    tokenizer = WordPieceTokenizer.load(os.path.join(run_dir, "tokenizer"))
+    tokenizer = load_tokenizer(os.path.join(run_dir, "tokenizer"))
     model = keras.models.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    if isinstance(model, BertEncoder):
+        raise InputError(
+            f"{run_dir} holds an imported encoder without a masked-LM head; fine-tune it "
+            f"(`tf-transformer bert finetune --from {run_dir}`) and use that run"
+        )
     predictor = _predictor(
         config["task"], model, tokenizer, config["seq_len"], config.get("top_k", 5)
     )

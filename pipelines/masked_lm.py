@@ -47,8 +47,8 @@ class _SeededChooser(tf_text.MaskValuesChooser):
     """TF Text's chooser (80% `[MASK]`, 10% a random id, 10% unchanged) drawing from a
     stateless generator: the same `seed` gives the same choices."""
 
-    def __init__(self, vocab_size, seed):
-        super().__init__(vocab_size, MASK_ID, mask_token_rate=0.8, random_token_rate=0.1)
+    def __init__(self, vocab_size, mask_id, seed):
+        super().__init__(vocab_size, mask_id, mask_token_rate=0.8, random_token_rate=0.1)
         self.seed = seed
 
     def get_mask_values(self, masked_lm_ids):
@@ -60,7 +60,7 @@ class _SeededChooser(tf_text.MaskValuesChooser):
         )
         values = tf.where(
             draw < 0.8,
-            tf.cast(MASK_ID, ids.dtype),
+            tf.cast(self.mask_token, ids.dtype),
             tf.where(draw < 0.9, tf.cast(random_ids, ids.dtype), ids),
         )
         return masked_lm_ids.with_flat_values(values)
@@ -77,11 +77,14 @@ def _seeded_shuffle(seed, size):
     return shuffle
 
 
-def mask_tokens(ids, vocab_size, seq_len, mask_rate=0.15, seed=None):
+def mask_tokens(
+    ids, vocab_size, seq_len, mask_rate=0.15, seed=None, mask_id=MASK_ID, special_ids=None
+):
     """BERT masking of ragged framed `ids` with TF Text's `mask_language_model`.
 
-    Of each row's non-special tokens, `ceil(mask_rate * n)` are selected; of those 80%
-    become `[MASK]`, 10% a random token, 10% stay. Returns `(masked_ids, positions,
+    Of each row's tokens other than `special_ids` (default the reserved ids 0-4; a
+    checkpoint's tokenizer has its own), `ceil(mask_rate * n)` are selected; of those 80%
+    become `mask_id`, 10% a random token, 10% stay. Returns `(masked_ids, positions,
     labels)`: `masked_ids` ragged like `ids`; `positions` and `labels` `(batch,
     max_predictions)`, the selected positions and their original ids, padded with 0 (label
     0 is `[PAD]`, which the masked loss ignores).
@@ -91,27 +94,35 @@ def mask_tokens(ids, vocab_size, seq_len, mask_rate=0.15, seed=None):
     Without it, TF's global random state decides.
     """
     width = max_predictions(seq_len, mask_rate)
+    special = list(range(len(RESERVED_TOKENS)) if special_ids is None else special_ids)
     if seed is not None:
         seed = tf.cast(seed, tf.int64)
         selection_seed, value_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        chooser = _SeededChooser(vocab_size, value_seed)
+        chooser = _SeededChooser(vocab_size, mask_id, value_seed)
         shuffle_fn = _seeded_shuffle(selection_seed, tf.size(ids.flat_values))
     else:
         chooser = tf_text.MaskValuesChooser(
-            vocab_size, mask_token=MASK_ID, mask_token_rate=0.8, random_token_rate=0.1
+            vocab_size, mask_token=mask_id, mask_token_rate=0.8, random_token_rate=0.1
         )
         shuffle_fn = None
     selector = tf_text.RandomItemSelector(
         max_selections_per_batch=width,
         selection_rate=mask_rate,
-        unselectable_ids=list(range(len(RESERVED_TOKENS))),
+        unselectable_ids=special,
         shuffle_fn=shuffle_fn,
     )
     masked, positions, original = tf_text.mask_language_model(ids, selector, chooser)
-    # A random replacement that lands on a reserved id (e.g. [PAD]) would read as special:
+
+    def is_special(values):  # ragged in, ragged out
+        def flat(v):
+            return tf.reduce_any(tf.equal(v[:, None], tf.constant(special, v.dtype)[None]), 1)
+
+        return tf.ragged.map_flat_values(flat, values)
+
+    # A random replacement that lands on a special id (e.g. [PAD]) would read as special:
     # keep the original token there instead, which is one of BERT's three outcomes anyway.
-    reserved = (masked < len(RESERVED_TOKENS)) & (masked != MASK_ID) & (ids >= len(RESERVED_TOKENS))
-    masked = tf.where(reserved, ids, masked)
+    landed = is_special(masked) & (masked != mask_id) & tf.logical_not(is_special(ids))
+    masked = tf.where(landed, ids, masked)
     positions = tf.cast(positions, tf.int32).to_tensor(0, shape=[None, width])
     labels = tf.cast(original, tf.int32).to_tensor(PAD_ID, shape=[None, width])
     return masked, positions, labels
@@ -135,11 +146,12 @@ def make_mlm_batches(
     """
     dataset = texts.shuffle(shuffle, seed=seed) if shuffle else texts
     dataset = dataset.batch(batch_size)
+    special = sorted({i for i in tokenizer.special_ids.values() if i is not None})
 
     def to_example(batch, batch_seed=None):
         ids = encode_texts(tokenizer, batch, seq_len)
         masked, positions, labels = mask_tokens(
-            ids, tokenizer.vocab_size, seq_len, mask_rate, batch_seed
+            ids, tokenizer.vocab_size, seq_len, mask_rate, batch_seed, tokenizer.mask_id, special
         )
         return {"token_ids": masked.to_tensor(PAD_ID), "mask_positions": positions}, labels
 

@@ -136,8 +136,10 @@ def run_tokenizer(tokenizer_cls, directory: str, texts, vocab_size: int, sample:
     """The run's tokenizer: the one saved in `directory` (a resumed run keeps its
     vocabulary), or one trained on (at most `sample` of) `texts` and saved there. `texts`
     may be a function returning them, called only when the tokenizer is trained."""
-    if os.path.isfile(os.path.join(directory, tokenizer_cls.file_name)):
-        return tokenizer_cls.load(directory)
+    from tf_transformer.text.loading import load_tokenizer, saved_tokenizer_class
+
+    if saved_tokenizer_class(directory) is not None:  # any kind: an imported one, too
+        return load_tokenizer(directory)
     texts = texts() if callable(texts) else texts
     tokenizer = tokenizer_cls.train(vocab_sample(texts, sample or VOCAB_SAMPLE), vocab_size)
     tokenizer.save(directory)

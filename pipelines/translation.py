@@ -32,7 +32,7 @@ from tf_transformer.models.presets import resolve
 from tf_transformer.models.transformer import PRESETS as TRANSFORMER_PRESETS
 from tf_transformer.plotting import plot_attention_heads
 from tf_transformer.serving.export import export_translator
-from tf_transformer.text import END_ID, START_ID, SentencePieceTokenizer, WordPieceTokenizer
+from tf_transformer.text import SentencePieceTokenizer, WordPieceTokenizer
 from tf_transformer.training import (
     MaskedLoss,
     SampleOutputs,
@@ -62,7 +62,7 @@ class TranslateConfig:
     vocab_size: int = 8000
     vocab_sample: int = 200_000  # texts the vocabulary is learned from, at most
     shared_vocab: bool = None  # one tokenizer for both sides, tied embeddings (paper presets)
-    warmup_steps: int = None  # the paper's 4,000, capped at a fifth of the run's steps
+    warmup_steps: int = None  # the paper's 4,000, capped at 90% of the run's steps (same peak)
     learning_rate: float = None  # the schedule's peak; default the paper's (at 4,000 steps)
     label_smoothing: float = 0.1
     corpus_size: int = None
@@ -319,8 +319,9 @@ def plot_attention(translator, text, path):
     """The last decoder block's cross-attention heads for `text`, tutorial style."""
     source = translator.source_ids(tf.constant([text]))
     output = translator.token_ids(tf.constant([text]))[0].numpy()
-    length = int(np.argmax(output == END_ID)) + 1 if END_ID in output else len(output)
-    target_in = np.concatenate([[START_ID], output[: length - 1]])[None].astype("int32")
+    start, end = translator.target_tokenizer.start_id, translator.target_tokenizer.end_id
+    length = int(np.argmax(output == end)) + 1 if end in output else len(output)
+    target_in = np.concatenate([[start], output[: length - 1]])[None].astype("int32")
     translator.model((source, target_in), training=False)
     attention = keras.ops.convert_to_numpy(translator.model.last_attention_scores)[0]
     source_tokens = [t.decode() for t in translator.source_tokenizer.lookup(source[0]).numpy()]

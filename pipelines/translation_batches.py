@@ -3,15 +3,14 @@
 
 import tensorflow as tf
 
-from tf_transformer.text import END_ID, START_ID
-
 AUTOTUNE = tf.data.AUTOTUNE
 
 
 def tokenize_pairs(source_tokenizer, target_tokenizer, max_tokens):
     """A `map` function: a batch of (source, target) strings to ragged ids.
 
-    Sources are truncated to `max_tokens`; targets get `[START]`/`[END]` and are
+    Sources are truncated to `max_tokens`; targets get the target tokenizer's start and
+    end ids (`[START]`/`[END]`) and are
     truncated to `max_tokens + 1` so that the shifted input and output are `max_tokens`.
     """
 
@@ -19,8 +18,8 @@ def tokenize_pairs(source_tokenizer, target_tokenizer, max_tokens):
         source_ids = source_tokenizer.tokenize(source)[:, :max_tokens]
         target_ids = target_tokenizer.tokenize(target)[:, : max_tokens - 1]
         batch = target_ids.nrows()
-        start = tf.fill([batch, 1], tf.constant(START_ID, target_ids.dtype))
-        end = tf.fill([batch, 1], tf.constant(END_ID, target_ids.dtype))
+        start = tf.fill([batch, 1], tf.constant(target_tokenizer.start_id, target_ids.dtype))
+        end = tf.fill([batch, 1], tf.constant(target_tokenizer.end_id, target_ids.dtype))
         target_ids = tf.concat([start, target_ids, end], axis=1)
         return source_ids, target_ids
 

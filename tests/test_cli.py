@@ -57,3 +57,13 @@ def test_bad_durations_exit_2(text, capsys):
         cli.main(["translate", "train", "--time-budget", text])
     assert exit_info.value.code == 2
     assert "--time-budget" in capsys.readouterr().err
+
+
+def test_the_cli_imports_tensorflow_only_once_a_command_runs():
+    # TensorFlow's first log lines are written as it loads; the console script can only
+    # filter them (tf_transformer.native_logs) if building the parser leaves it unloaded
+    code = (
+        "import sys, tf_transformer.cli as c\nc.build_parser()\nprint('tensorflow' in sys.modules)"
+    )
+    answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert answer.stdout.strip() == "False", answer.stderr[-500:]

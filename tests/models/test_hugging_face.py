@@ -4,6 +4,7 @@ Face's layout (its tensor names, Conv1D and Linear orientations) from a random K
 backbone, and the converted model must give that backbone's outputs."""
 
 import json
+import math
 
 import keras
 import keras_hub
@@ -20,7 +21,11 @@ from tests.models.keras_hub_oracle import (
     randomized,
 )
 from tf_transformer.errors import InputError
-from tf_transformer.models.hugging_face import bert_from_hugging_face, gpt_from_hugging_face
+from tf_transformer.models.hugging_face import (
+    bert_from_hugging_face,
+    gpt_from_hugging_face,
+    read_bert,
+)
 
 D, HEADS, LAYERS, DFF = (
     SIZE[k] for k in ("hidden_dim", "num_heads", "num_layers", "intermediate_dim")
@@ -140,7 +145,9 @@ def test_bad_checkpoints_are_one_line_errors(gpt2, tmp_path):
         gpt_from_hugging_face(str(tmp_path))
 
 
-def test_a_bert_checkpoint_gives_the_same_sequence_and_pooled_outputs(tmp_path):
+def bert_checkpoint():
+    """A random KerasHub `BertBackbone`, and its tensors and config in Hugging Face's
+    layout (`bert.*` names, `Linear` weights as output x input)."""
     keras.utils.set_random_seed(4)
     w, hub = weights_of(
         keras_hub.models.BertBackbone(**SIZE, max_sequence_length=POSITIONS, dropout=0.0)
@@ -176,7 +183,7 @@ def test_a_bert_checkpoint_gives_the_same_sequence_and_pooled_outputs(tmp_path):
         for hf, theirs, inputs in (("intermediate", "intermediate", D), ("output", "output", DFF)):
             t[f"{h}{hf}.dense.weight"] = linear(w[f"{k}feedforward_{theirs}_dense/kernel"], inputs)
             t[f"{h}{hf}.dense.bias"] = w[f"{k}feedforward_{theirs}_dense/bias"]
-    tensors = {f"bert.{k}": v for k, v in t.items()} | {"cls.predictions.bias": np.zeros(VOCAB)}
+    tensors = {f"bert.{k}": v for k, v in t.items()}
     config = {
         "model_type": "bert",
         "hidden_size": D,
@@ -190,5 +197,43 @@ def test_a_bert_checkpoint_gives_the_same_sequence_and_pooled_outputs(tmp_path):
         "hidden_act": "gelu_new",
         "hidden_dropout_prob": 0.0,
     }
+    return tensors, config, hub
+
+
+def test_a_bert_checkpoint_gives_the_same_sequence_and_pooled_outputs(tmp_path):
+    tensors, config, hub = bert_checkpoint()
+    tensors["cls.predictions.bias"] = np.zeros(VOCAB)  # a head's part alone: left out
     encoder = bert_from_hugging_face(write(tmp_path / "bert", config, tensors))
     assert_bert_outputs_close(encoder, hub, seed=2)
+    assert read_bert(str(tmp_path / "bert"))[1] is None
+
+
+def test_a_bert_checkpoint_with_its_masked_lm_head_gives_its_logits(tmp_path):
+    tensors, config, _ = bert_checkpoint()
+    rng = np.random.default_rng(5)
+    head = {
+        "transform.dense.weight": rng.normal(0, 0.3, (D, D)),  # Linear: output x input
+        "transform.dense.bias": rng.normal(0, 0.3, D),
+        "transform.LayerNorm.weight": rng.normal(1, 0.3, D),
+        "transform.LayerNorm.bias": rng.normal(0, 0.3, D),
+        "bias": rng.normal(0, 0.3, VOCAB),
+        "decoder.weight": tensors["bert.embeddings.word_embeddings.weight"],  # tied
+    }
+    head["decoder.bias"] = head["bias"]
+    tensors |= {f"cls.predictions.{k}": v for k, v in head.items()}
+    tensors["cls.seq_relationship.weight"] = rng.normal(0, 0.3, (2, D))  # next-sentence: left out
+    config["hidden_act"] = "gelu"  # the head's transform is BERT's exact GELU
+    encoder, masked_lm = read_bert(write(tmp_path / "bert", config, tensors))
+    ids, mask, lengths = padded_batch(seed=3)
+    hidden = keras.ops.convert_to_numpy(encoder(ids))  # id 0 pads, as BertMaskedLM masks
+    x = hidden @ head["transform.dense.weight"].T + head["transform.dense.bias"]
+    x = 0.5 * x * (1 + np.vectorize(math.erf)(x / np.sqrt(2)))
+    x = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-12)
+    x = x * head["transform.LayerNorm.weight"] + head["transform.LayerNorm.bias"]
+    expected = x @ head["decoder.weight"].T + head["bias"]
+    logits = masked_lm({"token_ids": ids})
+    assert_real_positions_close(logits, expected, lengths, atol=1e-4)
+
+    tensors["cls.predictions.decoder.weight"] = rng.normal(0, 0.3, (VOCAB, D))
+    with pytest.raises(InputError, match="decoder.weight is not the word embeddings"):
+        read_bert(write(tmp_path / "untied", config, tensors))

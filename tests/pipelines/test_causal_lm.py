@@ -7,6 +7,8 @@ from tf_transformer.text import END_ID
 
 
 class _IdsTokenizer:
+    end_id = END_ID  # the document separator
+
     def tokenize(self, texts):
         return tf.strings.to_number(tf.strings.split(texts), tf.int32)
 

@@ -49,10 +49,34 @@ def test_masking_rates_and_positions():
     assert np.all(masked[original == PAD_ID] == PAD_ID)
 
 
+def test_a_checkpoints_special_ids_are_never_selected_and_its_mask_id_is_used():
+    # BERT's: [CLS]=101 frames, [SEP]=102, [MASK]=103, [UNK]=100 in the text; ids 0-4 are
+    # ordinary tokens of that vocabulary, so they may be masked
+    rng = np.random.default_rng(1)
+    rows = [[101] + list(rng.integers(0, 300, size=40)) + [100, 102] for _ in range(200)]
+    ids = tf.ragged.constant(rows, dtype=tf.int32)
+    special = [0, 100, 101, 102, 103]
+    masked, positions, labels = masked_lm.mask_tokens(
+        ids, 300, SEQ, seed=[1, 2], mask_id=103, special_ids=special
+    )
+    masked, original = masked.to_tensor(-1).numpy(), ids.to_tensor(-1).numpy()
+    selected = np.zeros(original.shape, bool)
+    for row, (where, label) in enumerate(zip(positions.numpy(), labels.numpy(), strict=True)):
+        selected[row, where[label > 0]] = True
+    assert not np.any(selected & np.isin(original, special))
+    assert np.any(selected & np.isin(original, [1, 2, 3, 4]))
+    assert (masked[selected] == 103).mean() == pytest.approx(0.8, abs=0.05)
+    replaced = selected & (masked != 103) & (masked != original)
+    assert replaced.any() and not np.any(np.isin(masked[replaced], special))
+    np.testing.assert_array_equal(masked[~selected], original[~selected])
+
+
 class _IdsTokenizer:
     """Splits on spaces into integer ids: enough to test the text-to-batch path."""
 
     vocab_size = VOCAB
+    pad_id, unk_id, start_id, end_id, mask_id = PAD_ID, 1, START_ID, END_ID, MASK_ID
+    special_ids = {"pad": PAD_ID, "unk": 1, "start": START_ID, "end": END_ID, "mask": MASK_ID}
 
     def tokenize(self, texts):
         return tf.strings.to_number(tf.strings.split(texts), tf.int32)

@@ -3,6 +3,7 @@
 from pipelines.runs import is_chief
 from tf_transformer.cli.common import (
     add_export_command,
+    add_import_command,
     add_run_options,
     check_positive,
     config_from,
@@ -60,6 +61,7 @@ def add_commands(commands):
     add_export_command(
         bert_commands, bert_export_command, None, "saved_models/fill_mask, classifier or tagger"
     )
+    add_import_command(bert_commands, "BERT", bert_import_command, "runs/bert-import")
 
 
 def bert_pretrain_command(args):
@@ -152,4 +154,12 @@ def bert_export_command(args):
 
     model_dir = args.model_dir or finetuning.MODEL_DIRS[finetuning.run_task(args.run_dir)]
     export_and_check(finetuning, args.run_dir, model_dir, args.version, not args.no_check)
+    return 0
+
+
+def bert_import_command(args):
+    from pipelines import pretrained
+
+    run_dir = pretrained.import_bert(args.source, args.run_dir, overwrite=args.overwrite)
+    print(f"fine-tune it: tf-transformer bert finetune --task classify --from {run_dir}")
     return 0

@@ -115,6 +115,22 @@ def add_export_command(commands, handler, model_dir, default_help=None):
     export.set_defaults(handler=handler)
 
 
+def add_import_command(commands, checkpoint, handler, root):
+    """`<family> import SOURCE [--run-dir] [--overwrite]`."""
+    command = commands.add_parser(
+        "import", help=f"a published {checkpoint} checkpoint as a run directory"
+    )
+    command.add_argument(
+        "source",
+        help="a Hugging Face checkpoint directory (config.json, model.safetensors and the "
+        "tokenizer's files), a KerasHub preset directory, or a KerasHub preset name "
+        "(downloaded; needs keras-hub)",
+    )
+    command.add_argument("--run-dir", help=f"default: {root}/<timestamp>")
+    command.add_argument("--overwrite", action="store_true", help="replace a run in --run-dir")
+    command.set_defaults(handler=handler)
+
+
 def worker_done():
     """A multi-worker run's other workers stop after training: the chief, whose weights
     are the same, evaluates and exports."""

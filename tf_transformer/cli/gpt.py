@@ -3,6 +3,7 @@
 from pipelines.runs import is_chief
 from tf_transformer.cli.common import (
     add_export_command,
+    add_import_command,
     add_run_options,
     check_positive,
     config_from,
@@ -39,6 +40,7 @@ def add_commands(commands):
     gpt_generate.set_defaults(handler=gpt_generate_command)
 
     add_export_command(gpt_commands, gpt_export_command, "saved_models/gpt")
+    add_import_command(gpt_commands, "GPT-2", gpt_import_command, "runs/gpt-import")
 
 
 def gpt_train_command(args):
@@ -95,4 +97,11 @@ def gpt_export_command(args):
     from pipelines import causal_lm
 
     export_and_check(causal_lm, args.run_dir, args.model_dir, args.version, not args.no_check)
+    return 0
+
+
+def gpt_import_command(args):
+    from pipelines import pretrained
+
+    pretrained.import_gpt(args.source, args.run_dir, overwrite=args.overwrite)
     return 0

@@ -39,18 +39,19 @@ def generate(
     seed=0,
     end_id=END_ID,
     row_limits=None,
+    pad_id=PAD_ID,
 ):
     """Greedy (`temperature` 0) or sampled continuation of `prompt_ids` `(batch, length)`.
 
     Returns `(batch, max_new_tokens)` int32 tokens: each row up to and including its
-    `[END]` (or its own limit in `row_limits`, `(batch,)`), then `[PAD]`. The prompt runs
+    `end_id` (or its own limit in `row_limits`, `(batch,)`), then `pad_id`. The prompt runs
     through `step_fn` once; then one token a step. Sampling options: see `next_token`.
     """
     prompt_ids = tf.cast(prompt_ids, tf.int32)
     batch = tf.shape(prompt_ids)[0]
     prompt_length = tf.shape(prompt_ids)[1]
     logits, cache = step_fn(prompt_ids, cache, 0, static)
-    tokens = tf.fill([batch, max_new_tokens], PAD_ID)
+    tokens = tf.fill([batch, max_new_tokens], pad_id)
     limits = tf.fill([batch], max_new_tokens) if row_limits is None else row_limits
     limits = tf.cast(limits, tf.int32)
     done = limits <= 0
@@ -60,7 +61,7 @@ def generate(
 
     def step(i, logits, cache, done, tokens):
         token = next_token(logits[:, -1], i, temperature, top_k, top_p, seed)
-        token = tf.where(done, PAD_ID, token)
+        token = tf.where(done, pad_id, token)
         tokens = _write(tokens, i, token)
         done = done | tf.equal(token, end_id) | (i + 1 >= limits)
         logits, cache = step_fn(token[:, None], cache, prompt_length + i, static)

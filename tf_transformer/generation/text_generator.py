@@ -3,18 +3,19 @@
 import tensorflow as tf
 
 from tf_transformer.generation.decoding import generate
-from tf_transformer.text.tokenizer import END_ID, PAD_ID
+from tf_transformer.text.tokenizer import PAD_ID
 
 
 class TextGenerator(tf.Module):
     """Completes a batch of prompts in the graph: tokenize, left-pad, one cached pass over
     the prompts, then one token a step until `[END]` or the row's `max_new_tokens`.
 
-    Every prompt starts with `[END]`, the document separator the model was trained with,
-    so an empty prompt starts a new document. Prompts of different lengths are
-    left-padded and each row's positions start at its first real token, so a prompt gets
-    the same continuation in any batch. A prompt longer than the context keeps its last
-    tokens. Defaults for the sampling options are the object's attributes.
+    Every prompt starts with the tokenizer's end id (`[END]`, GPT-2's `<|endoftext|>`),
+    the document separator the model was trained with, so an empty prompt starts a new
+    document. Prompts of different lengths are left-padded and each row's positions start
+    at its first real token, so a prompt gets the same continuation in any batch. A prompt
+    longer than the context keeps its last tokens. Defaults for the sampling options are
+    the object's attributes.
     """
 
     def __init__(
@@ -45,7 +46,8 @@ class TextGenerator(tf.Module):
         limits = tf.clip_by_value(limits, 0, context - 1)
         steps = tf.reduce_max(tf.concat([limits, [0]], 0))
         ids = self.tokenizer.tokenize(prompts)
-        ids = tf.concat([tf.fill([ids.nrows(), 1], tf.constant(END_ID, ids.dtype)), ids], axis=1)
+        end = tf.constant(self.tokenizer.end_id, ids.dtype)
+        ids = tf.concat([tf.fill([ids.nrows(), 1], end), ids], axis=1)
         keep = context - steps  # the newest prompt tokens that fit beside the completion
         lengths = tf.minimum(ids.row_lengths(), tf.cast(keep, tf.int64))
         ids = tf.RaggedTensor.from_row_lengths(
@@ -70,6 +72,8 @@ class TextGenerator(tf.Module):
             top_p=self._option(top_p, "top_p"),
             seed=self._option(seed, "seed"),
             row_limits=limits,
+            end_id=self.tokenizer.end_id,
+            pad_id=self.tokenizer.pad_id,
         )
 
     def complete(self, prompts, **options):

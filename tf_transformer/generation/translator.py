@@ -3,7 +3,6 @@
 import tensorflow as tf
 
 from tf_transformer.generation.decoding import beam_search, generate
-from tf_transformer.text.tokenizer import PAD_ID, START_ID
 
 
 class Translator(tf.Module):
@@ -40,7 +39,7 @@ class Translator(tf.Module):
         texts = tf.convert_to_tensor(texts, tf.string)
         source = self.source_ids(texts)
         cache, static = self.model.start_decoding(source, self.max_length)
-        prompt = tf.fill([tf.shape(source)[0], 1], START_ID)
+        prompt = tf.fill([tf.shape(source)[0], 1], self.target_tokenizer.start_id)
         steps = self.max_length - 1
         if beam_size > 1:
             tokens = beam_search(
@@ -51,11 +50,13 @@ class Translator(tf.Module):
                 steps,
                 beam_size=beam_size,
                 length_penalty=self.length_penalty,
+                end_id=self.target_tokenizer.end_id,
             )
         else:
-            tokens = generate(self.model.decode_step, prompt, cache, static, steps)
+            end = self.target_tokenizer.end_id
+            tokens = generate(self.model.decode_step, prompt, cache, static, steps, end_id=end)
         blank = tf.strings.regex_full_match(texts, r"[\s\p{Z}]*")
-        return tf.where(blank[:, None], PAD_ID, tokens)
+        return tf.where(blank[:, None], self.target_tokenizer.pad_id, tokens)
 
     def translate(self, texts, beam_size=1):
         """Translations of a `[batch]` string tensor (or list), as a `[batch]` string tensor."""

@@ -15,7 +15,7 @@ import numpy as np
 from keras import ops
 
 from tf_transformer.errors import InputError
-from tf_transformer.models.bert import BertEncoder
+from tf_transformer.models.bert import BertEncoder, BertMaskedLM
 from tf_transformer.models.convert import Tensors
 from tf_transformer.models.gpt import GPT
 
@@ -124,8 +124,49 @@ def bert_from_hugging_face(directory: str, dtype=None) -> BertEncoder:
     """A `BertEncoder` (with its pooler) from a Hugging Face BERT checkpoint directory
     (`BertModel`, `BertForMaskedLM`, `BertForPreTraining`...: the task heads, `cls.*`,
     are left out)."""
+    return read_bert(directory, dtype)[0]
+
+
+MLM_HEAD = "cls.predictions."
+
+
+def read_bert(directory: str, dtype=None):
+    """`(BertEncoder, BertMaskedLM or None)` of a Hugging Face BERT checkpoint: the
+    masked LM (sharing the encoder) when the checkpoint has its masked-LM head
+    (`cls.predictions.*`, as `bert-base-uncased` does); other task heads are left out."""
     config, tensors = read_checkpoint(directory)
     _check_type(config, "bert", directory)
+    head = {k[len(MLM_HEAD) :]: tensors.pop(k) for k in list(tensors) if k.startswith(MLM_HEAD)}
+    encoder = _bert_encoder(config, tensors, dtype)
+    if "transform.dense.weight" not in head:
+        return encoder, None
+    return encoder, _masked_lm(encoder, Tensors(head, "BERT masked-LM head"))
+
+
+def _masked_lm(encoder, t):
+    """A `BertMaskedLM` on `encoder` with the head's weights; the output projection is
+    the word embeddings (tied), so `decoder.weight` is checked to be them."""
+    d, vocab = encoder.d_model, encoder.vocab_size
+    model = BertMaskedLM(encoder)
+    model.build()
+    tied = t.take("decoder.weight", (vocab, d)) if "decoder.weight" in t.tensors else None
+    embeddings = ops.convert_to_numpy(encoder.token_embedding.embeddings)
+    if tied is not None and not np.allclose(tied, embeddings):
+        raise InputError("the BERT masked-LM head's decoder.weight is not the word embeddings")
+    t.tensors.pop("decoder.bias", None)  # the same values as `bias` in Hugging Face's files
+    head = model.head
+    head.transform.kernel.assign(t.take("transform.dense.weight", (d, d)).T)
+    head.transform.bias.assign(t.take("transform.dense.bias", (d,)))
+    norm = "transform.LayerNorm."
+    new = norm + "weight" in t.tensors
+    head.layer_norm.gamma.assign(t.take(norm + ("weight" if new else "gamma"), (d,)))
+    head.layer_norm.beta.assign(t.take(norm + ("bias" if new else "beta"), (d,)))
+    head.output_bias.assign(t.take("bias", (vocab,)))
+    t.finish()
+    return model
+
+
+def _bert_encoder(config, tensors, dtype):
     d, layers, dff = config["hidden_size"], config["num_hidden_layers"], config["intermediate_size"]
     positions, segments = config["max_position_embeddings"], config.get("type_vocab_size", 2)
     model = BertEncoder(

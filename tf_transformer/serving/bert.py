@@ -10,12 +10,13 @@ import tensorflow as tf
 
 from tf_transformer.serving.export import TEXT, export_model
 from tf_transformer.text.bert_inputs import encode_texts, encode_with_masks, encode_words
-from tf_transformer.text.tokenizer import MASK_ID, PAD_ID
+from tf_transformer.text.tokenizer import PAD_ID
 
 
 def _padded(ids):
-    """Framed ragged ids as a dense batch; an empty batch keeps a width of 2 (`[START]
-    [END]`), so that reading the first position still works."""
+    """Framed ragged ids as a dense batch padded with id 0, which the encoder masks (every
+    BERT vocabulary's `[PAD]`); an empty batch keeps a width of 2 (`[START] [END]`), so
+    that reading the first position still works."""
     dense = ids.to_tensor(default_value=PAD_ID)
     return tf.pad(dense, [[0, 0], [0, tf.maximum(2 - tf.shape(dense)[1], 0)]])
 
@@ -62,7 +63,7 @@ class FillMask(Predictor):
         texts = tf.convert_to_tensor(texts, tf.string)
         ids = encode_with_masks(self.tokenizer, texts, self.seq_len)
         token_ids = _padded(ids)
-        is_mask = tf.equal(token_ids, MASK_ID)
+        is_mask = tf.equal(token_ids, self.tokenizer.mask_id)
         width = tf.shape(token_ids)[1]
         positions = tf.ragged.boolean_mask(
             tf.broadcast_to(tf.range(width), tf.shape(token_ids)), is_mask

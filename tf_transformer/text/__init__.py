@@ -1,5 +1,8 @@
 """Tokenizers as `tf.Module`s: they run inside `tf.data` and inside exported SavedModels."""
 
+from tf_transformer.text.bert_vocab_tokenizer import BertVocabTokenizer
+from tf_transformer.text.byte_pair_tokenizer import BytePairTokenizer
+from tf_transformer.text.loading import load_tokenizer
 from tf_transformer.text.sentencepiece_tokenizer import SentencePieceTokenizer
 from tf_transformer.text.tokenizer import (
     END_ID,
@@ -13,6 +16,8 @@ from tf_transformer.text.tokenizer import (
 from tf_transformer.text.wordpiece_tokenizer import WordPieceTokenizer
 
 __all__ = [
+    "BertVocabTokenizer",
+    "BytePairTokenizer",
     "END_ID",
     "MASK_ID",
     "PAD_ID",
@@ -22,4 +27,5 @@ __all__ = [
     "SentencePieceTokenizer",
     "Tokenizer",
     "WordPieceTokenizer",
+    "load_tokenizer",
 ]

@@ -1,26 +1,26 @@
 """BERT-style model inputs built in the graph: `[START] pieces [END]` per text (`[START]`
-plays BERT's `[CLS]`, `[END]` its `[SEP]`), word-aligned pieces for tagging, and texts
-whose literal `[MASK]` markers become the `[MASK]` id."""
+plays BERT's `[CLS]`, `[END]` its `[SEP]`; a checkpoint's tokenizer gives its own `[CLS]`
+and `[SEP]` ids), word-aligned pieces for tagging, and texts whose literal `[MASK]`
+markers become the tokenizer's mask id."""
 
 import tensorflow as tf
-
-from tf_transformer.text.tokenizer import END_ID, MASK_ID, START_ID, UNK_ID
 
 MASK_MARKER = "[MASK]"
 
 
-def frame(ids, seq_len):
-    """Ragged ids `(batch, (n))` cut to `seq_len - 2` and framed as `[START] ids [END]`."""
+def frame(tokenizer, ids, seq_len):
+    """Ragged ids `(batch, (n))` cut to `seq_len - 2` and framed by the tokenizer's start
+    and end ids: `[START] ids [END]`."""
     ids = ids[:, : seq_len - 2]
     batch = ids.nrows()
-    start = tf.fill([batch, 1], tf.constant(START_ID, ids.dtype))
-    end = tf.fill([batch, 1], tf.constant(END_ID, ids.dtype))
+    start = tf.fill([batch, 1], tf.constant(tokenizer.start_id, ids.dtype))
+    end = tf.fill([batch, 1], tf.constant(tokenizer.end_id, ids.dtype))
     return tf.concat([start, ids, end], axis=1)
 
 
 def encode_texts(tokenizer, texts, seq_len):
     """Strings `(batch,)` to framed ragged ids `(batch, (n <= seq_len))`."""
-    return frame(tokenizer.tokenize(texts), seq_len)
+    return frame(tokenizer, tokenizer.tokenize(texts), seq_len)
 
 
 def _pieces_of_words(tokenizer, words):
@@ -29,7 +29,7 @@ def _pieces_of_words(tokenizer, words):
     pieces = tokenizer.tokenize(words.flat_values)
     empty = tf.cast(tf.equal(pieces.row_lengths(), 0), tf.int64)
     unknown = tf.RaggedTensor.from_row_lengths(
-        tf.fill([tf.reduce_sum(empty)], tf.constant(UNK_ID, pieces.dtype)), empty
+        tf.fill([tf.reduce_sum(empty)], tf.constant(tokenizer.unk_id, pieces.dtype)), empty
     )
     return tf.concat([pieces, unknown], axis=1)
 
@@ -44,7 +44,7 @@ def encode_words(tokenizer, words, seq_len):
     start = global_start - tf.repeat(row_first, words.row_lengths()) + 1  # after [START]
     start = tf.where(start < seq_len - 1, start, -1)
     ids = tf.RaggedTensor.from_row_lengths(pieces, words.row_lengths()).merge_dims(1, 2)
-    return frame(ids, seq_len), words.with_flat_values(tf.cast(start, tf.int32))
+    return frame(tokenizer, ids, seq_len), words.with_flat_values(tf.cast(start, tf.int32))
 
 
 def word_labels(tokenizer, words, tags, seq_len):
@@ -61,10 +61,10 @@ def word_labels(tokenizer, words, tags, seq_len):
 
 
 def encode_with_masks(tokenizer, texts, seq_len):
-    """Strings with literal `[MASK]` markers to framed ragged ids with `MASK_ID` there."""
+    """Strings with literal `[MASK]` markers to framed ragged ids, the mask id there."""
     parts = tf.strings.split(texts, sep=MASK_MARKER)
     pieces = tokenizer.tokenize(parts.flat_values)
-    marker = tf.fill([pieces.nrows(), 1], tf.constant(MASK_ID, pieces.dtype))
+    marker = tf.fill([pieces.nrows(), 1], tf.constant(tokenizer.mask_id, pieces.dtype))
     pieces = tf.concat([pieces, marker], axis=1)  # a marker after every part ...
     ids = tf.RaggedTensor.from_row_lengths(pieces, parts.row_lengths()).merge_dims(1, 2)
-    return frame(ids[:, :-1], seq_len)  # ... but the last
+    return frame(tokenizer, ids[:, :-1], seq_len)  # ... but the last

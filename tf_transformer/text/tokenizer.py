@@ -1,4 +1,4 @@
-"""The interface every tokenizer here shares: a `tf.Module` with fixed reserved ids."""
+"""The interface every tokenizer here shares: a `tf.Module` that knows its special ids."""
 
 import contextlib
 import os
@@ -16,20 +16,36 @@ class Tokenizer(tf.Module):
 
     `tokenize(strings[None]) -> RaggedTensor[int32]`, `detokenize(ids) -> strings[None]`
     (reserved tokens, `[PAD]` included, are dropped; ids may be ragged or padded),
-    `lookup(ids) -> token strings`, `vocab_size`. Reserved ids are the same for every
-    tokenizer: `[PAD]`=0, `[UNK]`=1, `[START]`=2, `[END]`=3, `[MASK]`=4.
+    `lookup(ids) -> token strings`, `vocab_size`, and the special ids `pad_id`, `unk_id`,
+    `start_id`, `end_id`, `mask_id` (`None` where the vocabulary has no such token).
+    Vocabularies learned here reserve the same ids: `[PAD]`=0, `[UNK]`=1, `[START]`=2,
+    `[END]`=3, `[MASK]`=4; a published checkpoint's tokenizer passes `special_ids`, the
+    ids its own files give those roles (BERT's `[CLS]` is its `start_id`, GPT-2's
+    `<|endoftext|>` its `start_id` and `end_id`).
     """
 
     pad_id, unk_id, start_id, end_id, mask_id = PAD_ID, UNK_ID, START_ID, END_ID, MASK_ID
     reserved_tokens = RESERVED_TOKENS
+    ROLES = ("pad", "unk", "start", "end", "mask")
 
-    def __init__(self, vocab, name=None):
+    def __init__(self, vocab, name=None, special_ids=None):
         super().__init__(name=name)
         vocab = list(vocab)
-        if tuple(vocab[: len(RESERVED_TOKENS)]) != RESERVED_TOKENS:
-            raise ValueError(f"the vocabulary must start with {', '.join(RESERVED_TOKENS)}")
+        if special_ids is None:
+            if tuple(vocab[: len(RESERVED_TOKENS)]) != RESERVED_TOKENS:
+                raise ValueError(f"the vocabulary must start with {', '.join(RESERVED_TOKENS)}")
+        else:
+            for role in self.ROLES:
+                setattr(self, f"{role}_id", special_ids.get(role))
         self.vocab = tf.Variable(vocab, dtype=tf.string, trainable=False, name="vocab")
         self._vocab_size = len(vocab)
+        ids = {self.pad_id, self.unk_id, self.start_id, self.end_id, self.mask_id} - {None}
+        self._special_ids = tuple(sorted(ids))
+
+    @property
+    def special_ids(self) -> dict:
+        """`{"pad": id, "unk": id, "start": id, "end": id, "mask": id}` (`None`: absent)."""
+        return {role: getattr(self, f"{role}_id") for role in self.ROLES}
 
     @property
     def vocab_size(self) -> int:
@@ -46,7 +62,9 @@ class Tokenizer(tf.Module):
 
     @tf.function(input_signature=[tf.RaggedTensorSpec([None, None], tf.int32, 1)])
     def detokenize_ragged(self, ids):
-        keep = ids >= len(RESERVED_TOKENS)
+        specials = tf.constant(self._special_ids, tf.int32)
+        special = tf.equal(ids.flat_values[:, None], specials[None, :])
+        keep = ids.with_flat_values(tf.logical_not(tf.reduce_any(special, axis=1)))
         return self._detokenize(tf.ragged.boolean_mask(ids, keep))
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
