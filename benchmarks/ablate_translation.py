@@ -23,6 +23,7 @@ def report(rows):
 
     print(f"Machine: {machine('float32')}\n")
     header = ["variant", "changes", "epochs", "steps/epoch", "val token acc.", "BLEU", "chrF"]
+    header += ["BLEU beam 4", "chrF beam 4"]
     body = [
         [
             r["name"],
@@ -32,6 +33,7 @@ def report(rows):
             f"{100 * r['val_accuracy']:.1f}%",
             f"{r['beam1']['bleu']:.1f}",
             f"{r['beam1']['chrf']:.1f}",
+            *(f"{r['beam4'][k]:.1f}" if "beam4" in r else "" for k in ("bleu", "chrf")),
         ]
         for r in rows
     ]
@@ -46,6 +48,7 @@ def main(argv=None):
     parser.add_argument("--variant", action="append", default=[], metavar='NAME={"field": value}')
     parser.add_argument("--out", default="runs/ablation")
     parser.add_argument("--report", action="store_true", help="print the saved results' table")
+    parser.add_argument("--beam-4", action="store_true", help="score beam 4 as well as greedy")
     args = parser.parse_args(argv)
     path = os.path.join(args.out, "ablation.json")
     rows = []
@@ -63,7 +66,8 @@ def main(argv=None):
     for variant in args.variant:
         name, _, changes = variant.partition("=")
         changes = json.loads(changes or "{}")
-        result = run_ours(spec, args.epochs, args.out, changes, beams=(1,), name=name)
+        beams = (1, 4) if args.beam_4 else (1,)
+        result = run_ours(spec, args.epochs, args.out, changes, beams=beams, name=name)
         rows.append({"name": name, "changes": changes, "epochs": args.epochs, **result})
         with open(path, "w") as handle:
             json.dump(rows, handle, indent=2, ensure_ascii=False)

@@ -11,7 +11,7 @@ import dataclasses
 from pipelines import cldr, pydocs
 from pipelines.local_files import load_local
 from pipelines.runs import vocab_sample
-from pipelines.splits import SPLITS, CorpusError, split_of
+from pipelines.splits import SPLITS, CorpusError, split_of, summary_line
 from tf_transformer.errors import InputError
 
 KINDS = ("parallel", "text", "classification", "tagging")
@@ -84,9 +84,7 @@ class Corpus:
         return vocab_sample(self.texts(split, side), size)
 
     def summary(self) -> str:
-        sizes = ", ".join(f"{name} {len(self.split(name)):,}" for name in SPLITS)
-        skipped = f"; skipped {self.skipped} bad rows" if self.skipped else ""
-        return f"{self.spec} ({self.kind}): {sizes}{skipped}"
+        return summary_line(self, self.kind)
 
 
 def _by_hash(spec, kind, examples, key, labels=(), skipped=0):

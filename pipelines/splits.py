@@ -37,3 +37,10 @@ def split_ids(keys, validation: float = 0.05, test: float = 0.05):
     buckets = tf.strings.to_hash_bucket_fast(keys, HASH_BUCKETS)
     fraction = tf.cast(buckets, tf.float64) / HASH_BUCKETS
     return tf.where(fraction < test, 2, tf.where(fraction < test + validation, 1, 0))
+
+
+def summary_line(corpus, kind: str) -> str:
+    """`SPEC (KIND): train N, validation N, test N[; skipped N bad rows]`."""
+    sizes = ", ".join(f"{name} {corpus.size(name):,}" for name in SPLITS)
+    skipped = f"; skipped {corpus.skipped} bad rows" if corpus.skipped else ""
+    return f"{corpus.spec} ({kind}): {sizes}{skipped}"

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.local_files import DEFAULT_FRACTION, BadRows, lines, raw_lines
-from pipelines.splits import SPLITS, CorpusError, split_ids
+from pipelines.splits import SPLITS, CorpusError, split_ids, summary_line
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -124,9 +124,7 @@ class StreamedCorpus:
         return texts
 
     def summary(self) -> str:
-        sizes = ", ".join(f"{name} {self._sizes[name]:,}" for name in SPLITS)
-        skipped = f"; skipped {self.skipped} bad rows" if self.skipped else ""
-        return f"{self.spec} (parallel, streamed): {sizes}{skipped}"
+        return summary_line(self, "parallel, streamed")
 
 
 # Reading in the graph ----------------------------------------------------------------------
