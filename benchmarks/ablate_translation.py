@@ -1,7 +1,11 @@
 """Ablation of the translation recipe on real text: each variant is our `tutorial` recipe
 (as `bench_real_translation` trains it) with some `TranslateConfig` fields changed, trained
-for the same number of epochs and scored with greedy decoding on the test set. (Speed is
-`bench_real_translation`'s to measure: variants may share the machine with other work.)
+for the same number of epochs and scored with greedy decoding on the test set (and beam 4
+with `--beam-4`). A variant that sets `warmup_steps` gets the paper's formula at that
+warm-up, whose peak is higher the shorter the warm-up; the recipe's own warm-up keeps the
+peak of the paper's 4,000 steps. Token accuracy counts each variant's own tokens, so
+compare BLEU across tokenizers. (Speed is `bench_real_translation`'s to measure: variants
+may share the machine with other work.)
 
     .venv/bin/python -m benchmarks.ablate_translation --data ../shared/data/multi30k-en-fr \\
         --epochs 3 --variant 'name={"warmup_steps": 4000}' [--variant ...] [--out DIR]
