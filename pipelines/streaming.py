@@ -108,19 +108,20 @@ class StreamedCorpus:
 
     def sample_texts(self, split: str, side: int, size: int) -> list:
         """At most `size` texts of one side, evenly spaced through the split, the same ones
-        `pipelines.runs.vocab_sample` takes from the whole list."""
+        `pipelines.runs.vocab_sample` takes from the whole list (picked batch by batch:
+        only the picked texts become Python strings)."""
         total = self._sizes[split]
-        if size is None or total <= size:
-            picked = self.dataset(split)
-        else:
-            keep = np.zeros(total, bool)
-            keep[(np.arange(size) * (total / size)).astype(np.int64)] = True
-            keep = tf.constant(keep)
-            numbered = self.dataset(split).enumerate()
-            picked = numbered.filter(lambda i, _: keep[i]).map(lambda _, pair: pair)
-        texts = []
-        for batch in picked.map(lambda *pair: pair[side]).batch(4096).as_numpy_iterator():
-            texts += [text.decode() for text in batch]
+        wanted = None
+        if size is not None and total > size:
+            wanted = (np.arange(size) * (total / size)).astype(np.int64)
+        texts, offset = [], 0
+        for batch in self._batches(split).map(lambda *pair: pair[side]).as_numpy_iterator():
+            if wanted is None:
+                texts += [text.decode() for text in batch]
+            else:
+                first, last = np.searchsorted(wanted, [offset, offset + len(batch)])
+                texts += [batch[i - offset].decode() for i in wanted[first:last]]
+            offset += len(batch)
         return texts
 
     def summary(self) -> str:
