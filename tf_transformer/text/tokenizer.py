@@ -39,8 +39,6 @@ class Tokenizer(tf.Module):
                 setattr(self, f"{role}_id", special_ids.get(role))
         self.vocab = tf.Variable(vocab, dtype=tf.string, trainable=False, name="vocab")
         self._vocab_size = len(vocab)
-        ids = {self.pad_id, self.unk_id, self.start_id, self.end_id, self.mask_id} - {None}
-        self._special_ids = tuple(sorted(ids))
 
     @property
     def special_ids(self) -> dict:
@@ -62,7 +60,8 @@ class Tokenizer(tf.Module):
 
     @tf.function(input_signature=[tf.RaggedTensorSpec([None, None], tf.int32, 1)])
     def detokenize_ragged(self, ids):
-        specials = tf.constant(self._special_ids, tf.int32)
+        distinct = sorted({i for i in self.special_ids.values() if i is not None})
+        specials = tf.constant(distinct, tf.int32)
         special = tf.equal(ids.flat_values[:, None], specials[None, :])
         keep = ids.with_flat_values(tf.logical_not(tf.reduce_any(special, axis=1)))
         return self._detokenize(tf.ragged.boolean_mask(ids, keep))
