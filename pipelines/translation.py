@@ -36,11 +36,13 @@ from tf_transformer.text import SentencePieceTokenizer, WordPieceTokenizer
 from tf_transformer.training import (
     MaskedLoss,
     SampleOutputs,
+    cooldown_steps,
     fitting_warmup,
     masked_accuracy,
     paper_peak,
     transformer_optimizer,
 )
+from tf_transformer.training.schedules import COOLDOWN_FRACTION
 
 FAMILY = "translation"
 
@@ -57,6 +59,7 @@ class TranslateConfig:
     epochs: int = 10
     batch_size: int = 64
     batch_tokens: int = None  # bucketed batches of about this many tokens, not batch_size pairs
+    bucket: bool = True  # batches of similar lengths; False: random ones, padded to their longest
     max_tokens: int = 64
     tokenizer: str = "sentencepiece"
     vocab_size: int = 8000
@@ -64,6 +67,7 @@ class TranslateConfig:
     shared_vocab: bool = None  # one tokenizer for both sides, tied embeddings (paper presets)
     warmup_steps: int = None  # the paper's 4,000, capped at 90% of the run's steps (same peak)
     learning_rate: float = None  # the schedule's peak; default the paper's (at 4,000 steps)
+    cooldown: float = COOLDOWN_FRACTION  # the run's last fifth: the rate falls linearly to 0
     label_smoothing: float = 0.1
     corpus_size: int = None
     steps_per_epoch: int = None
@@ -103,6 +107,12 @@ def train(
         config = _with_architecture_of(config, config.init_from, log)
     # before any file is written: an unknown preset is a one-line error
     architecture = resolve(TRANSFORMER_PRESETS, config.preset, config.overrides, "Transformer")
+    if not 0 <= config.cooldown <= 1:
+        raise InputError(
+            f"--cooldown is a fraction of the run's steps, 0 to 1; got {config.cooldown}"
+        )
+    if config.batch_tokens and not config.bucket:
+        raise InputError("--batch-tokens fills bucketed batches; it cannot go with --no-bucket")
     if config.tokenizer not in TOKENIZERS:
         raise InputError(f"unknown tokenizer {config.tokenizer!r}; use {' or '.join(TOKENIZERS)}")
     corpus = load_corpus(config.source, seed=config.seed, size=config.corpus_size)
@@ -122,12 +132,18 @@ def train(
     if warmup is None:
         warmup, reason = fitting_warmup(steps_per_epoch * config.epochs)
         peak = peak or paper_peak(architecture["d_model"])
+    total_steps = steps_per_epoch * config.epochs
+    cooldown = cooldown_steps(total_steps, config.cooldown)
     log(f"warm-up: {reason}")
+    if cooldown:
+        log(f"cool-down: the rate falls linearly to 0 over the last {cooldown:,} steps")
     schedule = {
         "warmup_steps": warmup,
         "peak_learning_rate": peak,
         "steps_per_epoch": steps_per_epoch,
         "reason": reason,
+        "total_steps": total_steps,
+        "cooldown_steps": cooldown,
     }
     write_config(run_dir, config, family=FAMILY, precision=precision, schedule=schedule)
 
@@ -141,7 +157,7 @@ def train(
             **{"share_embeddings": shares_vocabulary(config), **config.overrides},
         )
         model.compile(
-            optimizer=transformer_optimizer(model.d_model, warmup, peak),
+            optimizer=transformer_optimizer(model.d_model, warmup, peak, total_steps, cooldown),
             loss=MaskedLoss(config.label_smoothing),
             metrics=[masked_accuracy],
             jit_compile=config.jit_compile,
@@ -229,6 +245,7 @@ def _datasets(config, corpus, tokenizers, log):
         batch_tokens=config.batch_tokens,
         max_tokens=config.max_tokens,
         seed=config.seed,
+        bucket=config.bucket,
     )
     train_pairs = corpus.dataset("train")
     truncated = count_truncated(train_pairs, *tokenizers, config.max_tokens)

@@ -43,6 +43,20 @@ def test_schedule_picture_peaks_at_the_warmup_step(tmp_path, figures, capsys):
     assert labels(figures[0].axes[0]) == ("training step", "learning rate")
 
 
+def test_schedule_picture_with_a_cooldown_ends_at_zero(tmp_path, figures, capsys):
+    out = tmp_path / "lr.png"
+    argv = ["plot", "schedule", "--warmup-steps", "100", "--steps", "1000", "--cooldown", "0.5"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    assert "peak 0.00884 at step 100" in capsys.readouterr().out
+    steps, rates = figures[0].axes[0].lines[0].get_data()
+    # the last 500 steps fall on a line: 1/500 of the paper's rate at step 1,000
+    assert rates[-1] == pytest.approx(128**-0.5 * 1000**-0.5 / 500, rel=1e-5)
+    assert rates[499] == pytest.approx(128**-0.5 * 500**-0.5, rel=1e-5)
+    assert (
+        figures[0].axes[0].get_title() == "warm-up 100 steps, cool-down 500 of 1,000 (d_model 128)"
+    )
+
+
 def test_training_curves_from_a_history(tmp_path, figures):
     (tmp_path / "config.json").write_text(json.dumps({"family": "gpt"}))
     (tmp_path / "model.keras").write_text("")  # a finished run of any family
@@ -74,4 +88,10 @@ def test_bad_plot_requests_exit_2(tmp_path, capsys):
     assert f"{tmp_path}: an empty directory" in capsys.readouterr().err
     assert cli.main(["plot", "attention", str(tmp_path), "hello"]) == 2
     assert cli.main(["plot", "schedule", "--warmup-steps", "0"]) == 2
+    assert cli.main(["plot", "schedule", "--cooldown", "2", "--out", str(tmp_path / "x.png")]) == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("--cooldown: the cool-down is a fraction of the run, 0 to 1; got 2.0")
+    )
     assert not list(tmp_path.iterdir())

@@ -1,6 +1,8 @@
 import json
 import os
 
+import keras
+import numpy as np
 import pytest
 
 from pipelines import translation
@@ -56,6 +58,21 @@ def test_training_writes_the_run_directory(run_dir):
         assert json.load(handle)["preset"] == "tiny"
     with open(os.path.join(run_dir, "history.json")) as handle:
         assert len(json.load(handle)["loss"]) == 2
+
+
+def test_the_schedule_cools_down_over_the_runs_last_fifth(run_dir):
+    """2 epochs of 3 steps: the last round(0.2 * 6) = 1 step falls to 0, said and recorded,
+    and the saved optimizer's schedule is the one the run used."""
+    assert "cool-down: the rate falls linearly to 0 over the last 1 steps" in LOG
+    with open(os.path.join(run_dir, "config.json")) as handle:
+        schedule = json.load(handle)["schedule"]
+    assert (schedule["total_steps"], schedule["cooldown_steps"]) == (6, 1)
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
+    rate = model.optimizer._learning_rate
+    assert (rate.total_steps, rate.cooldown_steps, rate.warmup_steps) == (6, 1, 10)
+    # the paper's rate for d_model 32 up to the run's last step (6), then 0
+    assert float(rate(5)) == pytest.approx(32**-0.5 * 6 * 10**-1.5, rel=1e-5)
+    assert float(rate(6)) == 0.0
 
 
 def test_evaluate_reports_bleu_chrf_exact_match_and_plots_attention(run_dir):
@@ -115,7 +132,31 @@ def test_cli_errors_exit_2_without_traceback_or_files(tmp_path, capsys, monkeypa
     assert "--epochs must be at least 1" in capsys.readouterr().err
     assert cli.main(["translate", "train", "--preset", "huge", "--corpus-size", "200"]) == 2
     assert "unknown Transformer preset 'huge'" in capsys.readouterr().err
+    assert cli.main(["translate", "train", "--cooldown", "1.5", "--corpus-size", "200"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "tf-transformer: error: --cooldown is a fraction of the run's steps, 0 to 1; got 1.5"
+    )
+    assert cli.main(["translate", "train", "--no-bucket", "--batch-tokens", "512"]) == 2
+    assert "--batch-tokens fills bucketed batches" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "runs")
+
+
+def test_unbucketed_batches_are_random_pairs_padded_to_their_longest(tmp_path):
+    """`--no-bucket`: batch_size pairs a batch in any mix of lengths, as the tutorial."""
+    config = translation.TranslateConfig(**{**vars(CONFIG), "steps_per_epoch": None})
+    corpus = translation.load_corpus(config.source, seed=0, size=config.corpus_size)
+    tokenizers = translation._run_tokenizers(config, corpus, str(tmp_path))
+    unbucketed = translation.TranslateConfig(**{**vars(config), "bucket": False})
+    make, _, steps = translation._datasets(unbucketed, corpus, tokenizers, print)
+    assert steps == -(-corpus.size("train") // 16)
+    spreads = []
+    for (source, target), _ in make():
+        assert source.shape[0] == 16 or source.shape[0] == corpus.size("train") % 16
+        longer = np.maximum((source.numpy() != 0).sum(1), (target.numpy() != 0).sum(1))
+        spreads.append(longer.max() - longer.min())
+    # the lengths bucketing groups by (the longer side) spread at most 8 in a bucket (the
+    # widest, up to 9 tokens): random batches spread wider
+    assert np.median(spreads) > 8
 
 
 def test_paper_presets_learn_one_shared_vocabulary(tmp_path):

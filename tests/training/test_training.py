@@ -7,6 +7,7 @@ from tf_transformer.training import (
     CustomSchedule,
     MaskedLoss,
     TimeBudget,
+    cooldown_steps,
     fitting_warmup,
     masked_accuracy,
     masked_loss,
@@ -55,6 +56,32 @@ def test_the_fitting_warmup_caps_at_nine_tenths_of_the_run():
         "900 steps: 90% of the run's 1,000, to the peak of the paper's 4,000 (which would "
         "not reach it within the run)"
     )
+
+
+@pytest.mark.parametrize("step", [1, 900, 3656, 3657, 3658, 4000, 4569, 4570])
+def test_the_cooldown_falls_linearly_to_zero_at_the_end_of_the_run(step):
+    """The run's last 914 of 4,570 steps: the paper's rate times (4,570 - step + 1) / 914."""
+    peak = paper_peak(128, 4000)
+    schedule = CustomSchedule(128, 4000, peak, total_steps=4570, cooldown_steps=914)
+    paper = peak * min(step / 4000, (4000 / step) ** 0.5)
+    expected = paper * min(1.0, (4570 - step + 1) / 914)
+    assert float(schedule(step - 1)) == pytest.approx(expected, rel=1e-5)
+    again = CustomSchedule.from_config(schedule.get_config())
+    assert float(again(step - 1)) == float(schedule(step - 1))
+
+
+def test_the_cooldown_ends_at_the_last_step_and_needs_the_runs_length():
+    schedule = CustomSchedule(128, 10, None, total_steps=100, cooldown_steps=20)
+    rates = [float(schedule(i)) for i in range(110)]
+    assert all(rate > 0 for rate in rates[:100])  # the last update (step 100) still moves
+    assert rates[100:] == [0.0] * 10
+    assert rates[79] > rates[80] > rates[81]  # step 81 is the first of the last 20
+    assert rates[79] == float(CustomSchedule(128, 10)(79))
+    assert cooldown_steps(4570) == 914 and cooldown_steps(4570, 0.0) == 0
+    with pytest.raises(ValueError, match="needs total_steps"):
+        CustomSchedule(128, 10, cooldown_steps=5)
+    with pytest.raises(ValueError, match="fraction of the run, 0 to 1; got 1.5"):
+        cooldown_steps(100, 1.5)
 
 
 def test_optimizer_has_the_paper_hyperparameters():

@@ -21,6 +21,13 @@ def add_commands(commands):
     schedule.add_argument("--d-model", type=int, default=128)
     schedule.add_argument("--warmup-steps", type=int, default=4000)
     schedule.add_argument("--steps", type=int, default=40000)
+    schedule.add_argument(
+        "--cooldown",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="the last FRACTION of --steps falls linearly to 0 (translate train's default: 0.2)",
+    )
     schedule.add_argument("--out", default="learning_rate.png")
     schedule.set_defaults(handler=plot_schedule_command)
     attention = plot_commands.add_parser(
@@ -51,11 +58,21 @@ def plot_schedule_command(args):
     import numpy as np
 
     from tf_transformer.plotting import plot_learning_rate
-    from tf_transformer.training import CustomSchedule
+    from tf_transformer.training import CustomSchedule, cooldown_steps
 
     steps = np.arange(args.steps)
-    rates = np.asarray(CustomSchedule(args.d_model, args.warmup_steps)(steps))
+    try:
+        cooldown = cooldown_steps(args.steps, args.cooldown)
+    except ValueError as error:
+        raise InputError(f"--cooldown: {error}") from None
+    schedule = CustomSchedule(args.d_model, args.warmup_steps, None, args.steps, cooldown)
+    rates = np.asarray(schedule(steps))
     title = f"CustomSchedule(d_model={args.d_model}, warmup_steps={args.warmup_steps})"
+    if cooldown:
+        title = (
+            f"warm-up {args.warmup_steps:,} steps, cool-down {cooldown:,} of {args.steps:,} "
+            f"(d_model {args.d_model})"
+        )
     print(f"wrote {plot_learning_rate(steps + 1, rates, args.out, title)}")
     print(f"peak {rates.max():.3g} at step {int(steps[rates.argmax()]) + 1}")
     return 0

@@ -30,6 +30,13 @@ def add_commands(commands):
         "about N tokens a batch",
     )
     train.add_argument(
+        "--bucket",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="batches of pairs of similar length, each padded to its own longest (default); "
+        "--no-bucket: random batches padded to their longest, as the TensorFlow tutorial",
+    )
+    train.add_argument(
         "--max-tokens", type=int, default=64, help="longest sequence, in tokens (default 64)"
     )
     train.add_argument(
@@ -54,6 +61,14 @@ def add_commands(commands):
         metavar="PEAK",
         help="the schedule's peak, reached at the end of the warm-up (default: the "
         "paper's formula, (d_model * warm-up steps)^-0.5)",
+    )
+    train.add_argument(
+        "--cooldown",
+        type=float,
+        default=0.2,
+        metavar="FRACTION",
+        help="the run's last FRACTION of steps, over which the rate falls linearly to 0 "
+        "(default 0.2; 0 keeps the paper's schedule to the end)",
     )
     train.add_argument("--label-smoothing", type=float, default=0.1)
     train.add_argument("--corpus-size", type=int, help="pairs of an embedded corpus")

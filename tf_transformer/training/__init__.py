@@ -11,6 +11,7 @@ from tf_transformer.training.callbacks import (
 from tf_transformer.training.losses import MaskedLoss, masked_accuracy, masked_loss
 from tf_transformer.training.schedules import (
     CustomSchedule,
+    cooldown_steps,
     fitting_warmup,
     paper_peak,
     transformer_optimizer,
@@ -21,6 +22,7 @@ __all__ = [
     "StepBackup",
     "read_backup",
     "CustomSchedule",
+    "cooldown_steps",
     "fitting_warmup",
     "MaskedLoss",
     "Perplexity",

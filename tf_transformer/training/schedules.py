@@ -16,6 +16,11 @@ class CustomSchedule(keras.optimizers.schedules.LearningRateSchedule):
     the case `peak = (d_model * warmup_steps)^-0.5`). A warm-up shortened to fit a short
     run then keeps the peak a longer warm-up would have had, instead of raising it.
 
+    With `cooldown_steps` and `total_steps`, the rate of the run's last `cooldown_steps`
+    steps is also multiplied by `(total_steps - step + 1) / cooldown_steps`, a straight
+    line down to 0 at the end of the run (the paper's rate ends near its peak when a run
+    is as short as its warm-up; the last update gets `1 / cooldown_steps` of its rate).
+
     Example:
     ```python
     from tf_transformer.training import CustomSchedule
@@ -23,11 +28,15 @@ class CustomSchedule(keras.optimizers.schedules.LearningRateSchedule):
     ```
     """
 
-    def __init__(self, d_model, warmup_steps=4000, peak=None):
+    def __init__(self, d_model, warmup_steps=4000, peak=None, total_steps=None, cooldown_steps=0):
         super().__init__()
+        if cooldown_steps and not total_steps:
+            raise ValueError("cooldown_steps needs total_steps, the step the run ends at")
         self.d_model = d_model
         self.warmup_steps = warmup_steps
         self.peak = peak
+        self.total_steps = total_steps
+        self.cooldown_steps = cooldown_steps
 
     def __call__(self, step):
         step = ops.cast(step, "float32") + 1.0
@@ -35,10 +44,20 @@ class CustomSchedule(keras.optimizers.schedules.LearningRateSchedule):
         scale = ops.rsqrt(ops.cast(self.d_model, "float32"))
         if self.peak is not None:  # d_model^-0.5 * warmup^-0.5 is the paper's own peak
             scale = ops.cast(self.peak, "float32") * ops.sqrt(warmup)
-        return scale * ops.minimum(ops.rsqrt(step), step * warmup**-1.5)
+        rate = scale * ops.minimum(ops.rsqrt(step), step * warmup**-1.5)
+        if self.cooldown_steps:
+            left = (float(self.total_steps) + 1.0 - step) / float(self.cooldown_steps)
+            rate = rate * ops.clip(left, 0.0, 1.0)
+        return rate
 
     def get_config(self):
-        return {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "peak": self.peak}
+        return {
+            "d_model": self.d_model,
+            "warmup_steps": self.warmup_steps,
+            "peak": self.peak,
+            "total_steps": self.total_steps,
+            "cooldown_steps": self.cooldown_steps,
+        }
 
 
 WARMUP_FRACTION = 0.9
@@ -59,13 +78,23 @@ def fitting_warmup(total_steps: int, warmup_steps: int = 4000, fraction: float =
     )
 
 
+COOLDOWN_FRACTION = 0.2
+
+
+def cooldown_steps(total_steps: int, fraction: float = COOLDOWN_FRACTION) -> int:
+    """The steps of a run of `total_steps` whose rate falls to 0: `fraction` of them."""
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"the cool-down is a fraction of the run, 0 to 1; got {fraction}")
+    return round(fraction * total_steps)
+
+
 def paper_peak(d_model, warmup_steps=4000):
     """The paper's schedule's highest learning rate: (d_model * warmup_steps)^-0.5."""
     return (d_model * warmup_steps) ** -0.5
 
 
-def transformer_optimizer(d_model, warmup_steps=4000, peak=None):
-    """Adam with the paper's beta1 0.9, beta2 0.98, epsilon 1e-9 and `CustomSchedule`."""
-    return keras.optimizers.Adam(
-        CustomSchedule(d_model, warmup_steps, peak), beta_1=0.9, beta_2=0.98, epsilon=1e-9
-    )
+def transformer_optimizer(d_model, warmup_steps=4000, peak=None, total_steps=None, cooldown=0):
+    """Adam with the paper's beta1 0.9, beta2 0.98, epsilon 1e-9 and `CustomSchedule`
+    (`cooldown`: the steps at the end of a run of `total_steps` whose rate falls to 0)."""
+    schedule = CustomSchedule(d_model, warmup_steps, peak, total_steps, cooldown)
+    return keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9)
