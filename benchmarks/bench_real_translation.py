@@ -292,6 +292,8 @@ def report(results, args):
         )
     if "hub" not in results:
         print("\nThe KerasHub side was not run (`--only ours`).")
+    if results.get("note"):  # results merged from runs of different days, say so
+        print(f"\n{results['note']}")
 
 
 def main(argv=None):
