@@ -128,23 +128,7 @@ def train(
         resumable.copy_tokenizers(config.init_from, run_dir, ["tokenizers"])
     tokenizers = _run_tokenizers(config, corpus, run_dir)
     train_batches, val_batches, steps_per_epoch = _datasets(config, corpus, tokenizers, log)
-    warmup, reason, peak = config.warmup_steps, "--warmup-steps", config.learning_rate
-    if warmup is None:
-        warmup, reason = fitting_warmup(steps_per_epoch * config.epochs)
-        peak = peak or paper_peak(architecture["d_model"])
-    total_steps = steps_per_epoch * config.epochs
-    cooldown = cooldown_steps(total_steps, config.cooldown)
-    log(f"warm-up: {reason}")
-    if cooldown:
-        log(f"cool-down: the rate falls linearly to 0 over the last {cooldown:,} steps")
-    schedule = {
-        "warmup_steps": warmup,
-        "peak_learning_rate": peak,
-        "steps_per_epoch": steps_per_epoch,
-        "reason": reason,
-        "total_steps": total_steps,
-        "cooldown_steps": cooldown,
-    }
+    schedule = _schedule(config, architecture["d_model"], steps_per_epoch, log)
     write_config(run_dir, config, family=FAMILY, precision=precision, schedule=schedule)
 
     with strategy.scope():
@@ -157,7 +141,13 @@ def train(
             **{"share_embeddings": shares_vocabulary(config), **config.overrides},
         )
         model.compile(
-            optimizer=transformer_optimizer(model.d_model, warmup, peak, total_steps, cooldown),
+            optimizer=transformer_optimizer(
+                model.d_model,
+                schedule["warmup_steps"],
+                schedule["peak_learning_rate"],
+                schedule["total_steps"],
+                schedule["cooldown_steps"],
+            ),
             loss=MaskedLoss(config.label_smoothing),
             metrics=[masked_accuracy],
             jit_compile=config.jit_compile,
@@ -204,6 +194,29 @@ def _with_architecture_of(config, from_run, log):
     if differing:
         log(f"--init-from {from_run}: its {', '.join(differing)} replace this command's")
     return dataclasses.replace(config, **changed)
+
+
+def _schedule(config, d_model, steps_per_epoch, log):
+    """The learning-rate schedule of a run, said and returned as `config.json` records it:
+    the warm-up fitted to the run (`fitting_warmup`) unless `--warmup-steps`, and the
+    cool-down over the run's last `--cooldown` fraction of steps."""
+    total_steps = steps_per_epoch * config.epochs
+    warmup, reason, peak = config.warmup_steps, "--warmup-steps", config.learning_rate
+    if warmup is None:
+        warmup, reason = fitting_warmup(total_steps)
+        peak = peak or paper_peak(d_model)
+    cooldown = cooldown_steps(total_steps, config.cooldown)
+    log(f"warm-up: {reason}")
+    if cooldown:
+        log(f"cool-down: the rate falls linearly to 0 over the last {cooldown:,} steps")
+    return {
+        "warmup_steps": warmup,
+        "peak_learning_rate": peak,
+        "steps_per_epoch": steps_per_epoch,
+        "reason": reason,
+        "total_steps": total_steps,
+        "cooldown_steps": cooldown,
+    }
 
 
 def shares_vocabulary(config) -> bool:
