@@ -15,6 +15,7 @@ steps, `GreedySampler` / `BeamSampler(4)` rerunning the model over the prefix.
 import argparse
 import json
 import os
+import re
 import sys
 import time
 
@@ -57,8 +58,6 @@ def reattach_punctuation(text):
     sacreBLEU's 13a tokenizer splits `.`/`,` off again but not apostrophes and hyphens, so
     its BLEU counts `l ' herbe` as three wrong words. Ours, applied to its saved outputs
     for a second, fairer score; not part of the keras.io recipe."""
-    import re
-
     text = re.sub(r" ([.,!?;:)])", r"\1", text)
     text = re.sub(r"\( ", "(", text)
     return re.sub(r" ?(['-]) ?", r"\1", text)
@@ -245,19 +244,20 @@ def report(results, args):
     rows = []
     references = None
     if "hypotheses" in results.get("hub", {}).get("beam1", {}):
-        with open(args.spec_test_target, encoding="utf-8") as handle:
-            references = handle.read().splitlines()
-    for side, label in (
-        ("ours", "ours: `translate train --preset tutorial`"),
-        ("hub", "KerasHub (keras.io recipe)"),
-        ("hub", "KerasHub, punctuation re-attached"),
+        from pipelines.sources import load_corpus
+
+        references = [target for _, target in load_corpus(args.spec).test]
+    for side, label, reattached in (
+        ("ours", "ours: `translate train --preset tutorial`", False),
+        ("hub", "KerasHub (keras.io recipe)", False),
+        ("hub", "KerasHub, punctuation re-attached", True),
     ):
-        if side not in results or (label.endswith("re-attached") and references is None):
+        if side not in results or (reattached and references is None):
             continue
         r = results[side]
         for beam in (1, 4):
             b = r[f"beam{beam}"]
-            if label.endswith("re-attached"):
+            if reattached:
                 hypotheses = [reattach_punctuation(h) for h in b["hypotheses"]]
                 b = {**b, **score(hypotheses, references)}
             rows.append(
@@ -314,7 +314,6 @@ def main(argv=None):
         stems["test"] = os.path.join(args.data, args.test)
     args.spec = f"lines:{args.pair}:" + ",".join(f"{k}={v}" for k, v in stems.items())
     args.test_name = os.path.basename(stems["test"])
-    args.spec_test_target = f"{stems['test']}.{args.pair.split('-')[1]}"
     if args.report:
         with open(args.report) as handle:
             report(json.load(handle), args)
