@@ -62,7 +62,7 @@ def main(argv=None):
     if args.report:
         report(rows)
         return 0
-    from pipelines.local_files import directory_stems
+    from pipelines.corpora.local_files import directory_stems
 
     stems = directory_stems("--data", args.data, tuple(args.pair.split("-")))
     spec = f"lines:{args.pair}:" + ",".join(f"{k}={v}" for k, v in stems.items())

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from benchmarks.common import machine, median_seconds, table
-from pipelines.resume import BACKUP_EVERY
+from pipelines.runs.options import BACKUP_EVERY
 from tf_transformer.models import GPT, BertMaskedLM, Transformer
 from tf_transformer.training import StepBackup, masked_accuracy, masked_loss
 

@@ -40,7 +40,7 @@ def measure(spec, stream, passes):
     """In this process: load, learn the vocabularies, time `passes` passes of the pipeline."""
     import keras
 
-    from pipelines.sources import load_corpus
+    from pipelines.corpora import load_corpus
     from pipelines.translation import make_batches
     from tf_transformer.text import SentencePieceTokenizer
 

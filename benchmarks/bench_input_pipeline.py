@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from benchmarks.common import machine, median_seconds, table
 from pipelines import translation
-from pipelines.sources import load_corpus
+from pipelines.corpora import load_corpus
 from tf_transformer.models import Transformer
 from tf_transformer.text import SentencePieceTokenizer, WordPieceTokenizer
 from tf_transformer.training import MaskedLoss, transformer_optimizer

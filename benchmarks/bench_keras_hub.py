@@ -116,7 +116,7 @@ def bucketing_workload(side):
     import keras
     import tensorflow as tf
 
-    from pipelines.sources import load_corpus
+    from pipelines.corpora import load_corpus
     from pipelines.translation import make_batches, padding_fraction
     from tf_transformer.models import Transformer
     from tf_transformer.text import SentencePieceTokenizer

@@ -74,8 +74,8 @@ def timed_decode(translate, sources, batch=128):
 def run_ours(spec, epochs, out_dir, overrides, beams=(1, 4), name="ours"):
     """The CLI's recipe (`translate train`), then greedy and beam-4 decoding of the test set."""
     from pipelines import translation
+    from pipelines.corpora import load_corpus
     from pipelines.runs import read_json
-    from pipelines.sources import load_corpus
 
     timer = epoch_timer()
     config = translation.TranslateConfig(
@@ -112,7 +112,7 @@ def run_hub(spec, epochs, out_dir):
     import tensorflow as tf
 
     from benchmarks.bench_keras_hub import TUTORIAL
-    from pipelines.sources import load_corpus
+    from pipelines.corpora import load_corpus
     from tf_transformer.training import transformer_optimizer
 
     keras.utils.set_random_seed(0)
@@ -244,7 +244,7 @@ def report(results, args):
     rows = []
     references = None
     if "hypotheses" in results.get("hub", {}).get("beam1", {}):
-        from pipelines.sources import load_corpus
+        from pipelines.corpora import load_corpus
 
         references = [target for _, target in load_corpus(args.spec).test]
     for side, label, reattached in (
@@ -307,7 +307,7 @@ def main(argv=None):
     parser.add_argument("--ours", default="{}", help="JSON overrides of our TranslateConfig")
     parser.add_argument("--report", metavar="RESULTS_JSON", help="print a saved run's report")
     args = parser.parse_args(argv)
-    from pipelines.local_files import directory_stems
+    from pipelines.corpora.local_files import directory_stems
 
     stems = directory_stems("--data", args.data, tuple(args.pair.split("-")))
     if args.test:
@@ -324,7 +324,7 @@ def main(argv=None):
         results["ours"] = run_ours(args.spec, args.epochs, args.out, json.loads(args.ours))
     if args.only != "ours":
         results["hub"] = run_hub(args.spec, args.epochs, args.out)
-    from pipelines.sources import load_corpus
+    from pipelines.corpora import load_corpus
 
     results["pairs"] = len(load_corpus(args.spec).test)
     results["epochs"] = args.epochs

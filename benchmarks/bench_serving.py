@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.common import machine, table
-from pipelines.sources import load_corpus
+from pipelines.corpora import load_corpus
 from tf_transformer.generation.text_generator import TextGenerator
 from tf_transformer.generation.translator import Translator
 from tf_transformer.models import GPT, BertClassifier, BertMaskedLM, Transformer

@@ -8,16 +8,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines import resume as resumable
+from pipelines.corpora import load_corpus
 from pipelines.runs import (
+    RunOptions,
+    begin_run,
+    check_run,
     distribution,
     dtype_policy,
+    fit_run,
     read_config,
+    read_run,
     run_tokenizer,
-    write_config,
     write_json,
 )
-from pipelines.sources import load_corpus
 from tf_transformer.errors import InputError
 from tf_transformer.generation.text_generator import TextGenerator
 from tf_transformer.models import GPT
@@ -83,8 +86,9 @@ def gpt_optimizer(learning_rate, weight_decay):
 
 
 @dataclasses.dataclass
-class GPTConfig:
-    """Everything a causal LM run depends on; saved as the run's `config.json`."""
+class GPTConfig(RunOptions):
+    """Everything a causal LM run depends on (its own fields and the shared `RunOptions`);
+    saved as the run's `config.json`."""
 
     source: str = "pydocs"
     preset: str = "gpt_mini"
@@ -92,18 +96,9 @@ class GPTConfig:
     batch_size: int = 16
     seq_len: int = 128
     vocab_size: int = 8000
-    vocab_sample: int = 200_000  # texts the vocabulary is learned from, at most
     learning_rate: float = 1e-3
     warmup_steps: int = 200
     weight_decay: float = 0.1
-    steps_per_epoch: int = None
-    jit_compile: bool = False
-    mixed_precision: str = "auto"  # bf16 where the hardware has it; or bf16, fp16, float32
-    time_budget: float = None  # seconds of training, then a graceful stop
-    strategy: str = "default"  # or "mirrored", "multi-worker"
-    seed: int = 0
-    backup_every: int = resumable.BACKUP_EVERY  # steps between backups (and one after every epoch)
-    init_from: str = None  # a finished GPT run whose model and tokenizer start this one
     architecture: dict = None  # GPT arguments over the preset's (an imported checkpoint's)
     # sampling defaults of `gpt generate` and of the export's serving_default
     max_new_tokens: int = 64
@@ -113,6 +108,7 @@ class GPTConfig:
 
 
 SAMPLE_PROMPTS = ["Return the", "This module provides"]
+ROOT = "runs/gpt"
 
 
 def train(config: GPTConfig, run_dir: str = None, log=print, overwrite=False, resume=False) -> str:
@@ -121,85 +117,40 @@ def train(config: GPTConfig, run_dir: str = None, log=print, overwrite=False, re
     `model.keras`, `history.json` and `metrics.json` (validation loss and perplexity).
     `overwrite`, `resume` and `config.init_from` as in `translation.train`."""
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
-    if config.init_from:
-        saved = resumable.check_run(config.init_from, FAMILY)
-        config = dataclasses.replace(
-            config,
-            preset=saved["preset"],
-            vocab_size=saved["vocab_size"],
-            architecture=saved.get("architecture"),
-        )
-    preset_length = resolve(GPT_PRESETS, config.preset, config.architecture or {}, "GPT")[
-        "max_length"
-    ]
-    if config.seq_len > preset_length:
-        raise InputError(
-            f"--seq-len {config.seq_len} exceeds {config.preset}'s context {preset_length}"
-        )
-    corpus = load_corpus(config.source, seed=config.seed)
-    run_dir = resumable.start_run(run_dir, "runs/gpt", config, FAMILY, overwrite, resume, log)
+    config, corpus, start = _read(config)
+    run = begin_run(FAMILY, config, run_dir, ROOT, overwrite, resume, log)
     precision = dtype_policy(config.mixed_precision, log)
-    policy = precision["policy"]
     log(f"corpus {corpus.summary()}")
-    write_config(run_dir, config, family=FAMILY, precision=precision)
+    run.write_config(config, family=FAMILY, precision=precision)
     keras.utils.set_random_seed(config.seed)
-    if config.init_from:
-        resumable.copy_tokenizers(config.init_from, run_dir, ["tokenizer"])
-
+    if start:
+        start.save_tokenizers(run.dir)
     tokenizer = run_tokenizer(
         SentencePieceTokenizer,
-        os.path.join(run_dir, "tokenizer"),
+        os.path.join(run.dir, "tokenizer"),
         corpus.texts("train"),
         config.vocab_size,
         config.vocab_sample,
     )
-    train_stream = token_stream(corpus.texts("train"), tokenizer)
-    val_stream = token_stream(corpus.texts("validation"), tokenizer)
-    log(f"tokens: train {len(train_stream):,}, validation {len(val_stream):,}")
-
-    def train_windows():  # built anew for every fit: see `pipelines.resume.fit_run`
-        windows = make_windows(train_stream, config.seq_len, config.batch_size, seed=config.seed)
-        return windows.repeat() if config.steps_per_epoch else windows
-
-    val_windows = make_windows(
-        val_stream, config.seq_len, config.batch_size, shuffle=False, drop_remainder=False
-    )
-    steps = config.steps_per_epoch or int(train_windows().cardinality())
-
-    total = max(steps * config.epochs, config.warmup_steps + 1)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0,
-        decay_steps=total - config.warmup_steps,
-        alpha=0.1,
-        warmup_target=config.learning_rate,
-        warmup_steps=config.warmup_steps,
-    )
+    train_windows, val_windows, steps, val_tokens = _windows(config, corpus, tokenizer, log)
+    schedule = _schedule(config, steps)
+    run.write_config(config, schedule=schedule)
+    run.resumed(config, schedule)
     with strategy.scope():
-        model = GPT.from_preset(
-            config.preset,
-            **{"vocab_size": tokenizer.vocab_size, **(config.architecture or {})},
-            dtype=policy,
-        )
-        model.compile(
-            optimizer=gpt_optimizer(schedule, config.weight_decay),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=config.jit_compile,
-        )
-        model.build((None, None))
-        if config.init_from:
-            resumable.init_weights(model, config.init_from, log)
+        model = _model(config, tokenizer, precision["policy"], schedule)
+        if start:
+            start.init_weights(model, log)
     log(
         f"model: GPT preset {config.preset!r}, {model.num_parameters():,} parameters, "
         f"{model.flops_per_token(config.seq_len) / 1e6:,.1f} MFLOPs per training token"
     )
     generator = generator_of(model, tokenizer, config)
-    resumable.fit_run(
+    fit_run(
         model,
         train_windows,
         steps,
         config.epochs,
-        run_dir,
+        run.dir,
         [
             Perplexity(),
             SampleOutputs(
@@ -213,19 +164,96 @@ def train(config: GPTConfig, run_dir: str = None, log=print, overwrite=False, re
         backup_every=config.backup_every,
         verbose=2 if os.environ.get("CI") else 1,
         log=log,
+        on_backup=run.commit,
     )
     loss = float(model.evaluate(val_windows, verbose=0, return_dict=True)["loss"])
     metrics = {
         "validation_loss": loss,
         "validation_perplexity": float(np.exp(loss)),
-        "validation_tokens": len(val_stream),
+        "validation_tokens": val_tokens,
         "tokenizer_vocab_size": tokenizer.vocab_size,
         "samples": dict(
             zip(SAMPLE_PROMPTS, generator.complete_strings(SAMPLE_PROMPTS), strict=True)
         ),
     }
-    write_json(run_dir, "metrics.json", metrics)
-    return run_dir
+    write_json(run.dir, "metrics.json", metrics)
+    return run.finish()
+
+
+def _read(config):
+    """Everything a run needs, read and checked before its directory is decided: the
+    `--init-from` run (whole: its architecture and tokenizer replace this command's), the
+    context length, the corpus. Returns `(config, corpus, FromRun or None)`."""
+    start = None
+    if config.init_from:
+        start = read_run(config.init_from, FAMILY)
+        config = dataclasses.replace(
+            config,
+            preset=start.config["preset"],
+            vocab_size=start.config["vocab_size"],
+            architecture=start.config.get("architecture"),
+        )
+    preset_length = resolve(GPT_PRESETS, config.preset, config.architecture or {}, "GPT")[
+        "max_length"
+    ]
+    if config.seq_len > preset_length:
+        raise InputError(
+            f"--seq-len {config.seq_len} exceeds {config.preset}'s context {preset_length}"
+        )
+    return config, load_corpus(config.source, seed=config.seed), start
+
+
+def _windows(config, corpus, tokenizer, log):
+    """A function making the training windows (anew for every fit), the validation
+    windows, the steps of an epoch and the validation tokens."""
+    train_stream = token_stream(corpus.texts("train"), tokenizer)
+    val_stream = token_stream(corpus.texts("validation"), tokenizer)
+    log(f"tokens: train {len(train_stream):,}, validation {len(val_stream):,}")
+
+    def train_windows():  # built anew for every fit: see `pipelines.runs.fit_run`
+        windows = make_windows(train_stream, config.seq_len, config.batch_size, seed=config.seed)
+        return windows.repeat() if config.steps_per_epoch else windows
+
+    val_windows = make_windows(
+        val_stream, config.seq_len, config.batch_size, shuffle=False, drop_remainder=False
+    )
+    steps = config.steps_per_epoch or int(train_windows().cardinality())
+    return train_windows, val_windows, steps, len(val_stream)
+
+
+def _schedule(config, steps):
+    """Linear warm-up to `learning_rate`, then cosine decay to a tenth of it at the run's
+    end, as `config.json` records it."""
+    total = max(steps * config.epochs, config.warmup_steps + 1)
+    return {
+        "warmup_steps": config.warmup_steps,
+        "peak_learning_rate": config.learning_rate,
+        "total_steps": total,
+        "final_learning_rate": config.learning_rate * 0.1,
+    }
+
+
+def _model(config, tokenizer, policy, schedule):
+    model = GPT.from_preset(
+        config.preset,
+        **{"vocab_size": tokenizer.vocab_size, **(config.architecture or {})},
+        dtype=policy,
+    )
+    learning_rate = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0,
+        decay_steps=schedule["total_steps"] - schedule["warmup_steps"],
+        alpha=0.1,
+        warmup_target=schedule["peak_learning_rate"],
+        warmup_steps=schedule["warmup_steps"],
+    )
+    model.compile(
+        optimizer=gpt_optimizer(learning_rate, config.weight_decay),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=config.jit_compile,
+    )
+    model.build((None, None))
+    return model
 
 
 def generator_of(model, tokenizer, config: GPTConfig):
@@ -241,7 +269,7 @@ def generator_of(model, tokenizer, config: GPTConfig):
 
 def load_run(run_dir: str):
     """The `TextGenerator` of a finished GPT run, and its config."""
-    resumable.check_run(run_dir, FAMILY)
+    check_run(run_dir, FAMILY)
     model_path = os.path.join(run_dir, "model.keras")
     config = read_config(GPTConfig, run_dir)
     tokenizer = load_tokenizer(os.path.join(run_dir, "tokenizer"))

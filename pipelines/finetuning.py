@@ -8,25 +8,28 @@ import os
 import keras
 import numpy as np
 
-from pipelines import resume as resumable
+from pipelines.corpora import load_corpus
 from pipelines.masked_lm import (
     FAMILY,
     FILL_MASK_EXAMPLE,
     TASKS,
     bert_optimizer,
+    bert_schedule,
     check_length,
     make_classification_batches,
     make_tagging_batches,
     read_run_config,
 )
 from pipelines.runs import (
+    RunOptions,
+    begin_run,
     distribution,
     dtype_policy,
+    fit_run,
+    read_run,
     run_tokenizer,
-    write_config,
     write_json,
 )
-from pipelines.sources import load_corpus
 from tf_transformer.errors import InputError
 from tf_transformer.models import BertClassifier, BertEncoder, BertTokenTagger
 from tf_transformer.models.bert import PRESETS as BERT_PRESETS
@@ -42,10 +45,11 @@ NO_TAG = "[PAD]"  # the tagger's class 0: pieces that carry no tag
 
 
 @dataclasses.dataclass
-class FinetuneConfig:
+class FinetuneConfig(RunOptions):
     """A fine-tuning run: `task` ("classify" or "tag") on `source`, starting from the
     pretrained run `from_run` (or, without it, from random weights of `preset` with a
-    tokenizer trained on the task's corpus)."""
+    tokenizer trained on the task's corpus); `init_from` is a finished fine-tuning run of
+    the same task to continue from."""
 
     task: str = "classify"
     source: str = "cldr-langid"
@@ -55,20 +59,11 @@ class FinetuneConfig:
     batch_size: int = 32
     seq_len: int = None  # default: the pretraining run's, else 128
     vocab_size: int = 8000
-    vocab_sample: int = 200_000  # texts the vocabulary is learned from, at most
     learning_rate: float = 3e-4
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
-    steps_per_epoch: int = None
     train_limit: int = None  # fine-tune on the first N training examples only
     compare_scratch: bool = True
-    jit_compile: bool = False
-    mixed_precision: str = "auto"  # bf16 where the hardware has it; or bf16, fp16, float32
-    time_budget: float = None  # seconds of training, then a graceful stop
-    strategy: str = "default"  # or "mirrored", "multi-worker"
-    seed: int = 0
-    backup_every: int = resumable.BACKUP_EVERY  # steps between backups (and one after every epoch)
-    init_from: str = None  # a finished fine-tuning run of the same task to continue from
 
 
 def _task_model(task, encoder, labels):
@@ -77,7 +72,7 @@ def _task_model(task, encoder, labels):
     return BertTokenTagger(encoder, len(labels), labels=labels)
 
 
-def _encoder_config(encoder, task, policy):
+def _pretrained_encoder_config(encoder, task, policy):
     config = encoder.get_config()
     config.update(use_pooler=task == "classify", dtype=policy)
     config.pop("name", None)
@@ -99,15 +94,64 @@ def finetune(
     if config.task not in TASKS:
         raise InputError(f"unknown task {config.task!r}; use classify or tag")
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
-    pretrained = None
+    config, corpus, start, pretrained = _read(config)
+    root = f"runs/bert-{config.task}"
+    run = begin_run(FAMILY, config, run_dir, root, overwrite, resume, log, f"bert {config.task}")
+    precision = dtype_policy(config.mixed_precision, log)
+    log(f"corpus {corpus.summary()}")
+    run.write_config(config, family=FAMILY, precision=precision)
+    run.resumed(config)
+    keras.utils.set_random_seed(config.seed)
+    for origin in (start, pretrained):
+        if origin:
+            origin.save_tokenizers(run.dir)
+    tokenizer = run_tokenizer(
+        WordPieceTokenizer,
+        os.path.join(run.dir, "tokenizer"),
+        corpus.texts("train"),
+        config.vocab_size,
+        config.vocab_sample,
+    )
+    encoder_config = _encoder_config(config, tokenizer, pretrained, precision["policy"])
+    labels = list(corpus.labels) if config.task == "classify" else [NO_TAG, *corpus.labels]
+
+    first = "pretrained" if pretrained else "scratch"
+    runs = [("continued" if start else first, run.dir, pretrained)]
+    if pretrained and config.compare_scratch:  # first: the run's own model.keras,
+        # written last, marks the whole run finished (a resumed run skips a finished scratch/)
+        runs.insert(0, ("scratch", os.path.join(run.dir, "scratch"), None))
+    metrics = {}
+    for name, directory, origin in runs:
+        what = "the pretrained encoder" if origin else "random weights"
+        log(f"fine-tuning from {config.init_from if start else what}")
+        keras.utils.set_random_seed(config.seed)
+        with strategy.scope():
+            encoder = BertEncoder(**encoder_config)
+            if origin:
+                encoder.copy_weights_from(_encoder_of(origin.model))
+            model = _task_model(config.task, encoder, labels)
+            predictor = _fit_task(model, tokenizer, corpus, config, directory, start, run.commit)
+        metrics[name] = _evaluate_task(predictor, corpus, "test", directory, log)
+    metrics = dict(sorted(metrics.items(), key=lambda item: item[0] == "scratch"))
+    write_json(run.dir, "metrics.json", metrics)
+    return run.finish()
+
+
+def _read(config):
+    """Everything a fine-tuning run needs, read and checked before its directory is
+    decided: the run it continues (`--init-from`) or the pretrained run it starts from
+    (`--from`), each read whole, the length and the corpus. Returns `(config, corpus,
+    continued FromRun or None, pretrained FromRun or None)`."""
+    start = pretrained = None
     if config.init_from:
-        config = _continuing(config)
+        start = read_run(config.init_from, FAMILY)
+        config = _continuing(config, start.config)
     if config.from_run:
-        pretrained_config = read_run_config(config.from_run)
-        if pretrained_config["task"] != "pretrain":
+        pretrained = read_run(config.from_run, FAMILY)
+        if pretrained.config.get("task") != "pretrain":
             raise InputError(f"{config.from_run}: a fine-tuned run; --from needs a pretrained one")
-        config.seq_len = config.seq_len or pretrained_config["seq_len"]
-        config.preset = pretrained_config["preset"]
+        config.seq_len = config.seq_len or pretrained.config["seq_len"]
+        config.preset = pretrained.config["preset"]
     config.seq_len = config.seq_len or 128
     check_length(config.preset, config.seq_len)
     corpus = load_corpus(config.source, seed=config.seed)
@@ -118,72 +162,30 @@ def finetune(
         )
     if not corpus.test:
         raise InputError(f"{config.source}: no test split to report on")
-    run_dir = resumable.start_run(
-        run_dir, f"runs/bert-{config.task}", config, FAMILY, overwrite, resume, log
+    return config, corpus, start, pretrained
+
+
+def _encoder_of(model):
+    """The encoder of a pretrained run's model (a masked LM; an imported run's encoder)."""
+    return model if isinstance(model, BertEncoder) else model.encoder
+
+
+def _encoder_config(config, tokenizer, pretrained, policy):
+    if pretrained:
+        return _pretrained_encoder_config(_encoder_of(pretrained.model), config.task, policy)
+    return resolve(
+        BERT_PRESETS,
+        config.preset,
+        dict(vocab_size=tokenizer.vocab_size, use_pooler=config.task == "classify", dtype=policy),
+        "BERT",
     )
-    precision = dtype_policy(config.mixed_precision, log)
-    policy = precision["policy"]
-    log(f"corpus {corpus.summary()}")
-    write_config(run_dir, config, family=FAMILY, precision=precision)
-    keras.utils.set_random_seed(config.seed)
-    tokenizer_dir = os.path.join(run_dir, "tokenizer")
-    if config.init_from:
-        resumable.copy_tokenizers(config.init_from, run_dir, ["tokenizer"])
-    if config.from_run:
-        tokenizer = load_tokenizer(os.path.join(config.from_run, "tokenizer"))
-        tokenizer.save(tokenizer_dir)
-        pretrained = keras.models.load_model(
-            os.path.join(config.from_run, "model.keras"), compile=False
-        )
-        if not isinstance(pretrained, BertEncoder):  # a masked LM; an imported run: the encoder
-            pretrained = pretrained.encoder
-        encoder_config = _encoder_config(pretrained, config.task, policy)
-    else:
-        tokenizer = run_tokenizer(
-            WordPieceTokenizer,
-            tokenizer_dir,
-            corpus.texts("train"),
-            config.vocab_size,
-            config.vocab_sample,
-        )
-        encoder_config = resolve(
-            BERT_PRESETS,
-            config.preset,
-            dict(
-                vocab_size=tokenizer.vocab_size, use_pooler=config.task == "classify", dtype=policy
-            ),
-            "BERT",
-        )
-    labels = list(corpus.labels) if config.task == "classify" else [NO_TAG, *corpus.labels]
-
-    first = "pretrained" if pretrained is not None else "scratch"
-    runs = [("continued" if config.init_from else first, run_dir, pretrained)]
-    if pretrained is not None and config.compare_scratch:  # first: the run's own model.keras,
-        # written last, marks the whole run finished (a resumed run skips a finished scratch/)
-        runs.insert(0, ("scratch", os.path.join(run_dir, "scratch"), None))
-    metrics = {}
-    for name, directory, start in runs:
-        origin = "the pretrained encoder" if start is not None else "random weights"
-        log(f"fine-tuning from {config.init_from if name == 'continued' else origin}")
-        keras.utils.set_random_seed(config.seed)
-        with strategy.scope():
-            encoder = BertEncoder(**encoder_config)
-            if start is not None:
-                encoder.copy_weights_from(start)
-            model = _task_model(config.task, encoder, labels)
-            predictor = _fit_task(model, tokenizer, corpus, config, directory)
-        metrics[name] = _evaluate_task(predictor, corpus, "test", directory, log)
-    metrics = dict(sorted(metrics.items(), key=lambda item: item[0] == "scratch"))
-    write_json(run_dir, "metrics.json", metrics)
-    return run_dir
 
 
-def _continuing(config):
+def _continuing(config, saved):
     """`config` with the architecture and settings of the fine-tuned run it continues."""
-    saved = read_run_config(config.init_from)
-    if saved["task"] != config.task:
+    if saved.get("task") != config.task:
         raise InputError(
-            f"--init-from {config.init_from}: a {saved['task']} run, not a {config.task} run"
+            f"--init-from {config.init_from}: a {saved.get('task')} run, not a {config.task} run"
         )
     return dataclasses.replace(
         config,
@@ -195,20 +197,19 @@ def _continuing(config):
     )
 
 
-def _fit_task(model, tokenizer, corpus, config, run_dir):
+def _fit_task(model, tokenizer, corpus, config, run_dir, start=None, on_backup=None):
     make = make_classification_batches if config.task == "classify" else make_tagging_batches
     examples = corpus.dataset("train", limit=config.train_limit)
 
-    def train():  # built anew for every fit: see `pipelines.resume.fit_run`
+    def train():  # built anew for every fit: see `pipelines.runs.fit_run`
         data = make(examples, tokenizer, config.seq_len, config.batch_size, 10000, config.seed)
         return data.repeat() if config.steps_per_epoch else data
 
     validation = make(corpus.dataset("validation"), tokenizer, config.seq_len, config.batch_size)
     steps = config.steps_per_epoch or int(train().cardinality())
     total = steps * config.epochs
-    optimizer = bert_optimizer(
-        config.learning_rate, int(config.warmup_fraction * total), total, config.weight_decay
-    )
+    schedule = bert_schedule(config.learning_rate, int(config.warmup_fraction * total), total)
+    optimizer = bert_optimizer(schedule, config.weight_decay)
     if config.task == "classify":
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
@@ -216,13 +217,13 @@ def _fit_task(model, tokenizer, corpus, config, run_dir):
         loss, metrics = masked_loss, [masked_accuracy]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=config.jit_compile)
     model.build()
-    if config.init_from:
-        resumable.init_weights(model, config.init_from)
+    if start:
+        start.init_weights(model)
     if os.path.isfile(os.path.join(run_dir, "model.keras")):  # finished before a resume
         model.load_weights(os.path.join(run_dir, "model.keras"))
         return _predictor(config.task, model, tokenizer, config.seq_len)
     os.makedirs(run_dir, exist_ok=True)
-    resumable.fit_run(
+    fit_run(
         model,
         train,
         steps,
@@ -232,6 +233,7 @@ def _fit_task(model, tokenizer, corpus, config, run_dir):
         time_budget=config.time_budget,
         backup_every=config.backup_every,
         verbose=2 if os.environ.get("CI") else 1,
+        on_backup=on_backup,
     )
     return _predictor(config.task, model, tokenizer, config.seq_len)
 

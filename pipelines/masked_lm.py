@@ -11,15 +11,19 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from pipelines import resume as resumable
+from pipelines.corpora import SPLITS, load_corpus
 from pipelines.runs import (
+    RunOptions,
+    begin_run,
+    check_run,
     distribution,
     dtype_policy,
+    fit_run,
+    flat_config,
+    read_run,
     run_tokenizer,
-    write_config,
     write_json,
 )
-from pipelines.sources import SPLITS, load_corpus
 from tf_transformer.errors import InputError
 from tf_transformer.models import BertMaskedLM
 from tf_transformer.models.bert import PRESETS as BERT_PRESETS
@@ -190,8 +194,9 @@ def make_tagging_batches(examples, tokenizer, seq_len=128, batch_size=32, shuffl
 
 
 @dataclasses.dataclass
-class PretrainConfig:
-    """Everything a masked-LM run depends on; saved as the run's `config.json`."""
+class PretrainConfig(RunOptions):
+    """Everything a masked-LM run depends on (its own fields and the shared `RunOptions`);
+    saved as the run's `config.json`."""
 
     source: str = "pydocs"
     preset: str = "bert_small"
@@ -199,33 +204,34 @@ class PretrainConfig:
     batch_size: int = 32
     seq_len: int = 128
     vocab_size: int = 8000
-    vocab_sample: int = 200_000  # texts the vocabulary is learned from, at most
     mask_rate: float = 0.15
     learning_rate: float = 5e-4
     warmup_steps: int = 200
     weight_decay: float = 0.01
-    steps_per_epoch: int = None
-    jit_compile: bool = False
-    mixed_precision: str = "auto"  # bf16 where the hardware has it; or bf16, fp16, float32
-    time_budget: float = None  # seconds of training, then a graceful stop
-    strategy: str = "default"  # or "mirrored", "multi-worker"
-    seed: int = 0
-    backup_every: int = resumable.BACKUP_EVERY  # steps between backups (and one after every epoch)
-    init_from: str = None  # a finished pretraining run whose model and tokenizer start this
     top_k: int = 5  # fill-mask answers per [MASK]
     task: str = "pretrain"
 
 
-def bert_optimizer(learning_rate, warmup_steps, total_steps, weight_decay):
-    """AdamW with linear warmup then cosine decay; no weight decay on biases and
-    LayerNorm parameters, as BERT."""
-    warmup_steps = min(warmup_steps, max(total_steps - 1, 0))
+def bert_schedule(learning_rate, warmup_steps, total_steps) -> dict:
+    """Linear warm-up (at most the run's steps but one) to `learning_rate`, then cosine
+    decay to a tenth of it at the run's end, as `config.json` records it."""
+    return {
+        "warmup_steps": min(warmup_steps, max(total_steps - 1, 0)),
+        "peak_learning_rate": learning_rate,
+        "total_steps": total_steps,
+        "final_learning_rate": learning_rate * 0.1,
+    }
+
+
+def bert_optimizer(schedule: dict, weight_decay):
+    """AdamW with the `bert_schedule`; no weight decay on biases and LayerNorm parameters,
+    as BERT."""
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=0.0,
-        decay_steps=max(total_steps - warmup_steps, 1),
+        decay_steps=max(schedule["total_steps"] - schedule["warmup_steps"], 1),
         alpha=0.1,
-        warmup_target=learning_rate,
-        warmup_steps=warmup_steps,
+        warmup_target=schedule["peak_learning_rate"],
+        warmup_steps=schedule["warmup_steps"],
     )
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay, epsilon=1e-6)
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
@@ -266,27 +272,16 @@ def pretrain(
     `model.keras` (a `BertMaskedLM`), `history.json` and `metrics.json`. `overwrite`,
     `resume` and `config.init_from` as in `translation.train`."""
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
-    if config.init_from:
-        saved = read_run_config(config.init_from)
-        if saved["task"] != "pretrain":
-            raise InputError(
-                f"--init-from {config.init_from}: a fine-tuned run, not a pretraining run"
-            )
-        config = dataclasses.replace(
-            config, preset=saved["preset"], vocab_size=saved["vocab_size"], seq_len=saved["seq_len"]
-        )
-    check_length(config.preset, config.seq_len)
-    texts = pretraining_texts(config.source, config.seed, log)
-    run_dir = resumable.start_run(run_dir, "runs/bert", config, FAMILY, overwrite, resume, log)
+    config, texts, start = _read_pretraining(config, log)
+    run = begin_run(FAMILY, config, run_dir, "runs/bert", overwrite, resume, log, PRETRAIN_KIND)
     precision = dtype_policy(config.mixed_precision, log)
-    policy = precision["policy"]
-    write_config(run_dir, config, family=FAMILY, precision=precision)
+    run.write_config(config, family=FAMILY, precision=precision)
     keras.utils.set_random_seed(config.seed)
-    if config.init_from:
-        resumable.copy_tokenizers(config.init_from, run_dir, ["tokenizer"])
+    if start:
+        start.save_tokenizers(run.dir)
     tokenizer = run_tokenizer(
         WordPieceTokenizer,
-        os.path.join(run_dir, "tokenizer"),
+        os.path.join(run.dir, "tokenizer"),
         texts["train"],
         config.vocab_size,
         config.vocab_sample,
@@ -303,42 +298,43 @@ def pretrain(
             seed=config.seed,
         )
 
-    def train():  # built anew for every fit: see `pipelines.resume.fit_run`
+    def train():  # built anew for every fit: see `pipelines.runs.fit_run`
         data = batches("train", shuffle=True)
         return data.repeat() if config.steps_per_epoch else data
 
     validation = batches("validation", shuffle=False).cache()  # the same masks every epoch
     steps = config.steps_per_epoch or int(train().cardinality())
-    optimizer = bert_optimizer(
-        config.learning_rate, config.warmup_steps, steps * config.epochs, config.weight_decay
-    )
+    schedule = bert_schedule(config.learning_rate, config.warmup_steps, steps * config.epochs)
+    run.write_config(config, schedule=schedule)
+    run.resumed(config, schedule)
     with strategy.scope():
         model = BertMaskedLM.from_preset(
-            config.preset, vocab_size=tokenizer.vocab_size, dtype=policy
+            config.preset, vocab_size=tokenizer.vocab_size, dtype=precision["policy"]
         )
         model.compile(
-            optimizer=optimizer,
+            optimizer=bert_optimizer(schedule, config.weight_decay),
             loss=masked_loss,
             metrics=[masked_accuracy],
             jit_compile=config.jit_compile,
         )
         model.build()
-        if config.init_from:
-            resumable.init_weights(model, config.init_from, log)
+        if start:
+            start.init_weights(model, log)
     log(f"model: BertMaskedLM preset {config.preset!r}, {model.count_params():,} parameters")
     predictor = bert_serving.FillMask(model, tokenizer, config.top_k, config.seq_len)
-    resumable.fit_run(
+    fit_run(
         model,
         train,
         steps,
         config.epochs,
-        run_dir,
+        run.dir,
         [Perplexity()],
         validation_data=validation,
         time_budget=config.time_budget,
         backup_every=config.backup_every,
         verbose=2 if os.environ.get("CI") else 1,
         log=log,
+        on_backup=run.commit,
     )
     result = model.evaluate(validation, verbose=0, return_dict=True)
     filled = predictor.predict([FILL_MASK_EXAMPLE])
@@ -349,12 +345,34 @@ def pretrain(
         "tokenizer_vocab_size": tokenizer.vocab_size,
         "samples": {FILL_MASK_EXAMPLE: strings(filled["tokens"][0])},
     }
-    write_json(run_dir, "metrics.json", metrics)
-    return run_dir
+    write_json(run.dir, "metrics.json", metrics)
+    return run.finish()
+
+
+PRETRAIN_KIND = "bert pretrain"
+
+
+def _read_pretraining(config, log):
+    """Everything a pretraining run needs, read and checked before its directory is
+    decided: the `--init-from` run (whole), the length, the texts. Returns `(config,
+    texts, FromRun or None)`."""
+    start = None
+    if config.init_from:
+        start = read_run(config.init_from, FAMILY)
+        saved = start.config
+        if saved.get("task") != "pretrain":
+            raise InputError(
+                f"--init-from {config.init_from}: a fine-tuned run, not a pretraining run"
+            )
+        config = dataclasses.replace(
+            config, preset=saved["preset"], vocab_size=saved["vocab_size"], seq_len=saved["seq_len"]
+        )
+    check_length(config.preset, config.seq_len)
+    return config, pretraining_texts(config.source, config.seed, log), start
 
 
 def read_run_config(run_dir):
-    config = resumable.check_run(run_dir, FAMILY)
+    config = flat_config(check_run(run_dir, FAMILY))
     if config.get("task") not in ("pretrain", *TASKS):
         raise InputError(f"{run_dir}: a BERT run of unknown task {config.get('task')!r}")
     return config

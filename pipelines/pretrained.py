@@ -1,100 +1,21 @@
 """Published GPT-2 and BERT checkpoints as run directories of this package.
 
-`import_gpt(SOURCE)` / `import_bert(SOURCE)` read a checkpoint and its tokenizer and
-write a finished run (`config.json`, `tokenizer/`, `model.keras`, `metrics.json`) that
+`import_gpt(SOURCE)` / `import_bert(SOURCE)` read a checkpoint and its tokenizer
+(`tf_transformer.models.checkpoints`, which says what SOURCE may be) and write a finished
+run (`config.json`, `tokenizer/`, `model.keras`, `metrics.json`) that
 `gpt generate`/`gpt export`/`gpt train --init-from` and `bert finetune --from` take.
-SOURCE is a Hugging Face checkpoint directory (`config.json` + `model.safetensors` and the
-tokenizer's files), a KerasHub preset directory, or a KerasHub preset name (downloaded by
-KerasHub; needs `pip install keras-hub` and a connection).
 """
 
-import inspect
-import json
 import os
 
-from pipelines import resume as resumable
 from pipelines.causal_lm import FAMILY as GPT_FAMILY
 from pipelines.causal_lm import GPTConfig
 from pipelines.masked_lm import FAMILY as BERT_FAMILY
-from pipelines.masked_lm import PretrainConfig
-from pipelines.runs import write_config, write_json
+from pipelines.masked_lm import PRETRAIN_KIND, PretrainConfig
+from pipelines.runs import begin_run, write_json
 from tf_transformer.errors import InputError
-from tf_transformer.models import GPT, hugging_face
-from tf_transformer.models.convert import bert_from_keras_hub, gpt_from_keras_hub
-from tf_transformer.models.hugging_face import gpt_from_hugging_face
-from tf_transformer.text import BertVocabTokenizer, BytePairTokenizer
-
-
-def _is_hugging_face(source):
-    return os.path.isfile(os.path.join(source, "model.safetensors"))
-
-
-def _need(path, what):
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file ({what})")
-    return path
-
-
-def _keras_hub(source):
-    try:
-        import keras_hub
-    except ImportError:
-        raise InputError(
-            f"{source}: not a Hugging Face checkpoint directory; a KerasHub preset needs "
-            "keras-hub (pip install keras-hub)"
-        ) from None
-    return keras_hub
-
-
-def _from_preset(cls, source):
-    """`cls.from_preset(source)`, its failure (unknown name, offline, not a preset) one line."""
-    try:
-        return cls.from_preset(source)
-    except Exception as error:  # KerasHub raises several kinds; all mean "cannot load"
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise InputError(f"{source}: KerasHub cannot load it as a preset ({first})") from None
-
-
-def read_gpt(source):
-    """`(GPT, BytePairTokenizer)` of a GPT-2 checkpoint (see the module's SOURCE)."""
-    if os.path.isdir(source) and _is_hugging_face(source):
-        tokenizer = BytePairTokenizer.from_files(
-            _need(os.path.join(source, "vocab.json"), "GPT-2's tokenizer vocabulary"),
-            _need(os.path.join(source, "merges.txt"), "GPT-2's tokenizer merges"),
-        )
-        return gpt_from_hugging_face(source), tokenizer
-    keras_hub = _keras_hub(source)
-    backbone = _from_preset(keras_hub.models.GPT2Backbone, source)
-    theirs = _from_preset(keras_hub.models.GPT2Tokenizer, source)
-    merges = [m.split(" ") for m in theirs.merges]
-    return gpt_from_keras_hub(backbone), BytePairTokenizer(theirs.get_vocabulary(), merges)
-
-
-def read_bert(source):
-    """`(model, BertVocabTokenizer)` of a BERT checkpoint (see the module's SOURCE): a
-    `BertMaskedLM` when a Hugging Face checkpoint has its masked-LM head, else the
-    `BertEncoder`. An uncased checkpoint (Hugging Face's `do_lower_case`, KerasHub's
-    `lowercase`) lowercases."""
-    if os.path.isdir(source) and _is_hugging_face(source):
-        settings = os.path.join(source, "tokenizer_config.json")
-        lowercase = True  # Hugging Face's default for BERT
-        if os.path.isfile(settings):
-            with open(settings) as handle:
-                lowercase = json.load(handle).get("do_lower_case", True)
-        vocab = _need(os.path.join(source, "vocab.txt"), "BERT's WordPiece vocabulary")
-        encoder, masked_lm = hugging_face.read_bert(source)
-        return masked_lm or encoder, BertVocabTokenizer.from_file(vocab, lowercase)
-    keras_hub = _keras_hub(source)
-    backbone = _from_preset(keras_hub.models.BertBackbone, source)
-    theirs = _from_preset(keras_hub.models.BertTokenizer, source)
-    tokenizer = BertVocabTokenizer(theirs.get_vocabulary(), lowercase=theirs.lowercase)
-    return bert_from_keras_hub(backbone), tokenizer
-
-
-def architecture_of(model, cls) -> dict:
-    """The constructor arguments of `model` (a `GPT` or `BertEncoder`) from its config."""
-    names = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs", "dtype"}
-    return {k: v for k, v in model.get_config().items() if k in names}
+from tf_transformer.models import GPT
+from tf_transformer.models.checkpoints import architecture_of, read_bert, read_gpt
 
 
 def _write_run(run_dir, config, family, model, tokenizer, source, log, overwrite):
@@ -104,13 +25,16 @@ def _write_run(run_dir, config, family, model, tokenizer, source, log, overwrite
             f"{source}: the tokenizer has {tokenizer.vocab_size:,} tokens but the model "
             f"{embeddings:,} embeddings"
         )
-    root = f"runs/{'gpt' if family == GPT_FAMILY else 'bert'}-import"
-    run_dir = resumable.start_run(run_dir, root, config, family, overwrite, False, log)
-    write_config(run_dir, config, family=family, imported_from=source)
-    tokenizer.save(os.path.join(run_dir, "tokenizer"))
+    gpt = family == GPT_FAMILY
+    root = f"runs/{'gpt' if gpt else 'bert'}-import"
+    kind = GPT_FAMILY if gpt else PRETRAIN_KIND
+    run = begin_run(family, config, run_dir, root, overwrite, False, log, kind)
+    run.write_config(config, family=family, imported_from=source)
+    tokenizer.save(os.path.join(run.dir, "tokenizer"))
     parameters = model.count_params()
-    write_json(run_dir, "metrics.json", {"imported_from": source, "parameters": parameters})
-    model.save(os.path.join(run_dir, "model.keras"))  # last: it marks the run finished
+    write_json(run.dir, "metrics.json", {"imported_from": source, "parameters": parameters})
+    model.save(os.path.join(run.dir, "model.keras"))  # last: it marks the run finished
+    run_dir = run.finish()
     log(f"imported {source}: {parameters:,} parameters, {tokenizer.vocab_size:,} tokens")
     log(f"run directory: {run_dir}")
     return run_dir

@@ -8,16 +8,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines import resume as resumable
+from pipelines.corpora import load_corpus
 from pipelines.runs import (
+    RunOptions,
+    begin_run,
+    check_run,
     distribution,
     dtype_policy,
+    fit_run,
     read_config,
+    read_run,
     run_tokenizer,
-    write_config,
     write_json,
 )
-from pipelines.sources import load_corpus
 from pipelines.translation_batches import (  # noqa: F401 (make_batches & co. live here too)
     count_truncated,
     make_batches,
@@ -36,10 +39,9 @@ from tf_transformer.text import SentencePieceTokenizer, WordPieceTokenizer
 from tf_transformer.training import (
     MaskedLoss,
     SampleOutputs,
-    cooldown_steps,
-    fitting_warmup,
     masked_accuracy,
-    paper_peak,
+    run_schedule,
+    schedule_of,
     transformer_optimizer,
 )
 from tf_transformer.training.schedules import COOLDOWN_FRACTION
@@ -51,8 +53,9 @@ FAMILY = "translation"
 
 
 @dataclasses.dataclass
-class TranslateConfig:
-    """Everything a translation run depends on; saved as the run's `config.json`."""
+class TranslateConfig(RunOptions):
+    """Everything a translation run depends on (its own fields and the shared `RunOptions`);
+    saved as the run's `config.json`."""
 
     source: str = "cldr:en-pt"
     preset: str = "tutorial"
@@ -63,26 +66,19 @@ class TranslateConfig:
     max_tokens: int = 64
     tokenizer: str = "sentencepiece"
     vocab_size: int = 8000
-    vocab_sample: int = 200_000  # texts the vocabulary is learned from, at most
     shared_vocab: bool = None  # one tokenizer for both sides, tied embeddings (paper presets)
-    warmup_steps: int = None  # the paper's 4,000, capped at 90% of the run's steps (same peak)
+    warmup_steps: int = None  # the paper's 4,000, ending before the cool-down (same peak)
     learning_rate: float = None  # the schedule's peak; default the paper's (at 4,000 steps)
-    cooldown: float = COOLDOWN_FRACTION  # the run's last fifth: the rate falls linearly to 0
+    cooldown: float = COOLDOWN_FRACTION  # the run's last fifth: the rate falls linearly toward 0
     label_smoothing: float = 0.1
     corpus_size: int = None
-    steps_per_epoch: int = None
     validation_size: int = 2000  # pairs checked after every epoch (the test split is apart)
-    jit_compile: bool = False
-    mixed_precision: str = "auto"  # bf16 where the hardware has it; or bf16, fp16, float32
-    time_budget: float = None  # seconds of training, then a graceful stop
-    strategy: str = "default"  # or "mirrored", "multi-worker"
-    seed: int = 0
-    backup_every: int = resumable.BACKUP_EVERY  # steps between backups (and one after every epoch)
-    init_from: str = None  # a finished translation run whose model and tokenizers start this
     overrides: dict = dataclasses.field(default_factory=dict)
 
 
 TOKENIZERS = {"sentencepiece": SentencePieceTokenizer, "wordpiece": WordPieceTokenizer}
+TOKENIZER_DIRS = ("tokenizers/source", "tokenizers/target")
+ROOT = "runs/translate"
 
 
 def train(
@@ -96,17 +92,69 @@ def train(
     """Runs the recipe up to a trained model in `run_dir`; returns `run_dir`.
 
     The run directory gets `config.json`, `tokenizers/`, `checkpoints/` (best weights),
-    `backup/` while it trains (so an interrupted run resumes, `pipelines.resume`), `logs/`
+    `backup/` while it trains (so an interrupted run resumes, `pipelines.runs`), `logs/`
     (TensorBoard), `model.keras`, `history.json`; `evaluate` adds `metrics.json` and
     `attention.png`. A finished run is replaced only with `overwrite`, an unfinished one
     continued only with `resume`. With `config.init_from` (a finished translation run),
     the model and its tokenizers start from that run's. `callbacks` join the recipe's.
     """
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
+    config, corpus, start = _read(config, log)
+    run = begin_run(FAMILY, config, run_dir, ROOT, overwrite, resume, log)
+    precision = dtype_policy(config.mixed_precision, log)
+    log(f"corpus {corpus.summary()}")
+    run.write_config(config, family=FAMILY, precision=precision)
+
+    keras.utils.set_random_seed(config.seed)
+    if start:
+        start.save_tokenizers(run.dir)
+    tokenizers = _run_tokenizers(config, corpus, run.dir)
+    train_batches, val_batches, steps_per_epoch = _datasets(config, corpus, tokenizers, log)
+    schedule = _schedule(config, steps_per_epoch, log)
+    run.write_config(config, schedule=schedule)
+    run.resumed(config, schedule)
+
+    with strategy.scope():
+        model = _model(config, tokenizers, precision["policy"], schedule)
+        if start:
+            start.init_weights(model, log)
+    log(f"model: Transformer preset {config.preset!r}, {model.count_params():,} parameters")
+
+    translator = Translator(model, *tokenizers)
+    samples = corpus.head("validation", 3)
+    sample_callback = SampleOutputs(
+        translator.translate_strings,
+        [s for s, _ in samples],
+        [t for _, t in samples],
+        title="sample translations",
+    )
+    fit_run(
+        model,
+        train_batches,
+        steps_per_epoch,
+        config.epochs,
+        run.dir,
+        [*callbacks, sample_callback],
+        validation_data=val_batches,
+        time_budget=config.time_budget,
+        backup_every=config.backup_every,
+        verbose=2 if os.environ.get("CI") else 1,
+        log=log,
+        on_backup=run.commit,
+    )
+    return run.finish()
+
+
+def _read(config, log):
+    """Everything a run needs, read and checked before its directory is decided: the
+    `--init-from` run (whole: its architecture replaces this command's), the options, the
+    corpus. Returns `(config, corpus, FromRun or None)`."""
+    start = None
     if config.init_from:
-        config = _with_architecture_of(config, config.init_from, log)
-    # before any file is written: an unknown preset is a one-line error
-    architecture = resolve(TRANSFORMER_PRESETS, config.preset, config.overrides, "Transformer")
+        start = read_run(config.init_from, FAMILY, TOKENIZER_DIRS)
+        config = _with_architecture_of(config, start.config, log)
+    # an unknown preset is a one-line error
+    resolve(TRANSFORMER_PRESETS, config.preset, config.overrides, "Transformer")
     if not 0 <= config.cooldown <= 1:
         raise InputError(
             f"--cooldown is a fraction of the run's steps, 0 to 1; got {config.cooldown}"
@@ -118,67 +166,26 @@ def train(
     corpus = load_corpus(config.source, seed=config.seed, size=config.corpus_size)
     if corpus.kind != "parallel":
         raise InputError(f"{config.source} is a {corpus.kind} corpus; translation needs pairs")
-    run_dir = resumable.start_run(run_dir, "runs/translate", config, FAMILY, overwrite, resume, log)
-    precision = dtype_policy(config.mixed_precision, log)
-    log(f"corpus {corpus.summary()}")
-    write_config(run_dir, config, family=FAMILY, precision=precision)
+    return config, corpus, start
 
-    keras.utils.set_random_seed(config.seed)
-    if config.init_from:
-        resumable.copy_tokenizers(config.init_from, run_dir, ["tokenizers"])
-    tokenizers = _run_tokenizers(config, corpus, run_dir)
-    train_batches, val_batches, steps_per_epoch = _datasets(config, corpus, tokenizers, log)
-    schedule = _schedule(config, architecture["d_model"], steps_per_epoch, log)
-    write_config(run_dir, config, family=FAMILY, precision=precision, schedule=schedule)
 
-    with strategy.scope():
-        model = Transformer.from_preset(
-            config.preset,
-            input_vocab_size=tokenizers[0].vocab_size,
-            target_vocab_size=tokenizers[1].vocab_size,
-            max_length=config.max_tokens,
-            dtype=precision["policy"],
-            **{"share_embeddings": shares_vocabulary(config), **config.overrides},
-        )
-        model.compile(
-            optimizer=transformer_optimizer(
-                model.d_model,
-                schedule["warmup_steps"],
-                schedule["peak_learning_rate"],
-                schedule["total_steps"],
-                schedule["cooldown_steps"],
-            ),
-            loss=MaskedLoss(config.label_smoothing),
-            metrics=[masked_accuracy],
-            jit_compile=config.jit_compile,
-        )
-        model.build(((None, None), (None, None)))
-        if config.init_from:
-            resumable.init_weights(model, config.init_from, log)
-    log(f"model: Transformer preset {config.preset!r}, {model.count_params():,} parameters")
-
-    translator = Translator(model, *tokenizers)
-    samples = corpus.head("validation", 3)
-    sample_callback = SampleOutputs(
-        translator.translate_strings,
-        [s for s, _ in samples],
-        [t for _, t in samples],
-        title="sample translations",
+def _model(config, tokenizers, policy, schedule):
+    model = Transformer.from_preset(
+        config.preset,
+        input_vocab_size=tokenizers[0].vocab_size,
+        target_vocab_size=tokenizers[1].vocab_size,
+        max_length=config.max_tokens,
+        dtype=policy,
+        **{"share_embeddings": shares_vocabulary(config), **config.overrides},
     )
-    resumable.fit_run(
-        model,
-        train_batches,
-        steps_per_epoch,
-        config.epochs,
-        run_dir,
-        [*callbacks, sample_callback],
-        validation_data=val_batches,
-        time_budget=config.time_budget,
-        backup_every=config.backup_every,
-        verbose=2 if os.environ.get("CI") else 1,
-        log=log,
+    model.compile(
+        optimizer=transformer_optimizer(schedule=schedule_of(model.d_model, schedule)),
+        loss=MaskedLoss(config.label_smoothing),
+        metrics=[masked_accuracy],
+        jit_compile=config.jit_compile,
     )
-    return run_dir
+    model.build(((None, None), (None, None)))
+    return model
 
 
 # Fields `--init-from` takes from the run it starts from: the model and its tokenizers.
@@ -187,36 +194,35 @@ ARCHITECTURE = (
 )  # fmt: skip
 
 
-def _with_architecture_of(config, from_run, log):
-    saved = resumable.check_run(from_run, FAMILY)
+def _with_architecture_of(config, saved, log):
     changed = {name: saved[name] for name in ARCHITECTURE if name in saved}
     differing = [n for n, v in changed.items() if getattr(config, n) != v]
     if differing:
-        log(f"--init-from {from_run}: its {', '.join(differing)} replace this command's")
+        log(f"--init-from {config.init_from}: its {', '.join(differing)} replace this command's")
     return dataclasses.replace(config, **changed)
 
 
-def _schedule(config, d_model, steps_per_epoch, log):
-    """The learning-rate schedule of a run, said and returned as `config.json` records it:
-    the warm-up fitted to the run (`fitting_warmup`) unless `--warmup-steps`, and the
-    cool-down over the run's last `--cooldown` fraction of steps."""
-    total_steps = steps_per_epoch * config.epochs
-    warmup, reason, peak = config.warmup_steps, "--warmup-steps", config.learning_rate
-    if warmup is None:
-        warmup, reason = fitting_warmup(total_steps)
-        peak = peak or paper_peak(d_model)
-    cooldown = cooldown_steps(total_steps, config.cooldown)
-    log(f"warm-up: {reason}")
-    if cooldown:
-        log(f"cool-down: the rate falls linearly to 0 over the last {cooldown:,} steps")
-    return {
-        "warmup_steps": warmup,
-        "peak_learning_rate": peak,
-        "steps_per_epoch": steps_per_epoch,
-        "reason": reason,
-        "total_steps": total_steps,
-        "cooldown_steps": cooldown,
-    }
+def _schedule(config, steps_per_epoch, log):
+    """The learning-rate schedule of a run, said and returned as `config.json` records it
+    (`run_schedule`): the warm-up (`--warmup-steps`, default the paper's 4,000) fitted to
+    end before the cool-down over the run's last `--cooldown` fraction of steps starts."""
+    d_model = resolve(TRANSFORMER_PRESETS, config.preset, config.overrides, "Transformer")[
+        "d_model"
+    ]
+    schedule = run_schedule(
+        d_model,
+        steps_per_epoch * config.epochs,
+        config.cooldown,
+        config.warmup_steps,
+        config.learning_rate,
+    )
+    log(f"warm-up: {schedule['reason']}; peak learning rate {schedule['peak_learning_rate']:.3g}")
+    if schedule["cooldown_steps"]:
+        log(
+            f"cool-down: the rate falls linearly toward 0 over the last "
+            f"{schedule['cooldown_steps']:,} steps"
+        )
+    return {**schedule, "steps_per_epoch": steps_per_epoch}
 
 
 def shares_vocabulary(config) -> bool:
@@ -252,7 +258,7 @@ def _run_tokenizers(config, corpus, run_dir):
 
 def _datasets(config, corpus, tokenizers, log):
     """A function making the training batches (anew for every fit, see
-    `pipelines.resume.fit_run`), the validation batches, and the number of steps an epoch."""
+    `pipelines.runs.fit_run`), the validation batches, and the number of steps an epoch."""
     options = dict(
         batch_size=config.batch_size,
         batch_tokens=config.batch_tokens,
@@ -273,7 +279,7 @@ def _datasets(config, corpus, tokenizers, log):
         make_batches(val_pairs, *tokenizers, shuffle=0, cache=True, **options)
     )
 
-    def train_batches():  # built anew for every fit: see `pipelines.resume.fit_run`
+    def train_batches():  # built anew for every fit: see `pipelines.runs.fit_run`
         return make_batches(train_pairs, *tokenizers, **options)
 
     if config.steps_per_epoch:
@@ -286,7 +292,7 @@ def _datasets(config, corpus, tokenizers, log):
 
 def load_run(run_dir: str):
     """The `Translator` of a finished translation run, and its config."""
-    resumable.check_run(run_dir, FAMILY)
+    check_run(run_dir, FAMILY)
     model_path = os.path.join(run_dir, "model.keras")
     config = read_config(TranslateConfig, run_dir)
     tokenizer_cls = TOKENIZERS[config.tokenizer]

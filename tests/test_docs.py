@@ -47,3 +47,26 @@ def test_docs_page_runs_and_prints_what_it_shows(page, tmp_path, monkeypatch):
             assert output.getvalue() == expected, f"{page.name} block {number} printed otherwise"
     for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page.read_text()):
         assert (DOCS / image).is_file(), f"{page.name} shows a missing picture {image}"
+
+
+GUIDE = sorted((DOCS / "guide").glob("*.md"))
+
+
+def test_the_guide_index_links_every_page():
+    index = (DOCS / "guide" / "README.md").read_text()
+    linked = set(re.findall(r"\]\(([\w-]+\.md)\)", index))
+    assert linked == {page.name for page in GUIDE if page.name != "README.md"}
+    assert "docs/guide/README.md" in (DOCS.parent / "README.md").read_text()
+
+
+@pytest.mark.parametrize("page", GUIDE, ids=[page.stem for page in GUIDE])
+def test_guide_page_python_blocks_run(page, tmp_path, monkeypatch, capsys):
+    """Each guide page's Python blocks run in order in one namespace; the comments after
+    `print` calls are what they print, and no check prints False."""
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": f"guide_{page.stem.replace('-', '_')}"}
+    for number, (code, _) in enumerate(blocks(page), start=1):
+        exec(compile(code, f"guide/{page.name} block {number}", "exec"), namespace)
+    assert "False" not in capsys.readouterr().out
+    for target in re.findall(r"\]\(([^)#:]+\.md)", page.read_text()):
+        assert (page.parent / target).is_file(), f"{page.name} links a missing {target}"

@@ -49,8 +49,8 @@ def test_schedule_picture_with_a_cooldown_ends_at_zero(tmp_path, figures, capsys
     assert cli.main([*argv, "--out", str(out)]) == 0
     assert "peak 0.00884 at step 100" in capsys.readouterr().out
     steps, rates = figures[0].axes[0].lines[0].get_data()
-    # the last 500 steps fall on a line: 1/500 of the paper's rate at step 1,000
-    assert rates[-1] == pytest.approx(128**-0.5 * 1000**-0.5 / 500, rel=1e-5)
+    # the last 500 steps fall on a line to 0 one step past the run: 1/501 at step 1,000
+    assert rates[-1] == pytest.approx(128**-0.5 * 1000**-0.5 / 501, rel=1e-5)
     assert rates[499] == pytest.approx(128**-0.5 * 500**-0.5, rel=1e-5)
     assert (
         figures[0].axes[0].get_title() == "warm-up 100 steps, cool-down 500 of 1,000 (d_model 128)"

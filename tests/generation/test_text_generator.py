@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines.sources import load_corpus
+from pipelines.corpora import load_corpus
 from tf_transformer.generation.text_generator import TextGenerator
 from tf_transformer.models import GPT
 from tf_transformer.text import SentencePieceTokenizer

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pipelines import finetuning, masked_lm
-from pipelines.sources import load_corpus
+from pipelines.corpora import load_corpus
 from tf_transformer import cli
 from tf_transformer.errors import InputError
 from tf_transformer.serving import conformance

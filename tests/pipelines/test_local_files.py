@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipelines.sources import SPLITS, CorpusError, load_corpus
+from pipelines.corpora import SPLITS, CorpusError, load_corpus
 
 
 def write(path, text):

@@ -16,7 +16,7 @@ import pytest
 
 import tf_transformer.models  # noqa: F401  (registers the classes model.keras files name)
 from pipelines import causal_lm, translation
-from pipelines.resume import check_run
+from pipelines.runs import check_run
 from tf_transformer import cli
 from tf_transformer.errors import InputError
 from tf_transformer.training.backup import KILL_AFTER_STEP, read_backup
@@ -181,7 +181,7 @@ def test_init_from_starts_from_the_finished_runs_validation_loss(translation_run
     assert any("its preset replace this command's" in line for line in lines)
     with open(os.path.join(run_dir, "config.json")) as handle:
         saved = json.load(handle)
-    assert saved["init_from"] == whole and saved["preset"] == "mini"
+    assert saved["run"]["init_from"] == whole and saved["preset"] == "mini"
     for side in ("source", "target"):
         name = os.path.join("tokenizers", side, "sentencepiece.model")
         with open(os.path.join(whole, name), "rb") as a:
@@ -310,7 +310,7 @@ def test_fit_run_resumes_in_process_at_the_backup_step(tmp_path):
     uninterrupted run's weights, optimizer step and history."""
     import tensorflow as tf
 
-    from pipelines.resume import fit_run
+    from pipelines.runs import fit_run
     from tf_transformer.models import Transformer
     from tf_transformer.training import MaskedLoss, masked_accuracy, transformer_optimizer
 

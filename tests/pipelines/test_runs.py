@@ -2,7 +2,8 @@ import dataclasses
 
 import pytest
 
-from pipelines.runs import read_config, vocab_sample, write_config
+from pipelines.corpora import vocab_sample
+from pipelines.runs import read_config, write_config
 from tf_transformer import cli
 
 
@@ -30,3 +31,31 @@ def test_vocab_sample_must_be_a_positive_number(value, capsys):
         cli.main(["translate", "train", "--vocab-sample", value])
     assert exit_info.value.code == 2
     assert "--vocab-sample" in capsys.readouterr().err
+
+
+def test_every_recipe_shares_one_run_options_class_kept_under_run(tmp_path):
+    import json
+
+    from pipelines.causal_lm import GPTConfig
+    from pipelines.finetuning import FinetuneConfig
+    from pipelines.masked_lm import PretrainConfig
+    from pipelines.runs import RunOptions
+    from pipelines.translation import TranslateConfig
+
+    shared = {field.name for field in dataclasses.fields(RunOptions)}
+    assert {"seed", "strategy", "mixed_precision", "backup_every", "init_from"} <= shared
+    for cls in (TranslateConfig, GPTConfig, PretrainConfig, FinetuneConfig):
+        assert issubclass(cls, RunOptions)
+        config = cls(seed=7, backup_every=5)
+        run_dir = str(tmp_path / cls.__name__)
+        write_config(run_dir, config, precision={"policy": "float32"})
+        with open(f"{run_dir}/config.json") as handle:
+            saved = json.load(handle)
+        assert set(saved["run"]) == shared and saved["run"]["seed"] == 7
+        assert not shared & (set(saved) - {"run"})  # in one place only
+        assert read_config(cls, run_dir) == config
+        # as written before the options had their key: flat, next to the recipe's own
+        flat = {**{k: v for k, v in saved.items() if k != "run"}, **saved["run"]}
+        with open(f"{run_dir}/config.json", "w") as handle:
+            json.dump(flat, handle)
+        assert read_config(cls, run_dir) == config

@@ -4,8 +4,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from pipelines import cldr
-from pipelines.sources import SPLITS, CorpusError, load_corpus, split_of
+from pipelines.corpora import SPLITS, CorpusError, cldr, load_corpus, split_of
 
 
 def all_examples(corpus):

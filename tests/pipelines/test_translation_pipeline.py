@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines import translation
-from pipelines.sources import load_corpus
+from pipelines.corpora import load_corpus
 from tf_transformer.text import END_ID, START_ID, SentencePieceTokenizer
 
 

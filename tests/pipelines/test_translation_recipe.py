@@ -43,7 +43,7 @@ def test_auto_precision_is_said_once_and_recorded(run_dir):
     ]
     with open(os.path.join(run_dir, "config.json")) as handle:
         config = json.load(handle)
-    assert config["mixed_precision"] == "auto"
+    assert config["run"]["mixed_precision"] == "auto"
     assert config["precision"] == {"policy": "float32", "reason": reason}
     assert translation.load_run(run_dir)[0].model.dtype_policy.name == "float32"
 
@@ -61,17 +61,22 @@ def test_training_writes_the_run_directory(run_dir):
 
 
 def test_the_schedule_cools_down_over_the_runs_last_fifth(run_dir):
-    """2 epochs of 3 steps: the last round(0.2 * 6) = 1 step falls to 0, said and recorded,
-    and the saved optimizer's schedule is the one the run used."""
-    assert "cool-down: the rate falls linearly to 0 over the last 1 steps" in LOG
+    """2 epochs of 3 steps: the last round(0.2 * 6) = 1 step cools down (it gets half the
+    rate), said and recorded; the asked warm-up of 10 steps is cut to end before it (5),
+    at the recorded peak, the one 10 steps have; the saved optimizer's schedule is the one
+    the run used."""
+    assert "cool-down: the rate falls linearly toward 0 over the last 1 steps" in LOG
     with open(os.path.join(run_dir, "config.json")) as handle:
         schedule = json.load(handle)["schedule"]
     assert (schedule["total_steps"], schedule["cooldown_steps"]) == (6, 1)
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
     rate = model.optimizer._learning_rate
-    assert (rate.total_steps, rate.cooldown_steps, rate.warmup_steps) == (6, 1, 10)
-    # the paper's rate for d_model 32 up to the run's last step (6), then 0
-    assert float(rate(5)) == pytest.approx(32**-0.5 * 6 * 10**-1.5, rel=1e-5)
+    assert (rate.total_steps, rate.cooldown_steps, rate.warmup_steps) == (6, 1, 5)
+    peak = schedule["peak_learning_rate"]
+    assert peak == pytest.approx((32 * 10) ** -0.5)
+    assert float(rate(4)) == pytest.approx(peak, rel=1e-5)  # step 5 ends the warm-up
+    # the last step (6) gets half the warm-up's shape there; past the run, 0
+    assert float(rate(5)) == pytest.approx(peak * (5 / 6) ** 0.5 / 2, rel=1e-5)
     assert float(rate(6)) == 0.0
 
 
@@ -184,7 +189,7 @@ def test_paper_presets_learn_one_shared_vocabulary(tmp_path):
 def test_a_streamed_corpus_of_aligned_files_trains_and_evaluates(tmp_path):
     """Aligned files go through the recipe streamed: vocabulary from a bounded sample,
     training from `tf.data` line datasets, evaluation of the test files."""
-    from pipelines import cldr
+    from pipelines.corpora import cldr
 
     pairs = cldr.parallel_pairs("en", "pt", size=900, seed=1)
     for stem, chunk in (("train", pairs[:800]), ("val", pairs[800:850]), ("test", pairs[850:])):

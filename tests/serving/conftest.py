@@ -2,7 +2,7 @@ import keras
 import pytest
 import tensorflow as tf
 
-from pipelines.sources import load_corpus
+from pipelines.corpora import load_corpus
 from tf_transformer.generation.translator import Translator
 from tf_transformer.models import Transformer
 from tf_transformer.serving.export import export_translator

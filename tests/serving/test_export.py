@@ -11,9 +11,16 @@ from tf_transformer.serving import conformance
 from tf_transformer.serving.conformance import ConformanceError, check_export
 from tf_transformer.serving.export import export_translator, next_version, write_archive
 
-BLANK_INPUTS = ["", "   ", "\t\n", "\u00a0\u3000"]  # ASCII and Unicode whitespace
+# Unicode's White_Space property (PropList.txt), each character alone and all of them
+WHITE_SPACE = [
+    *"\t\n\x0b\x0c\r \x85\xa0\u1680",
+    *(chr(c) for c in range(0x2000, 0x200B)),
+    *"\u2028\u2029\u202f\u205f\u3000",
+]
+BLANK_INPUTS = ["", "   ", "\t\n", *WHITE_SPACE, "".join(WHITE_SPACE)]
 HARD_INPUTS = [
-    *BLANK_INPUTS,
+    "",
+    "\u00a0\u3000",
     " ".join(["kilometers"] * 5000),  # truncated to the model's max length
     "🙂🙂 Здравствуйте, 東京 ☃",  # emoji and scripts the vocabulary never saw
     "Saturday, June 9, 1984",

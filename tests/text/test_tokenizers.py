@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines.sources import load_corpus
+from pipelines.corpora import load_corpus
 from tf_transformer.text import (
     RESERVED_TOKENS,
     SentencePieceTokenizer,
@@ -124,3 +124,15 @@ def test_tokenizers_run_inside_tf_data(kind):
 def test_vocabulary_must_start_with_the_reserved_tokens():
     with pytest.raises(ValueError, match="must start with"):
         WordPieceTokenizer(["a", "b"])
+
+
+def test_a_vocabulary_smaller_than_the_texts_characters_is_one_line():
+    from tf_transformer.errors import InputError
+
+    texts = ["".join(chr(0x4E00 + i) for i in range(j, j + 20)) for j in range(0, 400, 20)]
+    with pytest.raises(InputError) as error:
+        SentencePieceTokenizer.train(texts, vocab_size=40)
+    assert str(error.value) == (
+        "a vocabulary of 40 pieces is smaller than the training text's 662 distinct "
+        "characters and special tokens; raise --vocab-size"
+    )

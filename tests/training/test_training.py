@@ -13,7 +13,7 @@ from tf_transformer.training import (
     masked_loss,
     transformer_optimizer,
 )
-from tf_transformer.training.schedules import paper_peak
+from tf_transformer.training.schedules import paper_peak, run_schedule, schedule_of
 
 
 @pytest.mark.parametrize("step", [1, 10, 100, 3999, 4000, 4001, 10_000, 100_000])
@@ -48,40 +48,80 @@ def test_a_given_peak_scales_the_papers_shape(step):
     )
 
 
-def test_the_fitting_warmup_caps_at_nine_tenths_of_the_run():
+def test_the_fitting_warmup_ends_before_the_cooldown_starts():
     assert fitting_warmup(4570) == (4000, "4,000 steps, within the run's 4,570")
     steps, reason = fitting_warmup(1000)
     assert steps == 900
     assert reason == (
-        "900 steps: 90% of the run's 1,000, to the peak of the paper's 4,000 (which would "
-        "not reach it within the run)"
+        "900 steps (up to 90% of the run's 1,000), to the peak of the paper's 4,000 (which "
+        "the run of 1,000 steps would not reach)"
     )
+    # the Multi30K run: 4,570 steps, the last 914 cool down, so the warm-up ends at 3,656
+    steps, reason = fitting_warmup(4570, cooldown=914)
+    assert steps == 3656 and reason.startswith("3,656 steps (up to the cool-down's start)")
+    assert fitting_warmup(5000, cooldown=1000) == (4000, "4,000 steps, within the run's 5,000")
 
 
-@pytest.mark.parametrize("step", [1, 900, 3656, 3657, 3658, 4000, 4569, 4570])
-def test_the_cooldown_falls_linearly_to_zero_at_the_end_of_the_run(step):
-    """The run's last 914 of 4,570 steps: the paper's rate times (4,570 - step + 1) / 914."""
+@pytest.mark.parametrize("step", [1, 900, 3000, 3001, 3002, 4000, 4569, 4570])
+def test_the_cooldown_falls_linearly_toward_zero_one_step_past_the_run(step):
+    """The run's last 1,570 of 4,570 steps after a 3,000-step warm-up: the paper's rate
+    times (4,570 - step + 1) / 1,571."""
     peak = paper_peak(128, 4000)
-    schedule = CustomSchedule(128, 4000, peak, total_steps=4570, cooldown_steps=914)
-    paper = peak * min(step / 4000, (4000 / step) ** 0.5)
-    expected = paper * min(1.0, (4570 - step + 1) / 914)
+    schedule = CustomSchedule(128, 3000, peak, total_steps=4570, cooldown_steps=1570)
+    paper = peak * min(step / 3000, (3000 / step) ** 0.5)
+    expected = paper * min(1.0, (4570 - step + 1) / 1571)
     assert float(schedule(step - 1)) == pytest.approx(expected, rel=1e-5)
     again = CustomSchedule.from_config(schedule.get_config())
     assert float(again(step - 1)) == float(schedule(step - 1))
 
 
-def test_the_cooldown_ends_at_the_last_step_and_needs_the_runs_length():
+def test_every_cooldown_step_is_slower_and_the_run_ends_above_zero():
     schedule = CustomSchedule(128, 10, None, total_steps=100, cooldown_steps=20)
     rates = [float(schedule(i)) for i in range(110)]
     assert all(rate > 0 for rate in rates[:100])  # the last update (step 100) still moves
     assert rates[100:] == [0.0] * 10
     assert rates[79] > rates[80] > rates[81]  # step 81 is the first of the last 20
     assert rates[79] == float(CustomSchedule(128, 10)(79))
+    assert rates[99] == pytest.approx(float(CustomSchedule(128, 10)(99)) / 21, rel=1e-6)
+    # a one-step cool-down halves the last update (it used to leave it as it was)
+    one = CustomSchedule(128, 10, None, total_steps=100, cooldown_steps=1)
+    assert float(one(99)) == pytest.approx(float(CustomSchedule(128, 10)(99)) / 2, rel=1e-6)
+    assert float(one(98)) == float(CustomSchedule(128, 10)(98))
     assert cooldown_steps(4570) == 914 and cooldown_steps(4570, 0.0) == 0
+    assert cooldown_steps(10, 1.0) == 9  # never the whole run: its first step warms up
     with pytest.raises(ValueError, match="needs total_steps"):
         CustomSchedule(128, 10, cooldown_steps=5)
     with pytest.raises(ValueError, match="fraction of the run, 0 to 1; got 1.5"):
         cooldown_steps(100, 1.5)
+
+
+RUN_LENGTHS = [1, 2, 3, 4, 5, 7, 10, 50, 99, 1000, 4570, 4999, 5000, 5001, 20_000]
+
+
+@pytest.mark.parametrize("cooldown", [0.0, 0.2, 0.5, 1.0])
+@pytest.mark.parametrize("total", RUN_LENGTHS)
+def test_the_recorded_peak_is_the_highest_rate_of_every_run(total, cooldown):
+    """Over every step of a run, the schedule's highest rate is the recorded peak, reached
+    at the warm-up's last step, and the last step's rate is the cool-down line's end."""
+    record = run_schedule(128, total, cooldown)
+    rates = np.asarray(schedule_of(128, record)(np.arange(total)))
+    assert rates.max() == pytest.approx(record["peak_learning_rate"], rel=1e-5)
+    assert int(np.argmax(rates)) + 1 == record["warmup_steps"]
+    assert record["warmup_steps"] <= total - record["cooldown_steps"]
+    paper = record["peak_learning_rate"] * min(
+        total / record["warmup_steps"], (record["warmup_steps"] / total) ** 0.5
+    )
+    last = paper / (record["cooldown_steps"] + 1) if record["cooldown_steps"] else paper
+    assert rates[-1] == pytest.approx(last, rel=1e-5)
+
+
+def test_a_given_warmup_is_fitted_too_and_keeps_its_peak():
+    record = run_schedule(128, 1000, 0.2, warmup_steps=800)
+    assert (record["warmup_steps"], record["cooldown_steps"]) == (800, 200)
+    assert record["peak_learning_rate"] == pytest.approx(paper_peak(128, 800))
+    record = run_schedule(128, 1000, 0.2, warmup_steps=2000, peak=1e-3)
+    assert (record["warmup_steps"], record["peak_learning_rate"]) == (800, 1e-3)
+    assert record["reason"].startswith("--warmup-steps 800 steps (up to the cool-down's start)")
 
 
 def test_optimizer_has_the_paper_hyperparameters():

@@ -7,7 +7,7 @@ import json
 import os
 import re
 
-from pipelines.resume import BACKUP_EVERY
+from pipelines.runs.options import BACKUP_EVERY
 from tf_transformer.errors import InputError
 
 DOCKER_LINE = (
@@ -53,12 +53,16 @@ def add_run_options(parser, runs, model_dir):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-dir", help=f"default: {runs}/<timestamp>")
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace the run already in --run-dir"
+        "--overwrite",
+        action="store_true",
+        help="replace the run of this family in --run-dir (swapped in at the new run's first "
+        "backup; a directory that holds no run is never touched)",
     )
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue the unfinished run in --run-dir from its last backup (same options)",
+        help="continue the unfinished run in --run-dir from its last backup (same options but "
+        "--epochs, --time-budget, --backup-every; a change is said and recorded)",
     )
     parser.add_argument(
         "--init-from",
@@ -127,7 +131,9 @@ def add_import_command(commands, checkpoint, handler, root):
         "(downloaded; needs keras-hub)",
     )
     command.add_argument("--run-dir", help=f"default: {root}/<timestamp>")
-    command.add_argument("--overwrite", action="store_true", help="replace a run in --run-dir")
+    command.add_argument(
+        "--overwrite", action="store_true", help="replace a run of this family in --run-dir"
+    )
     command.set_defaults(handler=handler)
 
 

@@ -26,7 +26,8 @@ def add_commands(commands):
         type=float,
         default=0.0,
         metavar="FRACTION",
-        help="the last FRACTION of --steps falls linearly to 0 (translate train's default: 0.2)",
+        help="the last FRACTION of --steps falls linearly toward 0 (translate train's "
+        "default: 0.2)",
     )
     schedule.add_argument("--out", default="learning_rate.png")
     schedule.set_defaults(handler=plot_schedule_command)
@@ -58,19 +59,21 @@ def plot_schedule_command(args):
     import numpy as np
 
     from tf_transformer.plotting import plot_learning_rate
-    from tf_transformer.training import CustomSchedule, cooldown_steps
+    from tf_transformer.training import run_schedule, schedule_of
 
     steps = np.arange(args.steps)
-    try:
-        cooldown = cooldown_steps(args.steps, args.cooldown)
-    except ValueError as error:
-        raise InputError(f"--cooldown: {error}") from None
-    schedule = CustomSchedule(args.d_model, args.warmup_steps, None, args.steps, cooldown)
+    if not 0 <= args.cooldown <= 1:
+        raise InputError(
+            f"--cooldown: the cool-down is a fraction of the run, 0 to 1; got {args.cooldown}"
+        )
+    record = run_schedule(args.d_model, args.steps, args.cooldown, args.warmup_steps)
+    cooldown = record["cooldown_steps"]
+    schedule = schedule_of(args.d_model, record)
     rates = np.asarray(schedule(steps))
     title = f"CustomSchedule(d_model={args.d_model}, warmup_steps={args.warmup_steps})"
     if cooldown:
         title = (
-            f"warm-up {args.warmup_steps:,} steps, cool-down {cooldown:,} of {args.steps:,} "
+            f"warm-up {record['warmup_steps']:,} steps, cool-down {cooldown:,} of {args.steps:,} "
             f"(d_model {args.d_model})"
         )
     print(f"wrote {plot_learning_rate(steps + 1, rates, args.out, title)}")
@@ -87,7 +90,7 @@ def plot_attention_command(args):
 
 
 def plot_curves_command(args):
-    from pipelines.resume import check_run
+    from pipelines.runs import check_run
     from tf_transformer.plotting import plot_training_curves
 
     check_run(args.run_dir)  # a finished run of any family

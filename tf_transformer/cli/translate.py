@@ -52,8 +52,8 @@ def add_commands(commands):
     train.add_argument(
         "--warmup-steps",
         type=int,
-        help="default: the paper's 4,000, capped at 90%% of the run's steps (keeping the "
-        "paper's peak)",
+        help="default: the paper's 4,000; cut to end before the cool-down where the run is "
+        "shorter (keeping the uncut warm-up's peak)",
     )
     train.add_argument(
         "--learning-rate",
@@ -67,7 +67,7 @@ def add_commands(commands):
         type=float,
         default=0.2,
         metavar="FRACTION",
-        help="the run's last FRACTION of steps, over which the rate falls linearly to 0 "
+        help="the run's last FRACTION of steps, over which the rate falls linearly toward 0 "
         "(default 0.2; 0 keeps the paper's schedule to the end)",
     )
     train.add_argument("--label-smoothing", type=float, default=0.1)

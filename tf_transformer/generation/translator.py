@@ -4,14 +4,20 @@ import tensorflow as tf
 
 from tf_transformer.generation.decoding import beam_search, generate
 
+# Unicode's White_Space: U+0009-U+000D, U+0085 and the separators (Zs, Zl, Zp: U+0020,
+# U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000). RE2's `\s` is
+# only [\t\n\f\r ], without \v and U+0085.
+BLANK = r"[\t-\r\x{85}\p{Z}]*"
+
 
 class Translator(tf.Module):
     """Translates a batch of strings in the graph: tokenize, encode once, decode with the
     key/value cache, detokenize. The same object is what `translate text` calls and what
     the export serves.
 
-    Sources longer than the model's `max_length` are truncated. An empty or whitespace-only
-    source translates to an empty string, in the graph, whatever the model learned.
+    Sources longer than the model's `max_length` are truncated. An empty or blank source
+    (only Unicode White_Space, `BLANK`) translates to an empty string, in the graph,
+    whatever the model learned.
     `translate(texts)` is greedy; `translate(texts, beam_size=K)` runs beam search (with a
     finished pool, `tf_transformer.generation.beam_search`).
     """
@@ -55,7 +61,7 @@ class Translator(tf.Module):
         else:
             end = self.target_tokenizer.end_id
             tokens = generate(self.model.decode_step, prompt, cache, static, steps, end_id=end)
-        blank = tf.strings.regex_full_match(texts, r"[\s\p{Z}]*")
+        blank = tf.strings.regex_full_match(texts, BLANK)
         return tf.where(blank[:, None], self.target_tokenizer.pad_id, tokens)
 
     def translate(self, texts, beam_size=1):

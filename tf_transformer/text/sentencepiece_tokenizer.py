@@ -3,11 +3,13 @@ TF Text's `SentencepieceTokenizer`."""
 
 import hashlib
 import io
+import re
 
 import sentencepiece as spm
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from tf_transformer.errors import InputError
 from tf_transformer.text.tokenizer import Tokenizer, TrainingProgress
 
 
@@ -52,27 +54,30 @@ class SentencePieceTokenizer(Tokenizer):
         texts = [" ".join(t.split()) for t in texts if t.strip()]
         progress = TrainingProgress("SentencePiece model", len(texts))
         model = io.BytesIO()
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=(t for batch in progress.batches(texts) for t in batch),
-            model_writer=model,
-            vocab_size=vocab_size,
-            model_type="unigram",
-            character_coverage=1.0,
-            normalization_rule_name="identity",
-            split_digits=split_digits,
-            byte_fallback=byte_fallback,
-            hard_vocab_limit=False,
-            pad_id=0,
-            unk_id=1,
-            bos_id=2,
-            eos_id=3,
-            pad_piece="[PAD]",
-            unk_piece="[UNK]",
-            bos_piece="[START]",
-            eos_piece="[END]",
-            control_symbols=["[MASK]"],
-            minloglevel=2,
-        )
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=(t for batch in progress.batches(texts) for t in batch),
+                model_writer=model,
+                vocab_size=vocab_size,
+                model_type="unigram",
+                character_coverage=1.0,
+                normalization_rule_name="identity",
+                split_digits=split_digits,
+                byte_fallback=byte_fallback,
+                hard_vocab_limit=False,
+                pad_id=0,
+                unk_id=1,
+                bos_id=2,
+                eos_id=3,
+                pad_piece="[PAD]",
+                unk_piece="[UNK]",
+                bos_piece="[START]",
+                eos_piece="[END]",
+                control_symbols=["[MASK]"],
+                minloglevel=2,
+            )
+        except RuntimeError as error:  # sentencepiece reports what it cannot do this way
+            raise InputError(_training_error(str(error), vocab_size)) from None
         tokenizer = cls(model.getvalue())
         progress.done(tokenizer.vocab_size)
         return tokenizer
@@ -91,3 +96,14 @@ class SentencePieceTokenizer(Tokenizer):
     @classmethod
     def from_file_bytes(cls, data: bytes):
         return cls(data)
+
+
+def _training_error(message: str, vocab_size: int) -> str:
+    """sentencepiece's training error as one line a user can act on."""
+    needed = re.search(r"required_chars.*?(\d+) vs (\d+)", message)
+    if needed:
+        return (
+            f"a vocabulary of {vocab_size:,} pieces is smaller than the training text's "
+            f"{int(needed.group(2)):,} distinct characters and special tokens; raise --vocab-size"
+        )
+    return f"SentencePiece cannot learn {vocab_size:,} pieces: {message.rpartition('] ')[2]}"

@@ -14,6 +14,8 @@ from tf_transformer.training.schedules import (
     cooldown_steps,
     fitting_warmup,
     paper_peak,
+    run_schedule,
+    schedule_of,
     transformer_optimizer,
 )
 
@@ -31,6 +33,8 @@ __all__ = [
     "masked_accuracy",
     "masked_loss",
     "paper_peak",
+    "run_schedule",
+    "schedule_of",
     "standard_callbacks",
     "transformer_optimizer",
 ]

@@ -81,11 +81,15 @@ class StepBackup(keras.callbacks.Callback):
     For a resumed run, `restore` is the backup `read_backup` returned: the variables are
     assigned when training begins; the interrupted epoch's metric sums (Keras' `Mean`
     metrics keep a total and a count) are added back after its first resumed step; and
-    `step_offset` (the steps that epoch had done) keeps the numbering.
+    `step_offset` (the steps that epoch had done) keeps the numbering. `on_save` is called
+    after every backup is written.
     """
 
-    def __init__(self, directory, every=None, checkpoint=None, restore=None, log=print):
+    def __init__(
+        self, directory, every=None, checkpoint=None, restore=None, log=print, on_save=None
+    ):
         super().__init__()
+        self.on_save = on_save
         self.directory = directory
         self.every = every
         self.checkpoint = checkpoint
@@ -167,3 +171,5 @@ class StepBackup(keras.callbacks.Callback):
         atomic_write(os.path.join(self.directory, BACKUP_FILE), write)
         if os.environ.get(KILL_AFTER_STEP) == str(metadata["global_step"]):
             os.kill(os.getpid(), signal.SIGKILL)
+        if self.on_save is not None:
+            self.on_save()

@@ -106,7 +106,7 @@ class BestCheckpoint(keras.callbacks.Callback):
 def standard_callbacks(run_dir, monitor="val_loss", time_budget=None):
     """`[BestCheckpoint, TensorBoard]` under `run_dir`, preceded by a `TimeBudget` that
     ends training once `time_budget` seconds are spent, if given. Backups for resuming
-    are `StepBackup`'s (see `pipelines.resume.fit_run`)."""
+    are `StepBackup`'s (see `pipelines.runs.fit_run`)."""
     budget = [TimeBudget(time_budget)] if time_budget else []
     return budget + [
         BestCheckpoint(os.path.join(run_dir, "checkpoints", "best.weights.h5"), monitor),

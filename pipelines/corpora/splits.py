@@ -1,4 +1,5 @@
-"""Split names, the hashes that assign an example to a split, and the corpus error.
+"""Split names, the hashes that assign an example to a split, the corpus error, and the
+sample of a split a vocabulary is learned from.
 
 The embedded corpora split by `split_of` (SHA-1, in Python); a user's files by
 `split_ids` (in the graph, so that a file streamed through `tf.data` splits as it does
@@ -31,7 +32,7 @@ HASH_BUCKETS = 1_000_000
 def split_ids(keys, validation: float = 0.05, test: float = 0.05):
     """The split of each key (0 train, 1 validation, 2 test, the order of `SPLITS`) from
     its FarmHash fingerprint, computed in the graph: the split of a user's file is the same
-    whether it is streamed through `tf.data` or read whole (`pipelines.local_files`)."""
+    whether it is streamed through `tf.data` or read whole (`pipelines.corpora.local_files`)."""
     import tensorflow as tf
 
     buckets = tf.strings.to_hash_bucket_fast(keys, HASH_BUCKETS)
@@ -44,3 +45,15 @@ def summary_line(corpus, kind: str) -> str:
     sizes = ", ".join(f"{name} {corpus.size(name):,}" for name in SPLITS)
     skipped = f"; skipped {corpus.skipped} bad rows" if corpus.skipped else ""
     return f"{corpus.spec} ({kind}): {sizes}{skipped}"
+
+
+VOCAB_SAMPLE = 200_000
+
+
+def vocab_sample(texts: list, size: int = VOCAB_SAMPLE) -> list:
+    """At most `size` of `texts`, evenly spaced through the list (all of them if fewer):
+    the vocabulary of a large corpus is learned from a bounded sample."""
+    if size is None or len(texts) <= size:
+        return texts
+    step = len(texts) / size
+    return [texts[int(i * step)] for i in range(size)]

@@ -5,7 +5,7 @@ bounded memory.
 One pass in Python checks the files line by line first (aligned line counts, UTF-8, tab
 columns: one-line errors naming the file and line, before anything is written); the pairs
 then flow from `tf.data.TextLineDataset`s, each pair's split decided in the graph from its
-source (`pipelines.splits.split_ids`), so a file splits the same streamed or read whole.
+source (`pipelines.corpora.splits.split_ids`), so a file splits the same streamed or read whole.
 What needs the strings themselves gets a bounded share: the vocabulary a sample
 (`sample_texts`), evaluation the (small) validation and test splits.
 """
@@ -15,8 +15,8 @@ import itertools
 import numpy as np
 import tensorflow as tf
 
-from pipelines.local_files import DEFAULT_FRACTION, BadRows, lines, raw_lines
-from pipelines.splits import SPLITS, CorpusError, split_ids, summary_line
+from pipelines.corpora.files import DEFAULT_FRACTION, BadRows, lines, raw_lines
+from pipelines.corpora.splits import SPLITS, CorpusError, split_ids, summary_line
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -108,7 +108,7 @@ class StreamedCorpus:
 
     def sample_texts(self, split: str, side: int, size: int) -> list:
         """At most `size` texts of one side, evenly spaced through the split, the same ones
-        `pipelines.runs.vocab_sample` takes from the whole list (picked batch by batch:
+        `pipelines.corpora.vocab_sample` takes from the whole list (picked batch by batch:
         only the picked texts become Python strings)."""
         total = self._sizes[split]
         wanted = None

@@ -3,88 +3,14 @@
 Embedded (no download): `cldr:SRC-TGT`, `pydocs`, `cldr-langid`, `cldr-tags`.
 Online: `tfds:NAME` (e.g. `tfds:ted_hrlr_translate/pt_to_en`). Local files: `tsv:`,
 `csv:`, `text:` and aligned `lines:` files, split by hash or one per split (see
-`pipelines.local_files`).
+`pipelines.corpora.local_files`).
 """
 
-import dataclasses
-
-from pipelines import cldr, pydocs
-from pipelines.local_files import load_local
-from pipelines.runs import vocab_sample
-from pipelines.splits import SPLITS, CorpusError, split_of, summary_line
+from pipelines.corpora import cldr, pydocs
+from pipelines.corpora.corpus import Corpus
+from pipelines.corpora.local_files import load_local
+from pipelines.corpora.splits import SPLITS, CorpusError, split_of
 from tf_transformer.errors import InputError
-
-KINDS = ("parallel", "text", "classification", "tagging")
-
-
-@dataclasses.dataclass
-class Corpus:
-    """Examples in three splits.
-
-    `kind` says what an example is: `parallel` (source, target) strings; `text` a string;
-    `classification` (text, label) with `labels` the sorted label names; `tagging`
-    (tokens, tags) tuples with `labels` the tag names.
-    """
-
-    spec: str
-    kind: str
-    train: list
-    validation: list
-    test: list
-    labels: tuple = ()
-    skipped: int = 0
-
-    def split(self, name: str) -> list:
-        if name not in SPLITS:
-            raise CorpusError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
-        return getattr(self, name)
-
-    def texts(self, split: str = "train", side: int = 0) -> list:
-        """The plain strings of a split (`side` 1 is the target side of a parallel corpus)."""
-        examples = self.split(split)
-        if self.kind == "text":
-            return list(examples)
-        if self.kind == "tagging":
-            return [" ".join(tokens) for tokens, _ in examples]
-        return [example[side] for example in examples]
-
-    def dataset(self, split: str = "train", limit: int = None):
-        """The split (its first `limit` examples) as a `tf.data.Dataset`: strings, string
-        pairs, (text, label id) or (tokens, tag ids)."""
-        import tensorflow as tf
-
-        examples = self.split(split)[:limit]
-        if self.kind == "text":
-            return tf.data.Dataset.from_tensor_slices(tf.constant(examples, tf.string))
-        if self.kind == "parallel":
-            sources, targets = zip(*examples, strict=True) if examples else ((), ())
-            return tf.data.Dataset.from_tensor_slices(
-                (tf.constant(sources, tf.string), tf.constant(targets, tf.string))
-            )
-        label_id = {label: i for i, label in enumerate(self.labels)}
-        if self.kind == "classification":
-            texts = [text for text, _ in examples]
-            ids = [label_id[label] for _, label in examples]
-            return tf.data.Dataset.from_tensor_slices(
-                (tf.constant(texts, tf.string), tf.constant(ids, tf.int32))
-            )
-        tokens = tf.ragged.constant([list(t) for t, _ in examples], dtype=tf.string)
-        tags = tf.ragged.constant([[label_id[t] for t in tags] for _, tags in examples], tf.int32)
-        return tf.data.Dataset.from_tensor_slices((tokens, tags))
-
-    def size(self, split: str) -> int:
-        return len(self.split(split))
-
-    def head(self, split: str, count) -> list:
-        """The first `count` examples of a split (all of them for `None`)."""
-        return self.split(split)[:count]
-
-    def sample_texts(self, split: str, side: int, size: int) -> list:
-        """At most `size` texts of one side, evenly spaced through the split."""
-        return vocab_sample(self.texts(split, side), size)
-
-    def summary(self) -> str:
-        return summary_line(self, self.kind)
 
 
 def _by_hash(spec, kind, examples, key, labels=(), skipped=0):
@@ -108,7 +34,7 @@ def load_corpus(
 
     `seed` and `size` shape the embedded CLDR corpora; `skip_bad_rows` skips malformed
     rows of local files (and says how many) instead of raising `CorpusError`. Parallel
-    files (`tsv:`, `lines:`) are streamed from disk (`pipelines.streaming.StreamedCorpus`,
+    files (`tsv:`, `lines:`) are streamed from disk (`pipelines.corpora.streaming.StreamedCorpus`,
     the same methods) unless `stream` is false.
     """
     name, _, argument = spec.partition(":")
