@@ -223,8 +223,10 @@ def _recover(final, log):
     the link to the new run."""
     old, staging = _sibling(final, "replaced"), _sibling(final, "overwrite")
     if os.path.isdir(old):
-        if os.path.exists(final):
-            shutil.rmtree(old)  # the swap was done; its clean-up was not
+        if os.path.exists(final):  # the swap was done; its clean-up was not
+            if not os.path.isfile(os.path.join(old, "config.json")):
+                raise InputError(f"{old} is in the way of --overwrite and is not a run; move it")
+            shutil.rmtree(old)
         else:
             os.rename(old, final)
             log(f"{final}: put back the run an interrupted --overwrite had moved aside")

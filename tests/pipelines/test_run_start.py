@@ -115,6 +115,17 @@ def test_what_a_killed_overwrite_left_is_put_right(tmp_path):
     assert (tmp_path / "run" / "model.keras").read_text() == "the old weights"
     assert any("put back the run" in line for line in lines)
     assert not os.path.exists(staging)  # what the killed overwrite left went with it
+    # killed after the swap, before the old run was deleted: it goes; a non-run stays
+    replaced = tmp_path / ".run.replaced"
+    _finished_run(replaced)
+    begin_run("translation", translation.TranslateConfig(), final, "runs", True).finish()
+    assert not replaced.exists()
+    os.makedirs(replaced)
+    (replaced / "notes.txt").write_text("a user's")
+    with pytest.raises(InputError, match="is in the way of --overwrite and is not a run"):
+        begin_run("translation", translation.TranslateConfig(), final, "runs", True)
+    assert (replaced / "notes.txt").read_text() == "a user's"
+    shutil.rmtree(replaced)
     # a directory of that name that is not ours is never deleted
     os.makedirs(staging)
     (tmp_path / ".run.overwrite" / "mine.txt").write_text("a user's")
