@@ -6,7 +6,6 @@ import shutil
 import types
 
 from pipelines.runs.directories import finish_run
-from pipelines.runs.options import BACKUP_EVERY  # noqa: F401 (the CLI reads it here)
 
 BACKUP_DIR = "backup"
 

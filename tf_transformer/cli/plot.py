@@ -62,11 +62,10 @@ def plot_schedule_command(args):
     from tf_transformer.training import run_schedule, schedule_of
 
     steps = np.arange(args.steps)
-    if not 0 <= args.cooldown <= 1:
-        raise InputError(
-            f"--cooldown: the cool-down is a fraction of the run, 0 to 1; got {args.cooldown}"
-        )
-    record = run_schedule(args.d_model, args.steps, args.cooldown, args.warmup_steps)
+    try:
+        record = run_schedule(args.d_model, args.steps, args.cooldown, args.warmup_steps)
+    except ValueError as error:  # `cooldown_steps` checks the fraction
+        raise InputError(f"--cooldown: {error}") from None
     cooldown = record["cooldown_steps"]
     schedule = schedule_of(args.d_model, record)
     rates = np.asarray(schedule(steps))
