@@ -86,3 +86,22 @@ def table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def saved_results(out_dir):
+    """The `results.json` a real-text benchmark saved in `out_dir` (empty: none yet), and a
+    function that saves the updated results there."""
+    import json
+
+    path = os.path.join(out_dir, "results.json")
+    results = {}
+    if os.path.exists(path):
+        with open(path) as handle:
+            results = json.load(handle)
+
+    def save():
+        os.makedirs(out_dir, exist_ok=True)
+        with open(path, "w") as handle:
+            json.dump(results, handle, indent=2)
+
+    return results, save

@@ -31,7 +31,11 @@ BENCHMARKS = [
     ("bench_backup", "Backups: what resuming mid-epoch costs a training step"),
     ("bench_real_translation", "Real text: Multi30K en-fr against a KerasHub baseline"),
     ("ablate_translation", "Real text: what each change to the recipe did (ablation)"),
+    ("bench_real_gpt", "Real text: tiny Shakespeare, character level, against KerasHub"),
+    ("bench_real_bert", "Real text: SST-2, pretrained against random weights and KerasHub"),
 ]
+# the real data the GPT and BERT benchmarks read, under `--shared` (skipped without it)
+SHARED_DATA = {"bench_real_gpt": "tinyshakespeare/input.txt", "bench_real_bert": "sst2"}
 
 
 def _summary(name):
@@ -40,7 +44,7 @@ def _summary(name):
     return (ast.get_docstring(tree) or "").split("\n\n")[0].replace("\n", " ")
 
 
-def arguments(name, data, real_results=None, ablation=None):
+def arguments(name, data, real_results=None, ablation=None, shared="../shared/data"):
     """The command-line arguments a benchmark needs (None: it cannot run here). With
     `real_results`, the real-text benchmark reports a saved run's `results.json`; the
     ablation (an hour or more of training) is only ever reported from its saved
@@ -49,6 +53,9 @@ def arguments(name, data, real_results=None, ablation=None):
         if not ablation or not os.path.isfile(os.path.join(ablation, "ablation.json")):
             return None
         return ["--data", data, "--out", ablation, "--report"]
+    if name in SHARED_DATA:
+        path = os.path.join(shared, SHARED_DATA[name])
+        return ["--data", path] if os.path.exists(path) else None
     if name != "bench_real_translation":
         return []
     if not os.path.isdir(data):
@@ -78,6 +85,9 @@ def main(argv=None):
     parser.add_argument("--update", action="store_true", help="with --only: update RESULTS.md")
     parser.add_argument("--data", default=DATA, help="the real-text corpus directory")
     parser.add_argument(
+        "--shared", default="../shared/data", help="the real data of the GPT and BERT benchmarks"
+    )
+    parser.add_argument(
         "--real-results",
         metavar="RESULTS_JSON",
         help="report this saved real-text run instead of training again (it takes hours)",
@@ -90,9 +100,11 @@ def main(argv=None):
     today = datetime.date.today().isoformat()
     sections = {}
     for name, title in chosen:
-        extra = arguments(name, args.data, args.real_results, args.ablation)
+        extra = arguments(name, args.data, args.real_results, args.ablation, args.shared)
         if extra is None:
             missing = "--ablation DIR" if name == "ablate_translation" else args.data
+            if name in SHARED_DATA:
+                missing = os.path.join(args.shared, SHARED_DATA[name])
             print(f"skipping benchmarks.{name}: no {missing}", file=sys.stderr)
             continue
         print(f"running benchmarks.{name} ...", file=sys.stderr, flush=True)

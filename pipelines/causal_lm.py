@@ -1,13 +1,13 @@
-"""Causal language modelling: documents to one token stream, cut into shifted windows,
-and the recipe that trains, samples from and exports a GPT."""
+"""The causal-LM recipe: a text source -> a tokenizer -> packed windows
+(`pipelines.causal_lm_batches`) -> fit -> perplexity and bits a character -> export."""
 
 import dataclasses
 import os
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from pipelines.causal_lm_batches import make_windows, token_stream
 from pipelines.corpora import load_corpus
 from pipelines.runs import (
     RunOptions,
@@ -16,6 +16,7 @@ from pipelines.runs import (
     distribution,
     dtype_policy,
     fit_run,
+    flat_config,
     read_config,
     read_run,
     run_tokenizer,
@@ -27,60 +28,40 @@ from tf_transformer.models import GPT
 from tf_transformer.models.gpt import PRESETS as GPT_PRESETS
 from tf_transformer.models.presets import resolve
 from tf_transformer.serving.export import export_generator
-from tf_transformer.text import SentencePieceTokenizer, load_tokenizer
+from tf_transformer.text import (
+    ByteTokenizer,
+    CharacterTokenizer,
+    SentencePieceTokenizer,
+    load_tokenizer,
+)
 from tf_transformer.training import Perplexity, SampleOutputs
 
-AUTOTUNE = tf.data.AUTOTUNE
 FAMILY = "gpt"
-
-
-def token_stream(texts, tokenizer, separator=None, batch_size=512):
-    """Every text's ids, each followed by `separator` (default the tokenizer's end id), as
-    one int32 numpy array."""
-    separator = tokenizer.end_id if separator is None else separator
-    pieces = []
-    for start in range(0, len(texts), batch_size):
-        ids = tokenizer.tokenize(tf.constant(texts[start : start + batch_size]))
-        sep = tf.fill([ids.nrows(), 1], tf.constant(separator, ids.dtype))
-        pieces.append(tf.concat([ids, sep], axis=1).flat_values.numpy())
-    return np.concatenate(pieces).astype("int32") if pieces else np.zeros([0], "int32")
-
-
-def make_windows(
-    stream,
-    seq_len: int = 128,
-    batch_size: int = 32,
-    shuffle: bool = True,
-    seed: int = None,
-    drop_remainder: bool = True,
-) -> tf.data.Dataset:
-    """`(x, y)` batches: window `i` is `stream[i*seq_len : i*seq_len + seq_len + 1]`,
-    `x` its first `seq_len` tokens and `y` its last `seq_len` (shifted by one). Windows
-    overlap by one token, so every next-token transition of the stream is trained."""
-    stream = tf.constant(stream, tf.int32)
-    count = (int(stream.shape[0]) - 1) // seq_len
-    if count < 1:
-        raise ValueError(f"the token stream ({stream.shape[0]} tokens) is shorter than one window")
-    dataset = tf.data.Dataset.range(count)
-    if shuffle:
-        dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-
-    def window(index):
-        start = tf.cast(index, tf.int32) * seq_len
-        chunk = stream[start : start + seq_len + 1]
-        return tf.reshape(chunk[:-1], [seq_len]), tf.reshape(chunk[1:], [seq_len])
-
-    dataset = dataset.map(window, num_parallel_calls=AUTOTUNE)
-    return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(AUTOTUNE)
 
 
 # The recipe: text source -> tokenizer -> packed windows -> fit -> perplexity -> export ---
 
 
-def gpt_optimizer(learning_rate, weight_decay):
-    """AdamW (beta_2 0.95) that decays the weight matrices only, as GPT-2 and nanoGPT: not
-    biases, LayerNorm scales and offsets, or the token and position embeddings."""
-    optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, beta_2=0.95)
+TOKENIZERS = {
+    "sentencepiece": SentencePieceTokenizer,
+    "char": CharacterTokenizer,
+    "byte": ByteTokenizer,
+}
+# GPT arguments the command line may set over the preset's
+ARCHITECTURE_OPTIONS = (
+    "num_layers",
+    "num_heads",
+    "d_model",
+    "dropout",
+    "activation",
+    "initialization",
+)
+
+
+def gpt_optimizer(learning_rate, weight_decay, beta_2=0.95):
+    """AdamW that decays the weight matrices only, as GPT-2 and nanoGPT: not biases,
+    LayerNorm scales and offsets, or the token and position embeddings."""
+    optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, beta_2=beta_2)
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta", "embeddings"])
     return optimizer
 
@@ -91,14 +72,25 @@ class GPTConfig(RunOptions):
     saved as the run's `config.json`."""
 
     source: str = "pydocs"
+    tokenizer: str = "sentencepiece"  # or "char", "byte"
     preset: str = "gpt_mini"
+    # over the preset's (None: the preset's)
+    num_layers: int = None
+    num_heads: int = None
+    d_model: int = None
+    dropout: float = None
+    activation: str = None  # "gelu" or "gelu_tanh"
+    initialization: str = None  # "keras" or "gpt2"
     epochs: int = 5
     batch_size: int = 16
     seq_len: int = 128
     vocab_size: int = 8000
     learning_rate: float = 1e-3
+    min_learning_rate: float = None  # the cosine's floor (default a tenth of the peak)
     warmup_steps: int = 200
     weight_decay: float = 0.1
+    beta_2: float = 0.95
+    sample_prompts: list = None  # default: the start of the validation text's first lines
     architecture: dict = None  # GPT arguments over the preset's (an imported checkpoint's)
     # sampling defaults of `gpt generate` and of the export's serving_default
     max_new_tokens: int = 64
@@ -107,15 +99,23 @@ class GPTConfig(RunOptions):
     top_p: float = 0.95
 
 
-SAMPLE_PROMPTS = ["Return the", "This module provides"]
+SAMPLE_PROMPTS = ["Return the", "This module provides"]  # pydocs'
 ROOT = "runs/gpt"
 
 
-def train(config: GPTConfig, run_dir: str = None, log=print, overwrite=False, resume=False) -> str:
+def train(
+    config: GPTConfig,
+    run_dir: str = None,
+    log=print,
+    overwrite=False,
+    resume=False,
+    callbacks=(),
+) -> str:
     """Trains a GPT on `config.source` into `run_dir` (default `runs/gpt/<timestamp>`):
     `config.json`, `tokenizer/`, `checkpoints/`, `backup/` (while training), `logs/`,
-    `model.keras`, `history.json` and `metrics.json` (validation loss and perplexity).
-    `overwrite`, `resume` and `config.init_from` as in `translation.train`."""
+    `model.keras`, `history.json` and `metrics.json` (validation loss, perplexity and bits
+    per character). `overwrite`, `resume`, `config.init_from` and `callbacks` (more Keras
+    callbacks) as in `translation.train`."""
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
     config, corpus, start = _read(config)
     run = begin_run(FAMILY, config, run_dir, ROOT, overwrite, resume, log)
@@ -126,9 +126,9 @@ def train(config: GPTConfig, run_dir: str = None, log=print, overwrite=False, re
     if start:
         start.save_tokenizers(run.dir)
     tokenizer = run_tokenizer(
-        SentencePieceTokenizer,
+        TOKENIZERS[config.tokenizer],
         os.path.join(run.dir, "tokenizer"),
-        corpus.texts("train"),
+        lambda: vocabulary_texts(corpus),
         config.vocab_size,
         config.vocab_sample,
     )
@@ -140,25 +140,22 @@ def train(config: GPTConfig, run_dir: str = None, log=print, overwrite=False, re
         model = _model(config, tokenizer, precision["policy"], schedule)
         if start:
             start.init_weights(model, log)
-    log(
-        f"model: GPT preset {config.preset!r}, {model.num_parameters():,} parameters, "
-        f"{model.flops_per_token(config.seq_len) / 1e6:,.1f} MFLOPs per training token"
-    )
+    log(f"model: GPT preset {config.preset!r}{_overrides(config)}, {_size(model, config)}")
     generator = generator_of(model, tokenizer, config)
+    prompts = sample_prompts(config, corpus)
+    sampling = SampleOutputs(
+        lambda prompts: generator.complete_strings(prompts, max_new_tokens=48),
+        prompts,
+        title="sampled continuations",
+        log=log,
+    )
     fit_run(
         model,
         train_windows,
         steps,
         config.epochs,
         run.dir,
-        [
-            Perplexity(),
-            SampleOutputs(
-                lambda prompts: generator.complete_strings(prompts, max_new_tokens=24),
-                SAMPLE_PROMPTS,
-                title="sampled continuations",
-            ),
-        ],
+        [Perplexity(), sampling, *callbacks],
         validation_data=val_windows,
         time_budget=config.time_budget,
         backup_every=config.backup_every,
@@ -167,17 +164,78 @@ def train(config: GPTConfig, run_dir: str = None, log=print, overwrite=False, re
         on_backup=run.commit,
     )
     loss = float(model.evaluate(val_windows, verbose=0, return_dict=True)["loss"])
+    characters = sum(len(text) for text in corpus.texts("validation"))
     metrics = {
-        "validation_loss": loss,
-        "validation_perplexity": float(np.exp(loss)),
-        "validation_tokens": val_tokens,
+        **validation_figures(loss, val_tokens, characters, log),
+        "tokenizer": config.tokenizer,
         "tokenizer_vocab_size": tokenizer.vocab_size,
-        "samples": dict(
-            zip(SAMPLE_PROMPTS, generator.complete_strings(SAMPLE_PROMPTS), strict=True)
-        ),
+        "samples": dict(zip(prompts, generator.complete_strings(prompts), strict=True)),
     }
     write_json(run.dir, "metrics.json", metrics)
     return run.finish()
+
+
+def validation_figures(loss, tokens, characters, log=None) -> dict:
+    """Validation loss per token (mean nats), perplexity, and bits per character: the
+    loss times tokens over characters, over ln 2, which compares across tokenizers."""
+    figures = {
+        "validation_loss": loss,
+        "validation_perplexity": float(np.exp(loss)),
+        "validation_tokens": tokens,
+        "validation_characters": characters,
+        "bits_per_character": loss * tokens / max(characters, 1) / float(np.log(2)),
+    }
+    if log:
+        log(
+            f"validation: {loss:.4f} nats a token, "
+            f"perplexity {figures['validation_perplexity']:.2f}, "
+            f"{figures['bits_per_character']:.4f} bits a character"
+        )
+    return figures
+
+
+def vocabulary_texts(corpus):
+    """The training text a vocabulary is learned from, a line a text (newlines kept): a
+    corpus cut by position is one long document."""
+    return [line for text in corpus.texts("train") for line in text.splitlines(keepends=True)]
+
+
+def sample_prompts(config, corpus):
+    """`config.sample_prompts`, or pydocs' two, or the first three words of the first
+    non-blank lines of the validation text (at most two)."""
+    if config.sample_prompts:
+        return list(config.sample_prompts)
+    if corpus.spec == "pydocs":
+        return SAMPLE_PROMPTS
+    lines = [line for text in corpus.texts("validation") for line in text.splitlines()]
+    prompts = [" ".join(line.split()[:3]) for line in lines if line.strip()][:2]
+    return prompts or SAMPLE_PROMPTS
+
+
+def _size(model, config):
+    parameters = f"{model.num_parameters():,} parameters"
+    return f"{parameters}, {model.flops_per_token(config.seq_len) / 1e6:,.1f} MFLOPs a token"
+
+
+def _overrides(config):
+    chosen = {name: getattr(config, name) for name in ARCHITECTURE_OPTIONS}
+    chosen = {name: value for name, value in chosen.items() if value is not None}
+    return f" ({', '.join(f'{k} {v}' for k, v in chosen.items())})" if chosen else ""
+
+
+def architecture(config) -> dict:
+    """GPT arguments over the preset's: an imported checkpoint's, then the command line's."""
+    chosen = {name: getattr(config, name) for name in ARCHITECTURE_OPTIONS}
+    return {**(config.architecture or {}), **{k: v for k, v in chosen.items() if v is not None}}
+
+
+def _saved_architecture(saved: dict) -> dict:
+    flat = flat_config(saved)
+    chosen = {name: flat.get(name) for name in ARCHITECTURE_OPTIONS}
+    return {
+        **(flat.get("architecture") or {}),
+        **{k: v for k, v in chosen.items() if v is not None},
+    }
 
 
 def _read(config):
@@ -191,14 +249,20 @@ def _read(config):
             config,
             preset=start.config["preset"],
             vocab_size=start.config["vocab_size"],
-            architecture=start.config.get("architecture"),
+            tokenizer=start.config.get("tokenizer", "sentencepiece"),
+            architecture=_saved_architecture(start.config),
+            **{name: None for name in ARCHITECTURE_OPTIONS},
         )
-    preset_length = resolve(GPT_PRESETS, config.preset, config.architecture or {}, "GPT")[
-        "max_length"
-    ]
-    if config.seq_len > preset_length:
+    if config.tokenizer not in TOKENIZERS:
+        raise InputError(f"--tokenizer {config.tokenizer!r}; use {', '.join(TOKENIZERS)}")
+    size = resolve(GPT_PRESETS, config.preset, architecture(config), "GPT")
+    if size["d_model"] % size["num_heads"]:
         raise InputError(
-            f"--seq-len {config.seq_len} exceeds {config.preset}'s context {preset_length}"
+            f"the width {size['d_model']} is not a multiple of the heads {size['num_heads']}"
+        )
+    if config.seq_len > size["max_length"]:
+        raise InputError(
+            f"--seq-len {config.seq_len} exceeds {config.preset}'s context {size['max_length']}"
         )
     return config, load_corpus(config.source, seed=config.seed), start
 
@@ -222,32 +286,34 @@ def _windows(config, corpus, tokenizer, log):
 
 
 def _schedule(config, steps):
-    """Linear warm-up to `learning_rate`, then cosine decay to a tenth of it at the run's
-    end, as `config.json` records it."""
+    """Linear warm-up to `learning_rate`, then cosine decay to `min_learning_rate` (a
+    tenth of the peak by default) at the run's end, as `config.json` records it."""
     total = max(steps * config.epochs, config.warmup_steps + 1)
+    final = config.min_learning_rate
     return {
         "warmup_steps": config.warmup_steps,
         "peak_learning_rate": config.learning_rate,
         "total_steps": total,
-        "final_learning_rate": config.learning_rate * 0.1,
+        "final_learning_rate": config.learning_rate * 0.1 if final is None else final,
     }
 
 
 def _model(config, tokenizer, policy, schedule):
     model = GPT.from_preset(
         config.preset,
-        **{"vocab_size": tokenizer.vocab_size, **(config.architecture or {})},
+        **{"vocab_size": tokenizer.vocab_size, **architecture(config)},
         dtype=policy,
     )
+    peak = schedule["peak_learning_rate"]
     learning_rate = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=0.0,
         decay_steps=schedule["total_steps"] - schedule["warmup_steps"],
-        alpha=0.1,
-        warmup_target=schedule["peak_learning_rate"],
+        alpha=schedule["final_learning_rate"] / peak,
+        warmup_target=peak,
         warmup_steps=schedule["warmup_steps"],
     )
     model.compile(
-        optimizer=gpt_optimizer(learning_rate, config.weight_decay),
+        optimizer=gpt_optimizer(learning_rate, config.weight_decay, config.beta_2),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=config.jit_compile,

@@ -8,7 +8,7 @@ import os
 import keras
 import numpy as np
 
-from pipelines.corpora import load_corpus
+from pipelines.corpora import load_corpus, stable_subset
 from pipelines.masked_lm import (
     FAMILY,
     FILL_MASK_EXAMPLE,
@@ -16,10 +16,9 @@ from pipelines.masked_lm import (
     bert_optimizer,
     bert_schedule,
     check_length,
-    make_classification_batches,
-    make_tagging_batches,
     read_run_config,
 )
+from pipelines.masked_lm_batches import make_classification_batches, make_tagging_batches
 from pipelines.runs import (
     RunOptions,
     begin_run,
@@ -62,7 +61,7 @@ class FinetuneConfig(RunOptions):
     learning_rate: float = 3e-4
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
-    train_limit: int = None  # fine-tune on the first N training examples only
+    train_limit: int = None  # fine-tune on N training examples (a stable subset) only
     compare_scratch: bool = True
 
 
@@ -131,7 +130,7 @@ def finetune(
                 encoder.copy_weights_from(_encoder_of(origin.model))
             model = _task_model(config.task, encoder, labels)
             predictor = _fit_task(model, tokenizer, corpus, config, directory, start, run.commit)
-        metrics[name] = _evaluate_task(predictor, corpus, "test", directory, log)
+        metrics[name] = _evaluate_splits(predictor, corpus, directory, log)
     metrics = dict(sorted(metrics.items(), key=lambda item: item[0] == "scratch"))
     write_json(run.dir, "metrics.json", metrics)
     return run.finish()
@@ -160,8 +159,13 @@ def _read(config):
             f"{config.source}: a {corpus.kind} corpus; --task {config.task} needs a "
             f"{TASKS[config.task]} corpus"
         )
-    if not corpus.test:
-        raise InputError(f"{config.source}: no test split to report on")
+    if not corpus.validation:
+        raise InputError(f"{config.source}: no validation examples to report on")
+    if config.train_limit:
+        key = (lambda ex: " ".join(ex[0])) if config.task == "tag" else (lambda ex: ex[0])
+        corpus = dataclasses.replace(
+            corpus, train=stable_subset(corpus.train, config.train_limit, key)
+        )
     return config, corpus, start, pretrained
 
 
@@ -199,7 +203,7 @@ def _continuing(config, saved):
 
 def _fit_task(model, tokenizer, corpus, config, run_dir, start=None, on_backup=None):
     make = make_classification_batches if config.task == "classify" else make_tagging_batches
-    examples = corpus.dataset("train", limit=config.train_limit)
+    examples = corpus.dataset("train")
 
     def train():  # built anew for every fit: see `pipelines.runs.fit_run`
         data = make(examples, tokenizer, config.seq_len, config.batch_size, 10000, config.seed)
@@ -250,6 +254,15 @@ def _in_batches(predictor, texts, batch_size=256):
     return [predictor.predict(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
 
 
+def _evaluate_splits(predictor, corpus, run_dir, log=print):
+    """The test split's report (the validation split's without a test split), with the
+    validation split's under "validation"; each names its split."""
+    validation = _evaluate_task(predictor, corpus, "validation", run_dir, log)
+    if not corpus.test:
+        return validation
+    return {**_evaluate_task(predictor, corpus, "test", run_dir, log), "validation": validation}
+
+
 def _evaluate_task(predictor, corpus, split, run_dir, log=print):
     examples = corpus.split(split)
     if isinstance(predictor, bert_serving.TextClassifier):
@@ -258,36 +271,46 @@ def _evaluate_task(predictor, corpus, split, run_dir, log=print):
             label for out in _in_batches(predictor, texts) for label in strings(out["label"])
         ]
         truth = [label for _, label in examples]
-        return classification_report(truth, predicted, corpus.labels, run_dir, log)
+        return classification_report(truth, predicted, corpus.labels, run_dir, log, split)
     texts = [" ".join(tokens) for tokens, _ in examples]
     predicted = []
     for out in _in_batches(predictor, texts):
         predicted.extend([tag for tag in row if tag] for row in strings(out["tags"]))
     truth = [list(tags) for _, tags in examples]
-    return tagging_report(truth, predicted, corpus.labels, log)
+    return {**tagging_report(truth, predicted, corpus.labels, log, split=split), "split": split}
 
 
-def classification_report(truth, predicted, labels, run_dir=None, log=print):
-    """Accuracy and the confusion matrix (rows true, columns predicted) of label strings;
-    with `run_dir`, the matrix is also drawn into `confusion_matrix.png` there."""
+def classification_report(truth, predicted, labels, run_dir=None, log=print, split="test"):
+    """Accuracy, macro-F1 (the mean over labels of each label's F1) and the confusion
+    matrix (rows true, columns predicted) of label strings; with `run_dir`, the matrix is
+    also drawn there (`confusion_matrix.png`, `confusion_matrix_validation.png` for the
+    validation split)."""
     index = {label: i for i, label in enumerate(labels)}
     matrix = np.zeros([len(labels), len(labels)], dtype=int)
     for true, guess in zip(truth, predicted, strict=True):
         matrix[index[true], index[guess]] += 1
     accuracy = float(np.trace(matrix) / max(matrix.sum(), 1))
-    report = {"examples": len(truth), "accuracy": accuracy, "labels": list(labels)}
-    report["confusion_matrix"] = matrix.tolist()
+    hits, guessed, actual = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)
+    f1 = np.where(guessed + actual > 0, 2 * hits / np.maximum(guessed + actual, 1), 0.0)
+    macro = float(f1[actual > 0].mean()) if (actual > 0).any() else 0.0
+    report = {"split": split, "examples": len(truth), "accuracy": accuracy, "macro_f1": macro}
+    report.update(labels=list(labels), confusion_matrix=matrix.tolist())
     if run_dir:
         from tf_transformer.plotting import plot_confusion_matrix
 
-        path = os.path.join(run_dir, "confusion_matrix.png")
-        plot_confusion_matrix(matrix, labels, path, title=f"accuracy {100 * accuracy:.1f}%")
+        name = "confusion_matrix.png" if split == "test" else f"confusion_matrix_{split}.png"
+        path = os.path.join(run_dir, name)
+        title = f"{split}: accuracy {100 * accuracy:.1f}%, macro-F1 {100 * macro:.1f}"
+        plot_confusion_matrix(matrix, labels, path, title=title)
         report["confusion_matrix_png"] = path
-    log(f"test accuracy {100 * accuracy:.1f}% on {len(truth):,} texts")
+    log(
+        f"{split} accuracy {100 * accuracy:.1f}%, macro-F1 {100 * macro:.1f} "
+        f"on {len(truth):,} texts"
+    )
     return report
 
 
-def tagging_report(truth, predicted, labels, log=print, outside="O"):
+def tagging_report(truth, predicted, labels, log=print, outside="O", split="test"):
     """Word-level precision, recall and F1 per tag, and the macro F1 over the tags other
     than `outside` (the usual score for tagging: "no tag" is not averaged in)."""
     counts = {label: [0, 0, 0] for label in labels}  # true positive, predicted, true
@@ -307,7 +330,7 @@ def tagging_report(truth, predicted, labels, log=print, outside="O"):
         per_label[label] = {"precision": precision, "recall": recall, "f1": f1, "support": actual}
     scored = [label for label in labels if label != outside and counts[label][2]]
     macro = float(np.mean([per_label[label]["f1"] for label in scored])) if scored else 0.0
-    log(f"test macro F1 {100 * macro:.1f} over {len(scored)} tags ({len(truth):,} texts)")
+    log(f"{split} macro F1 {100 * macro:.1f} over {len(scored)} tags ({len(truth):,} texts)")
     return {"examples": len(truth), "macro_f1": macro, "per_label": per_label}
 
 

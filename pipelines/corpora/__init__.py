@@ -4,6 +4,7 @@
     sources      load_corpus(spec): every spec form
     corpus       Corpus: a corpus read whole
     local_files  tsv:/csv:/text:/lines: files, read whole
+    labelled     tsv:/csv: files with a header row naming the text and label columns
     streaming    tsv:/lines: files streamed through tf.data
     files        reading lines and rows of a user's files (shared by the two above)
     splits       split names and hashes, CorpusError, the vocabulary sample
@@ -12,7 +13,14 @@
 
 from pipelines.corpora.corpus import Corpus
 from pipelines.corpora.sources import load_corpus
-from pipelines.corpora.splits import SPLITS, CorpusError, split_of, summary_line, vocab_sample
+from pipelines.corpora.splits import (
+    SPLITS,
+    CorpusError,
+    split_of,
+    stable_subset,
+    summary_line,
+    vocab_sample,
+)
 
 __all__ = [
     "SPLITS",
@@ -20,6 +28,7 @@ __all__ = [
     "CorpusError",
     "load_corpus",
     "split_of",
+    "stable_subset",
     "summary_line",
     "vocab_sample",
 ]

@@ -9,9 +9,13 @@ one file split by hash or one file (or file pair) per split.
     lines:en-fr:data                                a directory: data/train.{en,fr},
                                                     data/{val,valid,validation,dev}.{en,fr},
                                                     data/test*.{en,fr}
+    text:input.txt,validation=0.1,test=0,by=position   the text as it is, cut by position:
+                                                    the first 90% trains, the last 10%
+                                                    validates (char-rnn's, nanoGPT's split)
 
 A split left out of a per-split spec is carved out of train by hash (5%, or the fraction
-given). Every bad input stops with one line naming the file (and line).
+given). Labelled files with a header row (`label=`, `text=`, `tags=`): see
+`pipelines.corpora.labelled`. Every bad input stops with one line naming the file (and line).
 """
 
 import glob
@@ -31,6 +35,7 @@ from pipelines.corpora.files import (
     read_rows,
     tsv_row,
 )
+from pipelines.corpora.labelled import COLUMN_OPTIONS, has_label_header, read_labelled
 from pipelines.corpora.splits import SPLITS, CorpusError, split_ids
 
 VALIDATION_STEMS = ("validation", "valid", "val", "dev")
@@ -55,19 +60,86 @@ def assemble(spec, kind, files, fractions, read, key, labels=None):
         splits.setdefault(name, carved[name])
     if not splits["train"]:
         raise CorpusError(f"{spec}: empty corpus (no training examples)")
-    if labels is not None:
-        labels = sorted({label for examples in splits.values() for _, label in examples})
+    if labels is not None:  # the labels (the tags, for tagging) the files use
+        found = set()
+        for examples in splits.values():
+            for _, label in examples:
+                found.update(label if kind == "tagging" else [label])
+        labels = sorted(found)
     return Corpus(spec, kind, labels=tuple(labels or ()), skipped=skipped, **splits)
+
+
+def split_by_position(spec, files, fractions):
+    """The text of the files (in name order, each file whole, newlines kept) cut by position
+    into train, validation and test: one document a split."""
+    if set(files) != {"all"}:
+        raise CorpusError(f"{spec}: by=position cuts one file (or glob); give no per-split files")
+    text = "".join(whole_text(path) for path in glob_paths(files["all"]))
+    if not text.strip():
+        raise CorpusError(f"{files['all']}: empty corpus (no text)")
+    validation = fractions.get("validation", DEFAULT_FRACTION)
+    test = fractions.get("test", DEFAULT_FRACTION)
+    train_end = round(len(text) * (1 - validation - test))
+    validation_end = round(len(text) * (1 - test))
+    splits = [text[:train_end], text[train_end:validation_end], text[validation_end:]]
+    splits = {name: [part] if part else [] for name, part in zip(SPLITS, splits, strict=True)}
+    if not splits["train"]:
+        raise CorpusError(f"{spec}: empty corpus (no training text)")
+    return Corpus(spec, "text", **splits)
+
+
+def whole_text(path):
+    """A file's UTF-8 text as it is; bytes that do not decode are an error naming file and
+    line."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise CorpusError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise CorpusError(f"{path}:{line}: invalid UTF-8 (not a text file?)") from None
+
+
+def glob_paths(pattern):
+    paths = sorted(p for p in glob.glob(os.path.expanduser(pattern)) if os.path.isfile(p))
+    if not paths:
+        raise CorpusError(f"{pattern}: no such file")
+    return paths
+
+
+def spec_options(spec, kind_name, argument):
+    """`argument` without its option items, `by=hash|position` (default hash) and the
+    column names (`text=`, `label=`, `tags=`, for labelled files with a header row)."""
+    items, by, names = [], "hash", {}
+    for item in argument.split(","):
+        name, sep, value = item.partition("=")
+        if sep and name == "by":
+            if value not in ("hash", "position"):
+                raise CorpusError(f"{spec}: by={value!r}; use by=hash or by=position")
+            by = value
+        elif sep and name in COLUMN_OPTIONS:
+            if not value:
+                raise CorpusError(f"{spec}: no column name after {name}=")
+            names[name] = value
+        else:
+            items.append(item)
+    if by == "position" and kind_name != "text":
+        raise CorpusError(f"{spec}: by=position is for text: files")
+    if names and kind_name not in ("tsv", "csv"):
+        raise CorpusError(f"{spec}: {', '.join(names)}= name columns of tsv: or csv: files")
+    if "tags" in names and "label" in names:
+        raise CorpusError(f"{spec}: label= (classification) or tags= (tagging), not both")
+    return ",".join(items), by, names
 
 
 def read_text(pattern, skip_bad_rows):
     """Paragraphs (blocks separated by blank lines) of every file matching `pattern`."""
-    paths = sorted(p for p in glob.glob(os.path.expanduser(pattern)) if os.path.isfile(p))
-    if not paths:
-        raise CorpusError(f"{pattern}: no such file")
     bad = BadRows(skip_bad_rows)
     documents = []
-    for path in paths:
+    for path in glob_paths(pattern):
         paragraph = []
         for _, line in lines(path, bad):
             if line.strip():
@@ -167,7 +239,17 @@ def load_local(spec, kind_name, argument, skip_bad_rows, stream=True):
             lambda stem: read_aligned(stem, languages, skip_bad_rows),
             key=lambda pair: pair[0],
         )
+    argument, by, names = spec_options(spec, kind_name, argument)
     files, fractions = parse_spec(spec, argument)
+    if by == "position":
+        return split_by_position(spec, files, fractions)
+    first = files.get("all") or files["train"]
+    if names or (kind_name == "csv" and has_label_header(first)):
+        delimiter = "\t" if kind_name == "tsv" else ","
+        read = lambda path: read_labelled(path, names, delimiter, skip_bad_rows)  # noqa: E731
+        kind = "tagging" if "tags" in names else "classification"
+        key = (lambda ex: " ".join(ex[0])) if kind == "tagging" else (lambda ex: ex[0])
+        return assemble(spec, kind, files, fractions, read, key=key, labels=True)
     if kind_name == "tsv" and stream:
         skipped = sum(streaming.check_rows(path, skip_bad_rows, tsv_row) for path in files.values())
         return streaming.StreamedCorpus(spec, files, fractions, streaming.tsv_dataset, skipped)

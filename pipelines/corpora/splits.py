@@ -29,6 +29,20 @@ def split_of(key: str, validation: float = 0.05, test: float = 0.05) -> str:
 HASH_BUCKETS = 1_000_000
 
 
+def stable_subset(examples: list, count: int, key) -> list:
+    """`count` of `examples` chosen by a hash of `key(example)` (in their order): the same
+    ones every run, and a smaller subset lies inside a larger one."""
+    if count is None or count >= len(examples):
+        return list(examples)
+
+    def rank(index):
+        text = key(examples[index]).encode("utf-8")
+        return hashlib.sha1(text).digest(), index
+
+    chosen = sorted(sorted(range(len(examples)), key=rank)[:count])
+    return [examples[i] for i in chosen]
+
+
 def split_ids(keys, validation: float = 0.05, test: float = 0.05):
     """The split of each key (0 train, 1 validation, 2 test, the order of `SPLITS`) from
     its FarmHash fingerprint, computed in the graph: the split of a user's file is the same

@@ -21,6 +21,10 @@ def test_gpt2_small_has_exactly_124_439_808_parameters():
         12,
         1024,
     )
+    # GPT-2's training choices are the preset's defaults (the tiny presets keep Keras')
+    assert (model.activation, model.initialization) == ("gelu_tanh", "gpt2")
+    tiny = GPT.from_preset("gpt_tiny", vocab_size=10)
+    assert (tiny.activation, tiny.initialization) == ("gelu", "keras")
 
 
 def test_flops_per_token_is_6n_plus_the_attention_term():

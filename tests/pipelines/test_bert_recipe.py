@@ -87,7 +87,11 @@ def test_classifier_reports_both_starts_and_a_confusion_matrix(classifier_run):
         assert matrix.shape == (12, 12) and matrix.sum() == report["examples"] > 1000
         assert report["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
         assert report["accuracy"] > 0.3  # 12 languages: chance is 0.08
+        assert report["split"] == "test" and report["validation"]["split"] == "validation"
+        validation = np.array(report["validation"]["confusion_matrix"])
+        assert validation.sum() == report["validation"]["examples"] > 1000
     assert os.path.getsize(os.path.join(classifier_run, "confusion_matrix.png")) > 10_000
+    assert os.path.isfile(os.path.join(classifier_run, "confusion_matrix_validation.png"))
     assert os.path.isfile(os.path.join(classifier_run, "scratch", "model.keras"))
     config = read(classifier_run, "config.json")
     assert config["seq_len"] == 64 and config["preset"] == "bert_tiny"  # from the pretraining
@@ -115,6 +119,30 @@ def test_tagging_report_counts_words():
     assert report["per_label"]["MONTH"]["f1"] == 0.0
     assert report["per_label"]["O"]["recall"] == 0.5
     assert report["macro_f1"] == pytest.approx((2 / 3 + 0 + 1) / 3)
+
+
+def test_classification_report_has_accuracy_and_macro_f1():
+    truth = ["pos", "pos", "pos", "neg", "neg", "mixed"]
+    predicted = ["pos", "pos", "neg", "neg", "pos", "pos"]
+    report = finetuning.classification_report(
+        truth, predicted, ["mixed", "neg", "pos"], log=lambda line: None, split="validation"
+    )
+    assert report["accuracy"] == pytest.approx(3 / 6)
+    # F1: pos 2*2/(4+3), neg 2*1/(2+2), mixed 0 (never predicted)
+    assert report["macro_f1"] == pytest.approx((4 / 7 + 1 / 2 + 0) / 3)
+    assert report["split"] == "validation"
+    assert report["confusion_matrix"] == [[0, 0, 1], [0, 1, 1], [0, 1, 2]]
+
+
+def test_train_limit_is_a_stable_subset_inside_larger_ones():
+    def train_of(limit):
+        config = finetuning.FinetuneConfig(task="classify", train_limit=limit, seq_len=32)
+        return finetuning._read(config)[1].train
+
+    whole, small, large = train_of(None), train_of(40), train_of(400)
+    assert len(small) == 40 and len(large) == 400
+    assert small == train_of(40) and set(small) <= set(large) <= set(whole)
+    assert small != whole[:40]  # not the file's first rows: a hash picks them
 
 
 def test_fill_mask_answers_edge_cases_in_process(pretrained):
@@ -189,7 +217,39 @@ def test_cli_errors_exit_2_without_a_traceback(tmp_path, capsys):
     assert cli.main(["bert", "finetune", "--task", "tag", "--from", str(tmp_path / "none")]) == 2
     assert "none: no such run directory" in capsys.readouterr().err
     assert cli.main(["bert", "pretrain", "--seq-len", "0"]) == 2
-    assert not os.listdir(tmp_path)
+    assert "--seq-len must be at least 1" in capsys.readouterr().err
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("label\tsentence\n1\tgood\n\tno label here\n")
+    source = f"tsv:{bad},label=label"
+    run = str(tmp_path / "run")
+    assert (
+        cli.main(["bert", "finetune", "--task", "classify", "--source", source, "--run-dir", run])
+        == 2
+    )
+    assert capsys.readouterr().err.strip() == f"tf-transformer: error: {bad}:3: empty label"
+    assert os.listdir(tmp_path) == ["bad.tsv"]
+
+
+def test_finetune_on_labelled_files_with_a_header_and_a_train_limit(pretrained, tmp_path, capsys):
+    rows = [("a fine , moving film", "1"), ("dull and flat", "0"), ("a joy", "1"), ("bad", "0")]
+    train = tmp_path / "train.tsv"
+    train.write_text(
+        "label\tsentence\n" + "".join(f"{label}\t{t} {i}\n" for i in range(50) for t, label in rows)
+    )
+    dev = tmp_path / "dev.tsv"
+    dev.write_text("label\tcontent\n" + "".join(f"{label}\t{t}\n" for t, label in rows))
+    source = f"tsv:train={train},validation={dev},test=0,label=label"
+    run_dir = str(tmp_path / "run")
+    args = ["bert", "finetune", "--task", "classify", "--source", source, "--from", pretrained]
+    args += ["--run-dir", run_dir, "--train-limit", "30", "--epochs", "1", "--no-compare"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "validation accuracy from pretrained encoder" in out and "macro-F1" in out
+    report = read(run_dir, "metrics.json")["pretrained"]
+    assert report["split"] == "validation" and report["examples"] == 4
+    assert report["labels"] == ["0", "1"] and "validation" not in report
+    assert os.path.isfile(os.path.join(run_dir, "confusion_matrix_validation.png"))
+    assert read(run_dir, "config.json")["train_limit"] == 30
 
 
 def test_export_command_checks_and_prints_how_to_serve(classifier_run, tmp_path, capsys):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines import causal_lm
+from pipelines import causal_lm, causal_lm_batches
 from tf_transformer.text import END_ID
 
 
@@ -14,7 +14,7 @@ class _IdsTokenizer:
 
 
 def test_token_stream_separates_documents():
-    stream = causal_lm.token_stream(["5 6 7", "8", "9 10"], _IdsTokenizer())
+    stream = causal_lm_batches.token_stream(["5 6 7", "8", "9 10"], _IdsTokenizer())
     np.testing.assert_array_equal(stream, [5, 6, 7, END_ID, 8, END_ID, 9, 10, END_ID])
 
 
@@ -22,7 +22,7 @@ def test_token_stream_separates_documents():
 def test_windows_are_contiguous_slices_shifted_by_one(shuffle):
     stream = np.arange(1000, dtype="int32")
     seq_len = 16
-    windows = causal_lm.make_windows(stream, seq_len=seq_len, batch_size=4, shuffle=shuffle)
+    windows = causal_lm_batches.make_windows(stream, seq_len=seq_len, batch_size=4, shuffle=shuffle)
     assert windows.element_spec == (
         tf.TensorSpec([4, seq_len], tf.int32),
         tf.TensorSpec([4, seq_len], tf.int32),
@@ -42,7 +42,7 @@ def test_windows_are_contiguous_slices_shifted_by_one(shuffle):
 
 def test_stream_shorter_than_a_window_is_refused():
     with pytest.raises(ValueError, match="shorter than one window"):
-        causal_lm.make_windows(np.arange(5, dtype="int32"), seq_len=8)
+        causal_lm_batches.make_windows(np.arange(5, dtype="int32"), seq_len=8)
 
 
 def test_gpt_optimizer_decays_the_weight_matrices_only():

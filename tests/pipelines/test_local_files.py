@@ -152,3 +152,100 @@ def test_streamed_bad_rows_are_skipped_in_the_graph_too(tmp_path, capsys):
     assert corpus.skipped == 2 and "skipped 2 bad rows" in capsys.readouterr().err
     assert corpus.train == [("one", "un"), ("three", "trois")]
     assert corpus.train == load_corpus(spec, skip_bad_rows=True, stream=False).train
+
+
+# Text cut by position (char-rnn's split) and labelled files with a header row ----------
+
+
+def test_text_cut_by_position_keeps_the_text_as_it_is(tmp_path):
+    text = "First Citizen:\nBefore we proceed,\n\n  hear me speak.\n" * 40 + "The end\n"
+    path = write(tmp_path / "input.txt", text)
+    corpus = load_corpus(f"text:{path},validation=0.1,test=0,by=position")
+    cut = round(len(text) * 0.9)
+    assert corpus.train == [text[:cut]] and corpus.validation == [text[cut:]]
+    assert corpus.test == [] and corpus.kind == "text"
+    default = load_corpus(f"text:{path},by=position")  # 5% and 5%, at the end
+    assert "".join(default.train + default.validation + default.test) == text
+    assert len(default.test[0]) == len(text) - round(len(text) * 0.95)
+
+
+SST = "label\tsentence\n0\thide new secretions\n1\ta gorgeous , witty film\n0\tdull\n"
+DEV = "label\tcontent\n1\tit 's a charming journey .\n0\tone long string of cliches .\n"
+
+
+def test_labelled_files_name_their_columns_in_a_header(tmp_path):
+    train, dev = write(tmp_path / "train.tsv", SST), write(tmp_path / "dev.tsv", DEV)
+    corpus = load_corpus(f"tsv:train={train},validation={dev},test=0,label=label")
+    assert corpus.kind == "classification" and corpus.labels == ("0", "1")
+    assert corpus.train == [
+        ("hide new secretions", "0"),
+        ("a gorgeous , witty film", "1"),
+        ("dull", "0"),
+    ]  # the text column: the other of two (`sentence` here, `content` in dev)
+    assert corpus.validation[0] == ("it 's a charming journey .", "1")
+    reordered = write(tmp_path / "r.csv", 'id,review,stars\n7,"good, really",five stars\n')
+    named = load_corpus(f"csv:train={reordered},validation=0,test=0,text=review,label=stars")
+    assert named.train == [("good, really", "five stars")]
+    auto = write(tmp_path / "a.csv", "Label,Text\npos,fine\nneg,bad\n")  # a `label` header
+    assert sorted(load_corpus(f"csv:train={auto},validation=0,test=0").train) == [
+        ("bad", "neg"),
+        ("fine", "pos"),
+    ]
+    tags = write(tmp_path / "t.tsv", "tokens\ttags\nMonday is 5\tWEEKDAY O NUMBER\n")
+    tagging = load_corpus(f"tsv:train={tags},validation=0,test=0,text=tokens,tags=tags")
+    assert tagging.kind == "tagging" and tagging.labels == ("NUMBER", "O", "WEEKDAY")
+    assert tagging.train == [(("Monday", "is", "5"), ("WEEKDAY", "O", "NUMBER"))]
+
+
+@pytest.mark.parametrize(
+    "content, options, message",
+    [
+        ("0\thide new secretions\n", "label=label", r"x:1: no 'label' column in the header"),
+        (SST, "label=label,text=review", r"x:1: no 'review' column in the header"),
+        (SST, "label=stars", r"x:1: no 'stars' column"),
+        ("label\ttext\n0\tfine\n\tno label\n", "label=label", r"x:3: empty label"),
+        ("label\ttext\n0\tfine\n1\n", "label=label", r"x:3: expected 2 columns as the header"),
+        ("a\tb\tlabel\n1\t2\t3\n", "label=label", r"x:1: name the text column, text=COLUMN"),
+        ("label\ttext\n", "label=label", r"x: empty corpus \(no labelled rows\)"),
+        ("", "label=label", r"x: empty corpus"),
+        (b"label\ttext\n0\t\x89PNG\x00\xff\n", "label=label", r"x:2: invalid UTF-8"),
+        ("t\tg\na b\tO\n", "text=t,tags=g", r"x:2: 2 tokens but 1 tags"),
+        ("label\ttext\n0\tfine\n", "label=label,tags=t", "not both"),
+        ("label\ttext\n0\tfine\n", "by=chance", "use by=hash or by=position"),
+    ],
+)
+def test_bad_labelled_files_are_one_line_errors_naming_file_and_line(
+    tmp_path, content, options, message
+):
+    path = write(tmp_path / "x", content)
+    with pytest.raises(CorpusError, match=message) as error:
+        load_corpus(f"tsv:{path},{options}")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "content, spec, message",
+    [
+        ("", "text:{p},by=position", "empty corpus"),
+        (b"ok\n\x89PNG\r\n\x00\xff", "text:{p},by=position", r"x:2: invalid UTF-8"),
+        ("a\tb\n", "tsv:{p},by=position", "by=position is for text: files"),
+        ("abc", "text:train={p},validation={p},by=position", "cuts one file"),
+    ],
+)
+def test_bad_text_files_cut_by_position_are_one_line_errors(tmp_path, content, spec, message):
+    path = write(tmp_path / "x", content)
+    with pytest.raises(CorpusError, match=message):
+        load_corpus(spec.format(p=path))
+
+
+def test_a_stable_subset_is_the_same_every_time_and_nested():
+    from pipelines.corpora import stable_subset
+
+    examples = [(f"text {i}", str(i % 2)) for i in range(1000)]
+    small = stable_subset(examples, 50, key=lambda ex: ex[0])
+    assert small == stable_subset(list(examples), 50, key=lambda ex: ex[0])
+    assert len(small) == 50 and small != examples[:50]
+    large = stable_subset(examples, 200, key=lambda ex: ex[0])
+    assert set(small) <= set(large)
+    assert large == sorted(large, key=examples.index)  # in the corpus' order
+    assert stable_subset(examples, 5000, key=lambda ex: ex[0]) == examples

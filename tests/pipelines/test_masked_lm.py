@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines import masked_lm
+from pipelines import masked_lm_batches
 from tf_transformer.text import END_ID, MASK_ID, PAD_ID, START_ID
 
 VOCAB, SEQ = 1000, 64
@@ -19,11 +19,13 @@ def sample_ids(rows=400, seed=0):
 
 def test_masking_rates_and_positions():
     ids = sample_ids()
-    masked, positions, labels = masked_lm.mask_tokens(ids, VOCAB, SEQ)
+    masked, positions, labels = masked_lm_batches.mask_tokens(ids, VOCAB, SEQ)
     masked = masked.to_tensor(shape=[None, SEQ]).numpy()
     positions, labels = positions.numpy(), labels.numpy()
     original = ids.to_tensor(shape=[None, SEQ]).numpy()
-    assert positions.shape == labels.shape == (len(original), masked_lm.max_predictions(SEQ))
+    assert (
+        positions.shape == labels.shape == (len(original), masked_lm_batches.max_predictions(SEQ))
+    )
     maskable = original >= 5
     assert maskable.sum() > 10_000
 
@@ -56,7 +58,7 @@ def test_a_checkpoints_special_ids_are_never_selected_and_its_mask_id_is_used():
     rows = [[101] + list(rng.integers(0, 300, size=40)) + [100, 102] for _ in range(200)]
     ids = tf.ragged.constant(rows, dtype=tf.int32)
     special = [0, 100, 101, 102, 103]
-    masked, positions, labels = masked_lm.mask_tokens(
+    masked, positions, labels = masked_lm_batches.mask_tokens(
         ids, 300, SEQ, seed=[1, 2], mask_id=103, special_ids=special
     )
     masked, original = masked.to_tensor(-1).numpy(), ids.to_tensor(-1).numpy()
@@ -84,10 +86,10 @@ class _IdsTokenizer:
 
 def test_mlm_batches_frame_truncate_and_pad_per_batch():
     texts = tf.data.Dataset.from_tensor_slices([" ".join(["7"] * n) for n in range(1, 200)])
-    batches = masked_lm.make_mlm_batches(
+    batches = masked_lm_batches.make_mlm_batches(
         texts, _IdsTokenizer(), seq_len=SEQ, batch_size=16, shuffle=0
     )
-    width = masked_lm.max_predictions(SEQ)
+    width = masked_lm_batches.max_predictions(SEQ)
     assert batches.element_spec == (
         {
             "token_ids": tf.TensorSpec([None, None], tf.int32),
@@ -107,9 +109,9 @@ def test_mlm_batches_frame_truncate_and_pad_per_batch():
 
 def test_seeded_masking_keeps_the_rates_and_follows_the_seed():
     ids = sample_ids()
-    masked, positions, labels = masked_lm.mask_tokens(ids, VOCAB, SEQ, seed=(1, 2))
-    again = masked_lm.mask_tokens(ids, VOCAB, SEQ, seed=(1, 2))
-    other = masked_lm.mask_tokens(ids, VOCAB, SEQ, seed=(1, 3))
+    masked, positions, labels = masked_lm_batches.mask_tokens(ids, VOCAB, SEQ, seed=(1, 2))
+    again = masked_lm_batches.mask_tokens(ids, VOCAB, SEQ, seed=(1, 2))
+    other = masked_lm_batches.mask_tokens(ids, VOCAB, SEQ, seed=(1, 3))
     np.testing.assert_array_equal(masked.to_tensor().numpy(), again[0].to_tensor().numpy())
     np.testing.assert_array_equal(positions.numpy(), again[1].numpy())
     np.testing.assert_array_equal(labels.numpy(), again[2].numpy())
@@ -135,7 +137,7 @@ def test_mlm_batches_mask_anew_every_pass_and_reproducibly_from_the_seed():
     )
 
     def two_passes(seed):
-        batches = masked_lm.make_mlm_batches(
+        batches = masked_lm_batches.make_mlm_batches(
             texts, _IdsTokenizer(), seq_len=SEQ, batch_size=16, shuffle=48, seed=seed
         )
         return [labels.numpy() for _, labels in batches.repeat(2)]
@@ -144,3 +146,22 @@ def test_mlm_batches_mask_anew_every_pass_and_reproducibly_from_the_seed():
     assert all(np.array_equal(a, b) for a, b in zip(first, two_passes(5), strict=True))
     assert not all(np.array_equal(a, b) for a, b in zip(first, two_passes(6), strict=True))
     assert not any(np.array_equal(a, b) for a, b in zip(first[:3], first[3:], strict=True))
+
+
+def test_shuffled_batches_hold_texts_of_similar_length_each_once():
+    rng = np.random.default_rng(0)
+    texts = [" ".join(["w"] * int(n)) for n in rng.integers(1, 60, size=1000)]
+    data = tf.data.Dataset.from_tensor_slices((texts, np.arange(1000)))
+    batched = masked_lm_batches.similar_lengths(data.shuffle(1000, seed=1), 16, seed=1)
+    assert int(batched.cardinality()) == 63 == int(data.batch(16).cardinality())
+    batches = list(batched.as_numpy_iterator())
+    assert len(batches) == 63
+    assert sorted(i for _, ids in batches for i in ids) == list(range(1000))
+    lengths = [np.array([len(t) for t in texts]) for texts, _ in batches]
+    padded = sum(len(row) * row.max() for row in lengths)
+    assert padded < 1.15 * sum(row.sum() for row in lengths)  # random batches: about 1.8x
+    again = list(masked_lm_batches.similar_lengths(data.shuffle(1000, seed=1), 16, seed=1))
+    assert [list(ids) for _, ids in again] == [list(ids) for _, ids in batches]
+    # strings alone, as the masked-LM batches give them
+    alone = masked_lm_batches.similar_lengths(tf.data.Dataset.from_tensor_slices(texts), 16, seed=1)
+    assert sum(len(batch) for batch in alone.as_numpy_iterator()) == 1000

@@ -136,3 +136,54 @@ def test_a_vocabulary_smaller_than_the_texts_characters_is_one_line():
         "a vocabulary of 40 pieces is smaller than the training text's 662 distinct "
         "characters and special tokens; raise --vocab-size"
     )
+
+
+# Character and byte tokenizers (`gpt train --tokenizer char|byte`) ----------------------
+
+
+def test_character_tokenizer_has_one_id_per_character_of_its_texts():
+    from tf_transformer.text import CharacterTokenizer
+
+    tokenizer = CharacterTokenizer.train(["to be,\nor not", "tö 🙂"])
+    characters = sorted(set("to be,\nor not" + "tö 🙂"))
+    assert tokenizer.vocab_size == len(RESERVED_TOKENS) + len(characters)
+    text = "not to be 🙂\n"
+    ids = tokenizer.tokenize(tf.constant([text, ""])).to_list()
+    assert ids[0] == [len(RESERVED_TOKENS) + characters.index(c) for c in text]
+    assert ids[1] == []
+    assert tokenizer.detokenize(tf.ragged.constant(ids)).numpy().tolist() == [text.encode(), b""]
+    # unseen characters and invalid UTF-8 are [UNK] (and dropped by detokenize)
+    unseen = tokenizer.tokenize(tf.constant(["xo", b"o\xff"])).to_list()
+    assert unseen == [[tokenizer.unk_id, ids[0][1]], [ids[0][1], tokenizer.unk_id]]
+
+
+def test_byte_tokenizer_round_trips_every_string():
+    from tf_transformer.text import ByteTokenizer
+
+    tokenizer = ByteTokenizer()
+    assert tokenizer.vocab_size == len(RESERVED_TOKENS) + 256
+    strings = [
+        b"",
+        b"plain",
+        "héllo 🙂 мир".encode(),
+        b"\x00nul\x00",
+        bytes(range(256)),
+        b"\xff\xfe",
+    ]
+    ids = tokenizer.tokenize(tf.constant(strings))
+    assert ids.to_list() == [[b + len(RESERVED_TOKENS) for b in s] for s in strings]
+    assert tokenizer.detokenize(ids).numpy().tolist() == strings
+
+
+@pytest.mark.parametrize("kind", ["char", "byte"])
+def test_character_and_byte_tokenizers_save_load_and_run_in_tf_data(kind, tmp_path):
+    from tf_transformer.text import ByteTokenizer, CharacterTokenizer, load_tokenizer
+
+    tokenizer = CharacterTokenizer.train(["abc d"]) if kind == "char" else ByteTokenizer()
+    tokenizer.save(str(tmp_path))
+    loaded = load_tokenizer(str(tmp_path))
+    assert type(loaded) is type(tokenizer)
+    texts = ["a b", "dcba", "zz"]
+    dataset = tf.data.Dataset.from_tensor_slices(texts).batch(2).map(loaded.tokenize)
+    in_graph = [row for batch in dataset for row in batch.to_list()]
+    assert in_graph == tokenizer.tokenize(tf.constant(texts)).to_list()

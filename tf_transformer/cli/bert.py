@@ -45,7 +45,11 @@ def add_commands(commands):
     finetune.add_argument("--vocab-size", type=int, default=8000, help="tokenizer without --from")
     finetune.add_argument("--learning-rate", type=float, default=3e-4, help="peak of the schedule")
     finetune.add_argument(
-        "--train-limit", type=int, help="fine-tune on the first N training examples only"
+        "--train-limit",
+        type=int,
+        metavar="N",
+        help="fine-tune on N training examples only: the same N every run (chosen by a hash "
+        "of the text), and fewer lie inside more",
     )
     finetune.add_argument(
         "--no-compare", action="store_true", help="skip the same fine-tuning from random weights"
@@ -112,18 +116,25 @@ def bert_finetune_command(args):
         origin = {"pretrained": "pretrained encoder", "continued": args.init_from}.get(
             start, "random weights"
         )
-        if "accuracy" in report:
-            print(
-                f"test accuracy from {origin}: {100 * report['accuracy']:.1f}% "
-                f"({report['examples']:,} texts; confusion matrix {report['confusion_matrix_png']})"
-            )
-        else:
-            print(f"test macro F1 from {origin}: {100 * report['macro_f1']:.1f}")
-            for tag, scores in report["per_label"].items():
-                print(f"  {tag:10s} F1 {100 * scores['f1']:5.1f}  ({scores['support']:,} words)")
+        for split_report in filter(None, (report.get("validation"), report)):
+            _print_report(split_report, origin)
     if args.export:
         export_and_check(finetuning, run_dir, args.export)
     return 0
+
+
+def _print_report(report, origin):
+    split = report.get("split", "test")  # runs written before reports named their split
+    if "accuracy" in report:
+        macro = f", macro-F1 {100 * report['macro_f1']:.1f}" if "macro_f1" in report else ""
+        print(
+            f"{split} accuracy from {origin}: {100 * report['accuracy']:.1f}%{macro} "
+            f"({report['examples']:,} texts; confusion matrix {report['confusion_matrix_png']})"
+        )
+        return
+    print(f"{split} macro F1 from {origin}: {100 * report['macro_f1']:.1f}")
+    for tag, scores in report["per_label"].items():
+        print(f"  {tag:10s} F1 {100 * scores['f1']:5.1f}  ({scores['support']:,} words)")
 
 
 def bert_predict_command(args):

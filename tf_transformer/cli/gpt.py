@@ -19,13 +19,48 @@ def add_commands(commands):
     gpt_commands = gpt.add_subparsers(dest="action", metavar="ACTION", required=True)
     gpt_train = gpt_commands.add_parser("train", help="train a GPT on a text corpus")
     gpt_train.add_argument("--source", default="pydocs", help="corpus spec (default pydocs)")
+    gpt_train.add_argument(
+        "--tokenizer",
+        choices=["sentencepiece", "char", "byte"],
+        default="sentencepiece",
+        help="sentencepiece (learned, --vocab-size), char (the training text's characters) "
+        "or byte (the 256 byte values)",
+    )
     gpt_train.add_argument("--preset", default="gpt_mini", help="GPT preset (default gpt_mini)")
+    size = gpt_train.add_argument_group("the model (default: the preset's)")
+    size.add_argument("--num-layers", type=int)
+    size.add_argument("--num-heads", type=int)
+    size.add_argument("--d-model", type=int, help="width")
+    size.add_argument("--dropout", type=float)
+    size.add_argument(
+        "--activation", choices=["gelu", "gelu_tanh"], help="gelu_tanh: GPT-2's approximation"
+    )
+    size.add_argument(
+        "--initialization",
+        choices=["keras", "gpt2"],
+        help="gpt2: N(0, 0.02), residual projections scaled by 1/sqrt(2 * layers)",
+    )
     gpt_train.add_argument("--epochs", type=int, default=5)
     gpt_train.add_argument("--batch-size", type=int, default=16)
     gpt_train.add_argument("--seq-len", type=int, default=128, help="window length, in tokens")
-    gpt_train.add_argument("--vocab-size", type=int, default=8000)
+    gpt_train.add_argument("--vocab-size", type=int, default=8000, help="sentencepiece's")
     gpt_train.add_argument("--learning-rate", type=float, default=1e-3, help="peak of the schedule")
+    gpt_train.add_argument(
+        "--min-learning-rate", type=float, help="the cosine's floor (default a tenth of the peak)"
+    )
     gpt_train.add_argument("--warmup-steps", type=int, default=200)
+    gpt_train.add_argument(
+        "--weight-decay", type=float, default=0.1, help="AdamW's (matrices only)"
+    )
+    gpt_train.add_argument("--beta2", dest="beta_2", type=float, default=0.95, help="AdamW's")
+    gpt_train.add_argument(
+        "--sample-prompt",
+        dest="sample_prompts",
+        action="append",
+        metavar="TEXT",
+        help="a prompt to sample from at each evaluation (repeatable; default: the start of "
+        "the validation text)",
+    )
     add_run_options(gpt_train, "runs/gpt", "saved_models/gpt")
     gpt_train.set_defaults(handler=gpt_train_command)
 
@@ -46,7 +81,15 @@ def add_commands(commands):
 def gpt_train_command(args):
     from pipelines import causal_lm
 
-    check_positive(epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len)
+    check_positive(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        num_layers=args.num_layers,
+        num_heads=args.num_heads,
+        d_model=args.d_model,
+    )
+    _check_optimizer(args)
     config = config_from(causal_lm.GPTConfig, args)
     run_dir = causal_lm.train(config, args.run_dir, overwrite=args.overwrite, resume=args.resume)
     print(f"run directory: {run_dir}")
@@ -54,15 +97,31 @@ def gpt_train_command(args):
         return worker_done()
     metrics = read_metrics(run_dir)
     print(
-        f"validation: loss {metrics['validation_loss']:.3f}, "
-        f"perplexity {metrics['validation_perplexity']:.1f} "
-        f"({metrics['validation_tokens']:,} tokens, vocabulary {metrics['tokenizer_vocab_size']:,})"
+        f"validation: loss {metrics['validation_loss']:.4f} a token, "
+        f"perplexity {metrics['validation_perplexity']:.2f}, "
+        f"{metrics['bits_per_character']:.4f} bits a character "
+        f"({metrics['validation_tokens']:,} tokens, {metrics['validation_characters']:,} "
+        f"characters, vocabulary {metrics['tokenizer_vocab_size']:,})"
     )
     for prompt, completion in metrics["samples"].items():
         print(f"  {prompt!r} -> {completion!r}")
     if args.export:
         export_and_check(causal_lm, run_dir, args.export)
     return 0
+
+
+def _check_optimizer(args):
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        raise InputError(f"--dropout must be in [0, 1), got {args.dropout}")
+    if not 0 <= args.beta_2 < 1:
+        raise InputError(f"--beta2 must be in [0, 1), got {args.beta_2}")
+    if args.weight_decay < 0:
+        raise InputError(f"--weight-decay must be 0 or more, got {args.weight_decay}")
+    if args.learning_rate <= 0:
+        raise InputError(f"--learning-rate must be more than 0, got {args.learning_rate}")
+    floor = args.min_learning_rate
+    if floor is not None and not 0 <= floor <= args.learning_rate:
+        raise InputError(f"--min-learning-rate must be in [0, --learning-rate], got {floor}")
 
 
 def _check_sampling(args):

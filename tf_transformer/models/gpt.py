@@ -13,8 +13,17 @@ PRESETS = {
     "gpt_tiny": dict(num_layers=2, d_model=64, num_heads=2, max_length=128, dropout=0.0),
     # The embedded default: trains on `pydocs` in minutes on a CPU.
     "gpt_mini": dict(num_layers=4, d_model=256, num_heads=4, max_length=256, dropout=0.1),
-    # GPT-2 124M: with the 50,257-token vocabulary, 124,439,808 parameters.
-    "gpt2_small": dict(num_layers=12, d_model=768, num_heads=12, max_length=1024, dropout=0.1),
+    # GPT-2 124M: with the 50,257-token vocabulary, 124,439,808 parameters; GPT-2's
+    # training choices (tanh GELU, its initialisation).
+    "gpt2_small": dict(
+        num_layers=12,
+        d_model=768,
+        num_heads=12,
+        max_length=1024,
+        dropout=0.1,
+        activation="gelu_tanh",
+        initialization="gpt2",
+    ),
 }
 
 

@@ -2,6 +2,7 @@
 
 from tf_transformer.text.bert_vocab_tokenizer import BertVocabTokenizer
 from tf_transformer.text.byte_pair_tokenizer import BytePairTokenizer
+from tf_transformer.text.character_tokenizers import ByteTokenizer, CharacterTokenizer
 from tf_transformer.text.loading import load_tokenizer
 from tf_transformer.text.sentencepiece_tokenizer import SentencePieceTokenizer
 from tf_transformer.text.tokenizer import (
@@ -18,6 +19,8 @@ from tf_transformer.text.wordpiece_tokenizer import WordPieceTokenizer
 __all__ = [
     "BertVocabTokenizer",
     "BytePairTokenizer",
+    "ByteTokenizer",
+    "CharacterTokenizer",
     "END_ID",
     "MASK_ID",
     "PAD_ID",

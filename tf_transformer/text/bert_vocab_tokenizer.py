@@ -12,9 +12,11 @@ from tf_transformer.text.tokenizer import Tokenizer
 ROLE_TOKENS = {"pad": "[PAD]", "unk": "[UNK]", "start": "[CLS]", "end": "[SEP]", "mask": "[MASK]"}
 
 # BERT's word splitting: whitespace separates words (control characters but tab, newline
-# and carriage return are dropped), every
-# punctuation character (ASCII symbols or Unicode P*) and CJK ideograph is a word.
-_SPACE = r"\s\p{Zs}"
+# and carriage return are dropped; the line and paragraph separators U+2028 and U+2029
+# separate, as Python's `str.split` in BERT's code does), every punctuation character
+# (ASCII symbols or Unicode P*) and CJK ideograph is a word.
+_SPACE = r"\s\p{Zs}\x{2028}\x{2029}"
+MAX_CHARS_PER_WORD = 100  # a longer word is [UNK], counted in characters as BERT counts
 _CONTROL = r"\x{00}-\x{08}\x{0b}\x{0c}\x{0e}-\x{1f}\x{7f}-\x{9f}\x{fffd}\p{Cf}\p{Co}"
 _PUNCTUATION = r"!-/:-@\[-`{-~\p{P}"
 _CJK = (
@@ -30,7 +32,7 @@ class BertVocabTokenizer(Tokenizer):
     (NFD, combining marks dropped) before splitting; cased keeps the text. Words are split
     on whitespace, punctuation and CJK ideographs, control characters are dropped, and
     each word becomes the longest `##` pieces of the vocabulary (`[UNK]` for a word of
-    more than 100 bytes or one no pieces spell). `start_id`/`end_id` are `[CLS]`/`[SEP]`.
+    more than 100 characters or one no pieces spell). `start_id`/`end_id` are `[CLS]`/`[SEP]`.
 
     Example:
     ```python
@@ -50,7 +52,7 @@ class BertVocabTokenizer(Tokenizer):
         self._tokenizer = tf_text.FastWordpieceTokenizer(
             vocab=vocab,
             suffix_indicator="##",
-            max_bytes_per_word=100,
+            max_bytes_per_word=4 * MAX_CHARS_PER_WORD,  # never cuts: the length is ours
             token_out_type=tf.int32,
             unknown_token="[UNK]",
             no_pretokenization=True,
@@ -73,7 +75,10 @@ class BertVocabTokenizer(Tokenizer):
         return tf_text.regex_split(text, f"[{_SPACE}]+|{keep}", keep)
 
     def _tokenize(self, strings):
-        return self._tokenizer.tokenize(self.words(strings)).merge_dims(1, 2)
+        words = self.words(strings)
+        too_long = tf.strings.length(words.flat_values, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD
+        words = words.with_flat_values(tf.where(too_long, "[UNK]", words.flat_values))
+        return self._tokenizer.tokenize(words).merge_dims(1, 2)
 
     def _detokenize(self, ids):
         return self._tokenizer.detokenize(ids)

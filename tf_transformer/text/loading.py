@@ -4,6 +4,7 @@ import os
 
 from tf_transformer.text.bert_vocab_tokenizer import BertVocabTokenizer
 from tf_transformer.text.byte_pair_tokenizer import BytePairTokenizer
+from tf_transformer.text.character_tokenizers import ByteTokenizer, CharacterTokenizer
 from tf_transformer.text.sentencepiece_tokenizer import SentencePieceTokenizer
 from tf_transformer.text.wordpiece_tokenizer import WordPieceTokenizer
 
@@ -12,6 +13,8 @@ TOKENIZER_CLASSES = (
     WordPieceTokenizer,
     BytePairTokenizer,
     BertVocabTokenizer,
+    CharacterTokenizer,
+    ByteTokenizer,
 )
 
 

@@ -15,25 +15,29 @@ class SampleOutputs(keras.callbacks.Callback):
     """Prints what the model makes of a few inputs after every epoch, next to references.
 
     `generate_fn(list of str) -> list of str` is e.g. a `Translator`'s greedy translate.
+    Lines go to `stream` (default stdout), or to `log(line)` where it is given.
     """
 
-    def __init__(self, generate_fn, inputs, references=None, title="samples", stream=None):
+    def __init__(
+        self, generate_fn, inputs, references=None, title="samples", stream=None, log=None
+    ):
         super().__init__()
         self.generate_fn = generate_fn
         self.inputs = list(inputs)
         self.references = list(references) if references is not None else None
         self.title = title
         self.stream = stream or sys.stdout
+        self.log = log or (lambda line: print(line, file=self.stream))
 
     def on_epoch_end(self, epoch, logs=None):
         outputs = self.generate_fn(self.inputs)
-        print(f"{self.title} after epoch {epoch + 1}:", file=self.stream)
+        self.log(f"{self.title} after epoch {epoch + 1}:")
         for i, (text, output) in enumerate(zip(self.inputs, outputs, strict=True)):
             line = f"  {text!r} -> {output!r}"
             if self.references is not None:
                 mark = "ok" if output == self.references[i] else f"expected {self.references[i]!r}"
                 line += f"  [{mark}]"
-            print(line, file=self.stream)
+            self.log(line)
 
 
 class Perplexity(keras.callbacks.Callback):
