@@ -3,6 +3,7 @@
 
 import dataclasses
 import os
+import sys
 
 import keras
 import numpy as np
@@ -130,7 +131,8 @@ def train(
         os.path.join(run.dir, "tokenizer"),
         lambda: vocabulary_texts(corpus),
         config.vocab_size,
-        config.vocab_sample,
+        # a character vocabulary reads every text: a sample could miss a rare character
+        config.vocab_sample if config.tokenizer == "sentencepiece" else sys.maxsize,
     )
     train_windows, val_windows, steps, val_tokens = _windows(config, corpus, tokenizer, log)
     schedule = _schedule(config, steps)
