@@ -3,7 +3,6 @@
 
 import dataclasses
 import os
-import sys
 
 import keras
 import numpy as np
@@ -131,8 +130,7 @@ def train(
         os.path.join(run.dir, "tokenizer"),
         lambda: vocabulary_texts(corpus),
         config.vocab_size,
-        # a character vocabulary reads every text: a sample could miss a rare character
-        config.vocab_sample if config.tokenizer == "sentencepiece" else sys.maxsize,
+        config.vocab_sample,
     )
     train_windows, val_windows, steps, val_tokens = _windows(config, corpus, tokenizer, log)
     schedule = _schedule(config, steps)

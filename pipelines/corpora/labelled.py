@@ -39,34 +39,32 @@ class HeaderColumns:
     the spec's `text=`, `label=`, `tags=` names."""
 
     def __init__(self, path, number, header, names):
-        self.path = path
         columns = [column.strip() for column in header]
         lowered = [column.lower() for column in columns]
+        where = f"{path}:{number}"
+        shown = ", ".join(repr(c) for c in columns)
         self.tagging = "tags" in names
-        target = names.get("tags" if self.tagging else "label", "tags" if self.tagging else "label")
+        role = "tags" if self.tagging else "label"
+        target = names.get(role, role)
         if target.lower() not in lowered:
-            shown = ", ".join(repr(c) for c in columns)
             raise CorpusError(
-                f"{path}:{number}: no {target!r} column in the header ({shown}); the first "
-                f"line must name the columns, and {'tags' if self.tagging else 'label'}= "
-                "names the one to learn"
+                f"{where}: no {target!r} column in the header ({shown}); the first "
+                f"line must name the columns, and {role}= names the one to learn"
             )
         self.target = lowered.index(target.lower())
-        self.text = self._text_column(path, number, columns, lowered, names.get("text"))
+        self.text = self._text_column(where, shown, lowered, names.get("text"))
         self.width = len(columns)
 
-    def _text_column(self, path, number, columns, lowered, name):
+    def _text_column(self, where, shown, lowered, name):
         if name is not None:
             if name.lower() not in lowered:
-                shown = ", ".join(repr(c) for c in columns)
-                raise CorpusError(f"{path}:{number}: no {name!r} column in the header ({shown})")
+                raise CorpusError(f"{where}: no {name!r} column in the header ({shown})")
             return lowered.index(name.lower())
         if "text" in lowered:
             return lowered.index("text")
-        others = [i for i in range(len(columns)) if i != self.target]
+        others = [i for i in range(len(lowered)) if i != self.target]
         if len(others) != 1:
-            shown = ", ".join(repr(c) for c in columns)
-            raise CorpusError(f"{path}:{number}: name the text column, text=COLUMN ({shown})")
+            raise CorpusError(f"{where}: name the text column, text=COLUMN ({shown})")
         return others[0]
 
     def row(self, fields):

@@ -22,7 +22,8 @@ def new_run_dir(root: str) -> str:
 
 def run_tokenizer(tokenizer_cls, directory: str, texts, vocab_size: int, sample: int = None):
     """The run's tokenizer: the one saved in `directory` (a resumed run keeps its
-    vocabulary), or one trained on (at most `sample` of) `texts` and saved there. `texts`
+    vocabulary), or one trained on (at most `sample` of, where the class learns from a
+    sample) `texts` and saved there. `texts`
     may be a function returning them, called only when the tokenizer is trained."""
     from pipelines.corpora.splits import VOCAB_SAMPLE, vocab_sample
     from tf_transformer.text.loading import load_tokenizer, saved_tokenizer_class
@@ -30,7 +31,9 @@ def run_tokenizer(tokenizer_cls, directory: str, texts, vocab_size: int, sample:
     if saved_tokenizer_class(directory) is not None:  # any kind: an imported one, too
         return load_tokenizer(directory)
     texts = texts() if callable(texts) else texts
-    tokenizer = tokenizer_cls.train(vocab_sample(texts, sample or VOCAB_SAMPLE), vocab_size)
+    if tokenizer_cls.learns_from_sample:
+        texts = vocab_sample(texts, sample or VOCAB_SAMPLE)
+    tokenizer = tokenizer_cls.train(texts, vocab_size)
     tokenizer.save(directory)
     return tokenizer
 

@@ -28,6 +28,7 @@ class CharacterTokenizer(Tokenizer):
     """
 
     file_name = "characters.json"
+    learns_from_sample = False
 
     def __init__(self, characters, name="character_tokenizer"):
         characters = sorted(set(characters))
@@ -89,6 +90,7 @@ class ByteTokenizer(Tokenizer):
     """
 
     file_name = "bytes.json"
+    learns_from_sample = False
 
     def __init__(self, name="byte_tokenizer"):
         super().__init__(list(RESERVED_TOKENS) + [bytes([b]) for b in range(256)], name=name)

@@ -26,6 +26,9 @@ class Tokenizer(tf.Module):
 
     pad_id, unk_id, start_id, end_id, mask_id = PAD_ID, UNK_ID, START_ID, END_ID, MASK_ID
     reserved_tokens = RESERVED_TOKENS
+    # whether `train` may learn from a sample of a large corpus (a learned vocabulary) or
+    # must read every text (a character set, where a sample could miss a rare character)
+    learns_from_sample = True
     ROLES = ("pad", "unk", "start", "end", "mask")
 
     def __init__(self, vocab, name=None, special_ids=None):
