@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test test-slow test-all lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,15 @@ DEMO_ARGS ?= --source cldr:en-pt --preset mini --epochs 5 --steps-per-epoch 300 
 demo: $(STAMP)
 	$(BIN)/tf-transformer translate train $(DEMO_ARGS) --export saved_models/translator
 
+# `make test`: every test but the end-to-end runs marked slow; `make test-slow`: those;
+# `make test-all`: both in one pytest. `.ci/run` runs `make test`, then `make test-slow`.
 test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+test-all: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

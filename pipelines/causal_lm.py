@@ -97,6 +97,9 @@ class GPTConfig(RunOptions):
     temperature: float = 0.8
     top_k: int = 40
     top_p: float = 0.95
+    # "end": prompts start with the end id (as trained here, and KerasHub); "none": as
+    # Hugging Face's generate (an import from Hugging Face)
+    prompt_start: str = "end"
 
 
 SAMPLE_PROMPTS = ["Return the", "This module provides"]  # pydocs'
@@ -330,6 +333,7 @@ def generator_of(model, tokenizer, config: GPTConfig):
         temperature=config.temperature,
         top_k=config.top_k,
         top_p=config.top_p,
+        prompt_start=config.prompt_start,
     )
 
 

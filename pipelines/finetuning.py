@@ -63,19 +63,23 @@ class FinetuneConfig(RunOptions):
     weight_decay: float = 0.01
     train_limit: int = None  # fine-tune on N training examples (a stable subset) only
     compare_scratch: bool = True
+    pooling: str = "cls"  # a classifier's: "cls" (BERT's pooler) or "mean" (of the tokens)
 
 
-def _task_model(task, encoder, labels):
-    if task == "classify":
-        return BertClassifier(encoder, len(labels), labels=labels)
+def _task_model(config, encoder, labels):
+    if config.task == "classify":
+        return BertClassifier(encoder, len(labels), labels=labels, pooling=config.pooling)
     return BertTokenTagger(encoder, len(labels), labels=labels)
 
 
-def _pretrained_encoder_config(encoder, task, policy):
-    config = encoder.get_config()
-    config.update(use_pooler=task == "classify", dtype=policy)
-    config.pop("name", None)
-    return config
+def _uses_pooler(config):
+    return config.task == "classify" and config.pooling == "cls"
+
+
+def _pretrained_encoder_config(encoder, config, policy):
+    settings = {**encoder.get_config(), "use_pooler": _uses_pooler(config), "dtype": policy}
+    settings.pop("name", None)
+    return settings
 
 
 def finetune(
@@ -128,7 +132,7 @@ def finetune(
             encoder = BertEncoder(**encoder_config)
             if origin:
                 encoder.copy_weights_from(_encoder_of(origin.model))
-            model = _task_model(config.task, encoder, labels)
+            model = _task_model(config, encoder, labels)
             predictor = _fit_task(model, tokenizer, corpus, config, directory, start, run.commit)
         metrics[name] = _evaluate_splits(predictor, corpus, directory, log)
     metrics = dict(sorted(metrics.items(), key=lambda item: item[0] == "scratch"))
@@ -176,11 +180,11 @@ def _encoder_of(model):
 
 def _encoder_config(config, tokenizer, pretrained, policy):
     if pretrained:
-        return _pretrained_encoder_config(_encoder_of(pretrained.model), config.task, policy)
+        return _pretrained_encoder_config(_encoder_of(pretrained.model), config, policy)
     return resolve(
         BERT_PRESETS,
         config.preset,
-        dict(vocab_size=tokenizer.vocab_size, use_pooler=config.task == "classify", dtype=policy),
+        dict(vocab_size=tokenizer.vocab_size, use_pooler=_uses_pooler(config), dtype=policy),
         "BERT",
     )
 
@@ -196,6 +200,7 @@ def _continuing(config, saved):
         preset=saved["preset"],
         seq_len=saved["seq_len"],
         vocab_size=saved["vocab_size"],
+        pooling=saved.get("pooling", "cls"),
         from_run=None,
         compare_scratch=False,
     )

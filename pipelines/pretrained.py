@@ -15,7 +15,12 @@ from pipelines.masked_lm import PRETRAIN_KIND, PretrainConfig
 from pipelines.runs import begin_run, write_json
 from tf_transformer.errors import InputError
 from tf_transformer.models import GPT
-from tf_transformer.models.checkpoints import architecture_of, read_bert, read_gpt
+from tf_transformer.models.checkpoints import (
+    architecture_of,
+    is_hugging_face,
+    read_bert,
+    read_gpt,
+)
 
 
 def _write_run(run_dir, config, family, model, tokenizer, source, log, overwrite):
@@ -36,14 +41,23 @@ def _write_run(run_dir, config, family, model, tokenizer, source, log, overwrite
     model.save(os.path.join(run.dir, "model.keras"))  # last: it marks the run finished
     run_dir = run.finish()
     log(f"imported {source}: {parameters:,} parameters, {tokenizer.vocab_size:,} tokens")
+    if gpt:
+        starts = "with <|endoftext|>" if config.prompt_start == "end" else "as they are"
+        log(f"prompts are generated from {starts} (--prompt-start {config.prompt_start})")
     log(f"run directory: {run_dir}")
     return run_dir
 
 
-def import_gpt(source, run_dir=None, log=print, overwrite=False, **sampling) -> str:
+def import_gpt(
+    source, run_dir=None, log=print, overwrite=False, prompt_start=None, **sampling
+) -> str:
     """A finished GPT run in `run_dir` (default `runs/gpt-import/<timestamp>`) holding
-    the GPT-2 checkpoint `source`; `sampling` sets `GPTConfig`'s generation defaults."""
+    the GPT-2 checkpoint `source`; `sampling` sets `GPTConfig`'s generation defaults.
+    Prompts start with `<|endoftext|>` (`prompt_start="end"`) or not (`"none"`) as the
+    source library generates unless `prompt_start` says: Hugging Face's `generate` adds
+    nothing, KerasHub's `GPT2CausalLM` the start token."""
     model, tokenizer = read_gpt(source)
+    sampling["prompt_start"] = prompt_start or ("none" if is_hugging_face(source) else "end")
     config = GPTConfig(
         source=source,
         preset="gpt2_small",

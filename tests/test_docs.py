@@ -33,7 +33,18 @@ def test_the_index_links_every_page_in_order():
     assert f"docs/{PAGES[0].name}" in readme  # the README sends newcomers to page one
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[page.stem for page in PAGES])
+# pages whose blocks train and export models: `make test-slow` (with `make test`, in .ci/run)
+TRAINING_PAGES = {"06-training", "07-inference", "08-export-and-serving", "09-bert", "10-gpt"}
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param(page, marks=pytest.mark.slow) if page.stem in TRAINING_PAGES else page
+        for page in PAGES
+    ],
+    ids=[page.stem for page in PAGES],
+)
 def test_docs_page_runs_and_prints_what_it_shows(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": f"docs_{page.stem.replace('-', '_')}"}

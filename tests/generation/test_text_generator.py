@@ -80,3 +80,28 @@ def test_compiled_path_matches_eager():
 def test_sampled_tokens_are_real_vocabulary_ids(top_p):
     ids = generator().token_ids(PROMPTS, temperature=1.0, top_p=top_p, seed=1).numpy()
     assert ids.min() >= 0 and ids.max() < generator().tokenizer.vocab_size
+
+
+def test_prompt_start_none_takes_the_prompts_own_tokens_but_an_empty_one_starts_a_document():
+    """`"none"` (Hugging Face's generate): the greedy continuation of a prompt is the
+    model's argmax after the prompt's own tokens; `"end"` puts `[END]` first. An empty
+    prompt starts from `[END]` either way."""
+    base = generator()
+    bare = TextGenerator(base.model, base.tokenizer, 4, temperature=0.0, prompt_start="none")
+    tokenizer, model = base.tokenizer, base.model
+    outputs = {}
+    for prompt in PROMPTS[:1] + PROMPTS[2:]:
+        for generator_, start in ((bare, []), (base, [tokenizer.end_id])):
+            ids = start + tokenizer.tokenize(tf.constant([prompt])).to_list()[0]
+            expected = []
+            for _ in range(4):
+                logits = model(np.array([ids + expected]))[0, -1]
+                expected.append(int(np.argmax(logits)))
+            got = generator_.token_ids(tf.constant([prompt]), max_new_tokens=4).numpy()[0]
+            assert list(got) == expected[: len(got)] and len(got) > 0
+            outputs[prompt, len(start)] = list(got)
+    assert any(outputs[p, 0] != outputs[p, 1] for p, _ in outputs)  # the start token matters
+    empty = [g.token_ids(tf.constant([""]), max_new_tokens=4).numpy() for g in (bare, base)]
+    np.testing.assert_array_equal(*empty)
+    with pytest.raises(ValueError, match="prompt_start must be one of"):
+        TextGenerator(base.model, base.tokenizer, prompt_start="bos")

@@ -31,6 +31,22 @@ def test_positional_embedding_layer(tmp_path, position):
     )
 
 
+def test_learned_tables_are_drawn_apart_from_one_unseeded_initializer():
+    # An unseeded Keras initializer returns the same numbers each call: shared by both
+    # tables, it would give position i the vector of token i.
+    layer = PositionalEmbedding(
+        vocab_size=40,
+        d_model=8,
+        max_length=16,
+        position="learned",
+        embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
+    )
+    layer.build((None, None))
+    tokens = keras.ops.convert_to_numpy(layer.token_embedding.embeddings)
+    positions = keras.ops.convert_to_numpy(layer.position_embedding.embeddings)
+    assert not np.allclose(tokens[:16], positions)
+
+
 def test_scaled_token_embedding_plus_sinusoids():
     layer = PositionalEmbedding(vocab_size=12, d_model=8, max_length=16)
     ids = np.array([[3, 9, 4]], "int32")

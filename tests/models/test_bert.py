@@ -35,6 +35,25 @@ def test_bert_base_has_the_published_parameter_count():
     assert (encoder.max_length, encoder.num_segments) == (512, 2)
 
 
+def test_every_weight_starts_as_berts_truncated_normal_at_0_02():
+    # Keras' Glorot default would give a kernel of width 128 a spread near 0.09; BERT's
+    # truncated normal (cut at two deviations) has a standard deviation of 0.02 * 0.88.
+    keras.utils.set_random_seed(3)
+    encoder = BertEncoder.from_preset("bert_tiny", vocab_size=1000)
+    encoder.build()
+    drawn = [w for w in encoder.weights if w.path.endswith(("/kernel", "/embeddings"))]
+    assert len(drawn) == 2 * 6 + 3 + 1  # six kernels a block, three tables, the pooler
+    for weight in drawn:
+        values = numpy(weight).ravel()
+        assert abs(values.std() - 0.02 * 0.8796) < 0.0015, weight.path
+        assert np.abs(values).max() <= 0.04 + 1e-6, weight.path
+    kernels = [numpy(w).ravel()[:64] for w in drawn]
+    assert len({k.tobytes() for k in kernels}) == len(kernels)  # each drawn apart
+    for weight in encoder.weights:
+        if weight.path.endswith("/bias"):
+            assert not numpy(weight).any(), weight.path
+
+
 def test_unknown_preset_names_the_known_ones():
     with pytest.raises(InputError, match="bert_base, bert_small, bert_tiny"):
         BertEncoder.from_preset("bert_huge", vocab_size=10)
@@ -116,6 +135,14 @@ def test_fine_tuning_starts_from_the_pretrained_encoder():
             ),
             (2, 3),
         ),
+        (
+            lambda: BertClassifier(
+                BertEncoder.from_preset("bert_tiny", vocab_size=VOCAB, use_pooler=False),
+                num_classes=2,
+                pooling="mean",
+            ),
+            (2, 2),
+        ),
         (lambda: BertTokenTagger.from_preset("bert_tiny", vocab_size=VOCAB, num_tags=5), (2, 9, 5)),
     ],
 )
@@ -129,6 +156,21 @@ def test_task_models_round_trip_through_keras_files(tmp_path, make, shape):
     loaded = keras.models.load_model(path)
     np.testing.assert_array_equal(numpy(loaded(inputs)), outputs)
     assert loaded.get_config() == model.get_config()
+
+
+def test_mean_pooling_is_the_mean_of_the_real_tokens_and_ignores_padding():
+    encoder = BertEncoder.from_preset("bert_tiny", vocab_size=VOCAB, use_pooler=False)
+    model = BertClassifier(encoder, num_classes=3, pooling="mean")
+    logits = numpy(model(IDS))
+    hidden = numpy(encoder(IDS))
+    kernel, bias = (numpy(w) for w in model.classifier.weights)
+    for row, ids in enumerate(IDS):
+        real = hidden[row][ids != 0]
+        np.testing.assert_allclose(logits[row], real.mean(0) @ kernel + bias, atol=1e-5)
+    padded = numpy(model(np.pad(IDS, [[0, 0], [0, 4]])))
+    np.testing.assert_allclose(padded, logits, atol=1e-5)
+    with pytest.raises(ValueError, match="pooling must be one of cls, mean"):
+        BertClassifier(encoder, num_classes=3, pooling="max")
 
 
 def test_mixed_bfloat16_gives_finite_float32_logits():

@@ -12,6 +12,9 @@ from pipelines import causal_lm
 from tf_transformer import cli
 from tf_transformer.serving import conformance
 
+# end-to-end runs: `make test-slow` (with `make test`, in `.ci/run`)
+pytestmark = pytest.mark.slow
+
 CONFIG = causal_lm.GPTConfig(
     preset="gpt_tiny",
     epochs=2,

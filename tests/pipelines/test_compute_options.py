@@ -26,6 +26,9 @@ from tf_transformer.training import MaskedLoss, masked_accuracy, masked_loss
 
 from .test_translation_recipe import CONFIG as TRANSLATE_TINY
 
+# end-to-end runs: `make test-slow` (with `make test`, in `.ci/run`)
+pytestmark = pytest.mark.slow
+
 # float32 (not `auto`): the same arithmetic on every CPU
 # batches of about 128 tokens, with which the mirrored/default tolerance below was measured
 # (with 16-pair batches the two runs' second-epoch losses drifted 4.8% apart)

@@ -16,6 +16,9 @@ from pipelines.runs import read_json
 from tf_transformer import cli
 from tf_transformer.text import load_tokenizer
 
+# end-to-end runs: `make test-slow` (with `make test`, in `.ci/run`)
+pytestmark = pytest.mark.slow
+
 TEXT = (
     "ROMEO:\nBut soft, what light through yonder window breaks?\n"
     "It is the east, and Juliet is the sun.\n\n"

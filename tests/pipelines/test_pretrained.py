@@ -11,9 +11,11 @@ import keras_hub
 import numpy as np
 import pytest
 import tensorflow as tf
+import tokenizers
 
 from pipelines import causal_lm
 from tests.models.keras_hub_oracle import randomized
+from tests.models.numpy_reference import gpt2_greedy, random_gpt2
 from tests.models.test_hugging_face import (
     GPT2_CONFIG,
     bert_checkpoint,
@@ -25,6 +27,9 @@ from tests.text.test_checkpoint_tokenizers import BERT_VOCAB, tiny_bpe
 from tf_transformer import cli
 from tf_transformer.text import BertVocabTokenizer, BytePairTokenizer, load_tokenizer
 from tf_transformer.text.byte_pair_tokenizer import END_OF_TEXT
+
+# end-to-end runs: `make test-slow` (with `make test`, in `.ci/run`)
+pytestmark = pytest.mark.slow
 
 SMALL = dict(num_layers=2, num_heads=4, hidden_dim=64, intermediate_dim=96, dropout=0.0)
 PROMPTS = ["the cat", "hello world, new", "", "😀 aren't"]
@@ -136,7 +141,7 @@ def test_a_hugging_face_gpt2_directory_imports_and_trains_on(tmp_path, capsys):
     (checkpoint / "merges.txt").unlink()
     assert cli.main(["gpt", "import", str(checkpoint), "--run-dir", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.endswith("merges.txt: no such file (GPT-2's tokenizer merges)")
+    assert err.endswith("no GPT-2 tokenizer (vocab.json and merges.txt, or tokenizer.json)")
     assert len(err.splitlines()) == 1 and not os.path.exists(tmp_path / "x")
 
 
@@ -190,4 +195,50 @@ def test_a_hugging_face_bert_with_its_head_exports_fill_mask(tmp_path, capsys):
     assert not load_tokenizer(os.path.join(imported, "tokenizer")).lowercase
     model_dir = str(tmp_path / "fill_mask")
     assert cli.main(["bert", "export", imported, "--model-dir", model_dir]) == 0
+    assert "conformance check passed" in capsys.readouterr().out
+
+
+def test_a_hugging_face_gpt2_generates_as_hugging_face_does_without_a_start_token(tmp_path, capsys):
+    """The published `gpt2` layout (no prefix, no `lm_head.weight`), random: the import's
+    greedy tokens are the NumPy reference's from the prompt alone (Hugging Face's
+    `generate`), or after `<|endoftext|>` with `--prompt-start end`; its export answers
+    as the in-process model does."""
+    vocab, merges = bpe()
+    config = {
+        "model_type": "gpt2",
+        "vocab_size": len(vocab),
+        "n_embd": 32,
+        "n_head": 4,
+        "n_layer": 2,
+        "n_inner": 64,
+        "n_positions": 32,
+        "layer_norm_epsilon": 1e-5,
+        "activation_function": "gelu_new",
+    }
+    tensors = random_gpt2(np.random.default_rng(9), config)
+    checkpoint = tmp_path / "gpt2"
+    write(checkpoint, config, tensors)
+    (checkpoint / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}))
+    (checkpoint / "merges.txt").write_text("".join(f"{a} {b}\n" for a, b in merges))
+    run_dir = str(tmp_path / "imported")
+    assert cli.main(["gpt", "import", str(checkpoint), "--run-dir", run_dir]) == 0
+    assert "--prompt-start none" in capsys.readouterr().out
+    generator, saved = causal_lm.load_run(run_dir)
+    assert saved.prompt_start == "none"
+    reference = tokenizers.ByteLevelBPETokenizer(
+        str(checkpoint / "vocab.json"), str(checkpoint / "merges.txt")
+    )
+    prompts, end = PROMPTS[:2] + PROMPTS[3:], len(vocab) - 1  # not the empty one
+    completions = {}
+    for start in ("none", "end"):
+        generator.prompt_start = start
+        ours = generator.token_ids(tf.constant(prompts), max_new_tokens=6, temperature=0.0)
+        completions[start] = [until_end(row, end) for row in ours.numpy()]
+        for prompt, mine in zip(prompts, completions[start], strict=True):
+            ids = ([end] if start == "end" else []) + reference.encode(prompt).ids
+            assert mine == until_end(gpt2_greedy(tensors, config, ids, 6), end)
+    assert completions["none"] != completions["end"]  # the start token matters here
+    assert sum(map(len, completions["none"])) > 2 * len(prompts)  # not all <|endoftext|>
+    model_dir = str(tmp_path / "served")
+    assert cli.main(["gpt", "export", run_dir, "--model-dir", model_dir]) == 0
     assert "conformance check passed" in capsys.readouterr().out

@@ -21,6 +21,9 @@ from tf_transformer import cli
 from tf_transformer.errors import InputError
 from tf_transformer.training.backup import KILL_AFTER_STEP, read_backup
 
+# end-to-end runs: `make test-slow` (with `make test`, in `.ci/run`)
+pytestmark = pytest.mark.slow
+
 TRANSLATE = [
     "translate", "train", "--preset", "mini", "--epochs", "2", "--steps-per-epoch", "30",
     "--batch-size", "16", "--max-tokens", "16", "--vocab-size", "400", "--corpus-size", "1500",

@@ -19,6 +19,9 @@ from tf_transformer import cli
 from tf_transformer.errors import InputError
 from tf_transformer.training.backup import KILL_AFTER_STEP
 
+# end-to-end runs: `make test-slow` (with `make test`, in `.ci/run`)
+pytestmark = pytest.mark.slow
+
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "main-2026-12-02")
 # the options the fixtures were trained with (tests/pipelines/fixtures/README.md)
 TRANSLATE = [

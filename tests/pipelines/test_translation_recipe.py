@@ -9,6 +9,9 @@ from pipelines import translation
 from tf_transformer import cli
 from tf_transformer.training import precision
 
+# end-to-end runs: `make test-slow` (with `make test`, in `.ci/run`)
+pytestmark = pytest.mark.slow
+
 CONFIG = translation.TranslateConfig(
     preset="tiny",
     epochs=2,

@@ -206,34 +206,3 @@ def test_tokenizers_run_in_tf_data_and_through_the_c_api_loader(kind, tmp_path):
     np.testing.assert_array_equal(served["ids"], expected)
     in_process = module(tf.constant(MIXED))["text"].numpy()
     assert list(served["text"]) == list(in_process)
-
-
-SHARED_VOCAB = os.path.join(
-    os.path.dirname(__file__), "..", "..", "..", "shared", "data", "vocab", "bert-base-uncased"
-)
-
-
-@pytest.mark.skipif(
-    not os.path.isfile(os.path.join(SHARED_VOCAB, "vocab.txt")),
-    reason="the published bert-base-uncased vocab.txt (../shared/data/vocab) is absent",
-)
-def test_bert_vocab_matches_hugging_face_on_separators_and_long_words_in_any_script():
-    tokenizers = pytest.importorskip("tokenizers")
-    path = os.path.join(SHARED_VOCAB, "vocab.txt")
-    reference = tokenizers.BertWordPieceTokenizer(path, lowercase=True)
-    ours = BertVocabTokenizer.from_file(path, lowercase=True)
-    texts = [
-        "line\u2028sep",
-        "para\u2029graph and\u2028\u2029both",
-        "б" * 51,
-        "б" * 100,
-        "б" * 101,
-        "λόγος" * 20,
-        "λόγος" * 21,
-        "東" + "a" * 99,
-        "مرحبا" * 20 + "x",
-        "a" * 100 + " " + "a" * 101,
-        "short words, then " + "ü" * 60,
-    ]
-    expected = [reference.encode(text, add_special_tokens=False).ids for text in texts]
-    assert ours.tokenize(tf.constant(texts)).to_list() == expected

@@ -54,6 +54,13 @@ def add_commands(commands):
     finetune.add_argument(
         "--no-compare", action="store_true", help="skip the same fine-tuning from random weights"
     )
+    finetune.add_argument(
+        "--pooling",
+        choices=["cls", "mean"],
+        default="cls",
+        help="a classifier's input: BERT's pooler on [CLS] (cls), or the mean of the tokens' "
+        "vectors (mean)",
+    )
     add_run_options(finetune, "runs/bert-<task>", "saved_models/classifier")
     finetune.set_defaults(handler=bert_finetune_command)
 

@@ -126,15 +126,16 @@ def add_import_command(commands, checkpoint, handler, root):
     )
     command.add_argument(
         "source",
-        help="a Hugging Face checkpoint directory (config.json, model.safetensors and the "
-        "tokenizer's files), a KerasHub preset directory, or a KerasHub preset name "
-        "(downloaded; needs keras-hub)",
+        help="a Hugging Face checkpoint directory (config.json, model.safetensors, sharded "
+        "safetensors or tf_model.h5, and the tokenizer's files), a KerasHub preset "
+        "directory, or a KerasHub preset name (downloaded; needs keras-hub)",
     )
     command.add_argument("--run-dir", help=f"default: {root}/<timestamp>")
     command.add_argument(
         "--overwrite", action="store_true", help="replace a run of this family in --run-dir"
     )
     command.set_defaults(handler=handler)
+    return command
 
 
 def worker_done():

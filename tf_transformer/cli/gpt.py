@@ -13,6 +13,8 @@ from tf_transformer.cli.common import (
 )
 from tf_transformer.errors import InputError
 
+PROMPT_STARTS = ("end", "none")  # TextGenerator's prompt_start (named here: no TF import)
+
 
 def add_commands(commands):
     gpt = commands.add_parser("gpt", help="the GPT-style decoder (causal language model)")
@@ -72,10 +74,19 @@ def add_commands(commands):
     gpt_generate.add_argument("--top-k", type=int, default=40, help="0 = no top-k filter")
     gpt_generate.add_argument("--top-p", type=float, default=0.95, help="1 = no nucleus filter")
     gpt_generate.add_argument("--seed", type=int, default=0)
+    gpt_generate.add_argument(
+        "--prompt-start", choices=PROMPT_STARTS, help="default: the run's (see gpt import)"
+    )
     gpt_generate.set_defaults(handler=gpt_generate_command)
 
     add_export_command(gpt_commands, gpt_export_command, "saved_models/gpt")
-    add_import_command(gpt_commands, "GPT-2", gpt_import_command, "runs/gpt-import")
+    gpt_import = add_import_command(gpt_commands, "GPT-2", gpt_import_command, "runs/gpt-import")
+    gpt_import.add_argument(
+        "--prompt-start",
+        choices=PROMPT_STARTS,
+        help="whether prompts start with <|endoftext|> (end) or not (none); default: as the "
+        "source library generates (Hugging Face: none, KerasHub: end)",
+    )
 
 
 def gpt_train_command(args):
@@ -139,6 +150,8 @@ def gpt_generate_command(args):
     from pipelines import causal_lm
 
     generator, _ = causal_lm.load_run(args.run_dir)
+    if args.prompt_start:
+        generator.prompt_start = args.prompt_start
     completions = generator.complete_strings(
         args.prompts,
         max_new_tokens=args.max_new_tokens,
@@ -162,5 +175,7 @@ def gpt_export_command(args):
 def gpt_import_command(args):
     from pipelines import pretrained
 
-    pretrained.import_gpt(args.source, args.run_dir, overwrite=args.overwrite)
+    pretrained.import_gpt(
+        args.source, args.run_dir, overwrite=args.overwrite, prompt_start=args.prompt_start
+    )
     return 0

@@ -10,18 +10,32 @@ class TextGenerator(tf.Module):
     """Completes a batch of prompts in the graph: tokenize, left-pad, one cached pass over
     the prompts, then one token a step until `[END]` or the row's `max_new_tokens`.
 
-    Every prompt starts with the tokenizer's end id (`[END]`, GPT-2's `<|endoftext|>`),
-    the document separator the model was trained with, so an empty prompt starts a new
-    document. Prompts of different lengths are left-padded and each row's positions start
+    With `prompt_start="end"` (the default) every prompt starts with the tokenizer's end
+    id (`[END]`, GPT-2's `<|endoftext|>`), the document separator the model was trained
+    with, so an empty prompt starts a new document, as this package's runs and KerasHub's
+    `GPT2CausalLM` generate. With `"none"` a prompt is its own tokens, as Hugging Face's
+    `generate` takes them; only an empty prompt gets the end id (a model needs a token to
+    start from). Prompts of different lengths are left-padded and each row's positions start
     at its first real token, so a prompt gets the same continuation in any batch. A prompt
     longer than the context keeps its last tokens. Defaults for the sampling options are
     the object's attributes.
     """
 
     def __init__(
-        self, model, tokenizer, max_new_tokens=64, temperature=0.8, top_k=40, top_p=0.95, seed=0
+        self,
+        model,
+        tokenizer,
+        max_new_tokens=64,
+        temperature=0.8,
+        top_k=40,
+        top_p=0.95,
+        seed=0,
+        prompt_start="end",
     ):
         super().__init__(name="text_generator")
+        if prompt_start not in PROMPT_STARTS:
+            raise ValueError(f"prompt_start must be one of {PROMPT_STARTS}, got {prompt_start!r}")
+        self.prompt_start = prompt_start
         if not model.built:  # a fresh model has no weights yet; export needs them
             model.build((None, None))
         self.model = model
@@ -46,8 +60,12 @@ class TextGenerator(tf.Module):
         limits = tf.clip_by_value(limits, 0, context - 1)
         steps = tf.reduce_max(tf.concat([limits, [0]], 0))
         ids = self.tokenizer.tokenize(prompts)
+        starts = tf.ones_like(ids.row_lengths())  # one end id before every prompt
+        if self.prompt_start == "none":
+            starts = tf.cast(ids.row_lengths() == 0, starts.dtype)  # only before empty ones
         end = tf.constant(self.tokenizer.end_id, ids.dtype)
-        ids = tf.concat([tf.fill([ids.nrows(), 1], end), ids], axis=1)
+        first = tf.RaggedTensor.from_row_lengths(tf.fill([tf.reduce_sum(starts)], end), starts)
+        ids = tf.concat([first, ids], axis=1)
         keep = context - steps  # the newest prompt tokens that fit beside the completion
         lengths = tf.minimum(ids.row_lengths(), tf.cast(keep, tf.int64))
         ids = tf.RaggedTensor.from_row_lengths(
@@ -104,6 +122,7 @@ class TextGenerator(tf.Module):
 
 
 OPTIONS = ("max_new_tokens", "temperature", "top_k", "top_p", "seed")
+PROMPT_STARTS = ("end", "none")
 
 
 def _last_indices(starts, lengths, keep):

@@ -93,7 +93,11 @@ class PositionalEmbedding(keras.layers.Layer):
             self.position_embedding = keras.layers.Embedding(
                 max_length,
                 d_model,
-                embeddings_initializer=self.embeddings_initializer,
+                # A fresh copy: an unseeded initializer draws the same numbers each call,
+                # which would make position i's vector token i's.
+                embeddings_initializer=keras.initializers.get(
+                    keras.initializers.serialize(self.embeddings_initializer)
+                ),
                 dtype=self.dtype_policy,
                 name="position_embedding",
             )

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from tf_transformer.layers import EncoderLayer, PositionalEmbedding
+from tf_transformer.layers.feed_forward import get_activation
 from tf_transformer.layers.masks import padding_mask as ids_padding_mask
 from tf_transformer.models.presets import resolve
 
@@ -18,8 +19,21 @@ PRESETS = {
 }
 
 
+POOLINGS = ("cls", "mean")  # BertClassifier's: BERT's pooler, or the real tokens' mean
+
+
 def _initializer():
     return keras.initializers.TruncatedNormal(stddev=0.02)
+
+
+def _draw_kernels_as_bert(layer):
+    """Redraws every kernel of `layer` (attention projections, feed-forward) from BERT's
+    truncated normal at 0.02; Keras' default (Glorot uniform) is about 4x wider at width 128
+    and leaves masked-LM pretraining on its unigram plateau far longer. One initializer per
+    kernel: an unseeded initializer called twice returns the same values."""
+    for variable in layer.weights:
+        if variable.path.endswith("/kernel"):
+            variable.assign(_initializer()(variable.shape, variable.dtype))
 
 
 def _unpack(inputs):
@@ -50,6 +64,9 @@ class BertEncoder(keras.Model):
         use_pooler: build the pooler.
         activation: the feed-forward's, `"gelu"` (exact) or `"gelu_tanh"` (the tanh
             approximation Google's BERT and KerasHub compute).
+
+    Every weight starts as BERT's do: kernels and embeddings from a truncated normal of
+    standard deviation 0.02, biases at zero, LayerNorm at one and zero.
 
     Example:
     ```python
@@ -159,6 +176,7 @@ class BertEncoder(keras.Model):
         self.embedding_norm.build(hidden_shape)
         for block in self.blocks:
             block.build(hidden_shape)
+            _draw_kernels_as_bert(block)
         if self.pooler is not None:
             self.pooler.build((token_ids_shape[0], self.d_model))
         self.built = True
@@ -226,17 +244,19 @@ class MaskedLMHead(keras.layers.Layer):
 
     `call(hidden, embeddings)` returns float32 logits `(..., vocab_size)`; `embeddings` is
     the encoder's `(vocab_size, d_model)` token table, so the head has no projection
-    matrix of its own.
+    matrix of its own. `activation` is the transform's (BERT's exact `"gelu"`, or
+    `"gelu_tanh"` or `"relu"`, as a checkpoint's `hidden_act` says).
     """
 
-    def __init__(self, vocab_size, d_model, layer_norm_epsilon=1e-12, **kwargs):
+    def __init__(self, vocab_size, d_model, layer_norm_epsilon=1e-12, activation="gelu", **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.d_model = d_model
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.activation = activation
         self.transform = keras.layers.Dense(
             d_model,
-            activation="gelu",
+            activation=get_activation(activation),
             kernel_initializer=_initializer(),
             dtype=self.dtype_policy,
             name="transform",
@@ -268,6 +288,7 @@ class MaskedLMHead(keras.layers.Layer):
                 "vocab_size": self.vocab_size,
                 "d_model": self.d_model,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
+                "activation": self.activation,
             }
         )
         return config
@@ -329,12 +350,14 @@ class BertMaskedLM(_TaskModel):
     ```
     """
 
-    def __init__(self, encoder, **kwargs):
+    def __init__(self, encoder, head_activation="gelu", **kwargs):
         super().__init__(encoder, **kwargs)
+        self.head_activation = head_activation
         self.head = MaskedLMHead(
             encoder.vocab_size,
             encoder.d_model,
             layer_norm_epsilon=encoder.layer_norm_epsilon,
+            activation=head_activation,
             dtype=encoder.dtype_policy,
             name="mlm_head",
         )
@@ -359,11 +382,16 @@ class BertMaskedLM(_TaskModel):
             hidden = ops.einsum("bpl,bld->bpd", pick, hidden)
         return self.head(hidden, self.encoder.token_embedding.embeddings)
 
+    def get_config(self):
+        return {**super().get_config(), "head_activation": self.head_activation}
+
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
 class BertClassifier(_TaskModel):
     """Sequence classification from the pooled output: dropout + dense to `num_classes`
-    float32 logits. `labels` (optional) names the classes, for export.
+    float32 logits. `labels` (optional) names the classes, for export. `pooling` is
+    `"cls"` (BERT's pooler: dense + tanh on the first token) or `"mean"` (the mean of the
+    real tokens' vectors, padding left out; the encoder needs no pooler).
 
     Example:
     ```python
@@ -374,9 +402,12 @@ class BertClassifier(_TaskModel):
     ```
     """
 
-    def __init__(self, encoder, num_classes, dropout=0.1, labels=None, **kwargs):
+    def __init__(self, encoder, num_classes, dropout=0.1, labels=None, pooling="cls", **kwargs):
         super().__init__(encoder, **kwargs)
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         self.num_classes = num_classes
+        self.pooling = pooling
         self.make_head(num_classes, dropout, labels, "classes")
 
     @classmethod
@@ -391,13 +422,18 @@ class BertClassifier(_TaskModel):
     def call(self, inputs, training=None):
         token_ids, segment_ids, _ = _unpack(inputs)
         hidden = self.encoder(token_ids, segment_ids=segment_ids, training=training)
-        pooled = self.head_dropout(self.encoder.pool(hidden), training=training)
+        if self.pooling == "cls":
+            pooled = self.encoder.pool(hidden)
+        else:
+            real = ops.cast(ids_padding_mask(token_ids), hidden.dtype)[..., None]
+            pooled = ops.sum(hidden * real, axis=1) / ops.maximum(ops.sum(real, axis=1), 1)
+        pooled = self.head_dropout(pooled, training=training)
         return ops.cast(self.classifier(pooled), "float32")
 
     def get_config(self):
         config = super().get_config()
         config.update(num_classes=self.num_classes, dropout=self.dropout, labels=self.labels)
-        return config
+        return {**config, "pooling": self.pooling}
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")

@@ -1,30 +1,25 @@
 """Published GPT-2 and BERT checkpoints read as this package's models and tokenizers.
 
-SOURCE is a Hugging Face checkpoint directory (`config.json` + `model.safetensors` and the
-tokenizer's files), a KerasHub preset directory, or a KerasHub preset name (downloaded by
-KerasHub; needs `pip install keras-hub` and a connection). `pipelines.pretrained` writes
+SOURCE is a Hugging Face checkpoint directory (`config.json`, the weights and the
+tokenizer's files, in the layouts `checkpoint_files` reads), a KerasHub preset directory,
+or a KerasHub preset name (downloaded by KerasHub; needs `pip install keras-hub` and a
+connection). `pipelines.pretrained` writes
 what these read as runs.
 """
 
 import inspect
-import json
 import os
 
 from tf_transformer.errors import InputError
-from tf_transformer.models import hugging_face
+from tf_transformer.models import checkpoint_files, hugging_face
 from tf_transformer.models.convert import bert_from_keras_hub, gpt_from_keras_hub
 from tf_transformer.models.hugging_face import gpt_from_hugging_face
 from tf_transformer.text import BertVocabTokenizer, BytePairTokenizer
 
 
-def _is_hugging_face(source):
-    return os.path.isfile(os.path.join(source, "model.safetensors"))
-
-
-def _need(path, what):
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file ({what})")
-    return path
+def is_hugging_face(source) -> bool:
+    """Whether `source` is a Hugging Face checkpoint folder (any weights layout)."""
+    return os.path.isdir(source) and checkpoint_files.has_checkpoint(source)
 
 
 def _keras_hub(source):
@@ -49,11 +44,9 @@ def _from_preset(cls, source):
 
 def read_gpt(source):
     """`(GPT, BytePairTokenizer)` of a GPT-2 checkpoint (see the module's SOURCE)."""
-    if os.path.isdir(source) and _is_hugging_face(source):
-        tokenizer = BytePairTokenizer.from_files(
-            _need(os.path.join(source, "vocab.json"), "GPT-2's tokenizer vocabulary"),
-            _need(os.path.join(source, "merges.txt"), "GPT-2's tokenizer merges"),
-        )
+    if is_hugging_face(source):
+        checkpoint_files.weights_path(source)  # an unreadable layout: said before all else
+        tokenizer = checkpoint_files.read_byte_pair_tokenizer(source)
         return gpt_from_hugging_face(source), tokenizer
     keras_hub = _keras_hub(source)
     backbone = _from_preset(keras_hub.models.GPT2Backbone, source)
@@ -67,15 +60,11 @@ def read_bert(source):
     `BertMaskedLM` when a Hugging Face checkpoint has its masked-LM head, else the
     `BertEncoder`. An uncased checkpoint (Hugging Face's `do_lower_case`, KerasHub's
     `lowercase`) lowercases."""
-    if os.path.isdir(source) and _is_hugging_face(source):
-        settings = os.path.join(source, "tokenizer_config.json")
-        lowercase = True  # Hugging Face's default for BERT
-        if os.path.isfile(settings):
-            with open(settings) as handle:
-                lowercase = json.load(handle).get("do_lower_case", True)
-        vocab = _need(os.path.join(source, "vocab.txt"), "BERT's WordPiece vocabulary")
+    if is_hugging_face(source):
+        checkpoint_files.weights_path(source)
+        tokenizer = checkpoint_files.read_wordpiece_tokenizer(source)
         encoder, masked_lm = hugging_face.read_bert(source)
-        return masked_lm or encoder, BertVocabTokenizer.from_file(vocab, lowercase)
+        return masked_lm or encoder, tokenizer
     keras_hub = _keras_hub(source)
     backbone = _from_preset(keras_hub.models.BertBackbone, source)
     theirs = _from_preset(keras_hub.models.BertTokenizer, source)

@@ -1,6 +1,7 @@
 """Hugging Face checkpoints into `GPT` and `BertEncoder`: a directory with `config.json`
-and `model.safetensors` (as `gpt2` or `bert-base-uncased` publish them), read with the
-`safetensors` package as NumPy arrays, so no PyTorch is needed.
+and the weights (as `gpt2` or `bert-base-uncased` publish them: `model.safetensors`,
+sharded safetensors or `tf_model.h5`, read by `checkpoint_files` as NumPy arrays under
+PyTorch's names, so no PyTorch is needed).
 
 GPT-2 stores its projections as `Conv1D` (input x output, query/key/value side by side in
 `c_attn`); BERT as `Linear` (output x input). Both are reshaped into Keras's per-head
@@ -8,35 +9,28 @@ kernels. Every tensor is checked: a missing one, one the model does not use, or 
 that does not fit is a one-line `InputError` naming it.
 """
 
-import json
-import os
-
 import numpy as np
 from keras import ops
 
 from tf_transformer.errors import InputError
 from tf_transformer.models.bert import BertEncoder, BertMaskedLM
+from tf_transformer.models.checkpoint_files import read_config, read_weights
 from tf_transformer.models.convert import Tensors
 from tf_transformer.models.gpt import GPT
 
 # Hugging Face's activation names -> ours ("gelu" is the exact erf form there too).
-ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh"}
+ACTIVATIONS = {
+    "gelu": "gelu",
+    "gelu_new": "gelu_tanh",
+    "gelu_pytorch_tanh": "gelu_tanh",
+    "relu": "relu",
+}
 
 
 def read_checkpoint(directory: str):
-    """`(config, tensors)` of a Hugging Face checkpoint directory."""
-    paths = [os.path.join(directory, name) for name in ("config.json", "model.safetensors")]
-    for path in paths:
-        if not os.path.isfile(path):
-            raise InputError(
-                f"{path}: no such file (a Hugging Face checkpoint directory has config.json "
-                "and model.safetensors)"
-            )
-    with open(paths[0]) as handle:
-        config = json.load(handle)
-    from safetensors.numpy import load_file
-
-    return config, load_file(paths[1])
+    """`(config, tensors)` of a Hugging Face checkpoint directory, in any weights layout
+    `checkpoint_files` reads."""
+    return read_config(directory), read_weights(directory)
 
 
 def assign(model, values: dict):
@@ -145,9 +139,10 @@ def read_bert(directory: str, dtype=None):
 
 def _masked_lm(encoder, t):
     """A `BertMaskedLM` on `encoder` with the head's weights; the output projection is
-    the word embeddings (tied), so `decoder.weight` is checked to be them."""
+    the word embeddings (tied), so `decoder.weight` is checked to be them. The head's
+    transform has the checkpoint's `hidden_act`, as Hugging Face's head does."""
     d, vocab = encoder.d_model, encoder.vocab_size
-    model = BertMaskedLM(encoder)
+    model = BertMaskedLM(encoder, head_activation=encoder.activation)
     model.build()
     tied = t.take("decoder.weight", (vocab, d)) if "decoder.weight" in t.tensors else None
     embeddings = ops.convert_to_numpy(encoder.token_embedding.embeddings)

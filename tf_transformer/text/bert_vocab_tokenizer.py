@@ -34,6 +34,10 @@ class BertVocabTokenizer(Tokenizer):
     each word becomes the longest `##` pieces of the vocabulary (`[UNK]` for a word of
     more than 100 characters or one no pieces spell). `start_id`/`end_id` are `[CLS]`/`[SEP]`.
 
+    `strip_accents` (default: as `lowercase`) and `split_cjk` (default True) are Hugging
+    Face's `strip_accents` and `tokenize_chinese_chars`: `split_cjk=False` leaves CJK
+    ideographs inside the words they touch.
+
     Example:
     ```python
     tokenizer = BertVocabTokenizer.from_file("bert-base-uncased/vocab.txt", lowercase=True)
@@ -41,14 +45,24 @@ class BertVocabTokenizer(Tokenizer):
     ```
     """
 
-    def __init__(self, vocab, lowercase=True, name="bert_vocab_tokenizer"):
+    def __init__(
+        self,
+        vocab,
+        lowercase=True,
+        strip_accents=None,
+        split_cjk=True,
+        name="bert_vocab_tokenizer",
+        special_text=(),
+    ):
         vocab = list(vocab)
         missing = [token for token in ROLE_TOKENS.values() if token not in vocab]
         if missing:
             raise ValueError(f"the vocabulary has no {', '.join(missing)}")
         special = {role: vocab.index(token) for role, token in ROLE_TOKENS.items()}
-        super().__init__(vocab, name=name, special_ids=special)
-        self.lowercase = lowercase
+        super().__init__(vocab, name=name, special_ids=special, special_text=special_text)
+        self.lowercase = bool(lowercase)
+        self.strip_accents = self.lowercase if strip_accents is None else bool(strip_accents)
+        self.split_cjk = bool(split_cjk)
         self._tokenizer = tf_text.FastWordpieceTokenizer(
             vocab=vocab,
             suffix_indicator="##",
@@ -69,9 +83,12 @@ class BertVocabTokenizer(Tokenizer):
         """The words WordPiece sees: ragged `(batch, (w))`."""
         text = tf.strings.regex_replace(strings, f"[{_CONTROL}]", "")
         if self.lowercase:
-            text = tf_text.normalize_utf8(tf.strings.lower(text, encoding="utf-8"), "NFD")
-            text = tf.strings.regex_replace(text, r"\p{Mn}", "")
-        keep = f"[{_PUNCTUATION}{_CJK}]"
+            # ICU's lowercasing, as Python's str.lower() in Google's BERT: a capital sigma
+            # ending a word becomes the final form (Hugging Face's `tokenizers` gives σ)
+            text = tf.strings.lower(text, encoding="utf-8")
+        if self.strip_accents:
+            text = tf.strings.regex_replace(tf_text.normalize_utf8(text, "NFD"), r"\p{Mn}", "")
+        keep = f"[{_PUNCTUATION}{_CJK if self.split_cjk else ''}]"
         return tf_text.regex_split(text, f"[{_SPACE}]+|{keep}", keep)
 
     def _tokenize(self, strings):
@@ -87,10 +104,22 @@ class BertVocabTokenizer(Tokenizer):
 
     def file_bytes(self) -> bytes:
         vocab = [t.decode("utf-8") for t in self.vocab.numpy()]
-        saved = {"vocab": vocab, "lowercase": self.lowercase}
+        saved = {
+            "vocab": vocab,
+            "lowercase": self.lowercase,
+            "strip_accents": self.strip_accents,
+            "split_cjk": self.split_cjk,
+            "special_text": list(self.special_text),
+        }
         return json.dumps(saved, ensure_ascii=False).encode("utf-8")
 
     @classmethod
     def from_file_bytes(cls, data: bytes):
         saved = json.loads(data.decode("utf-8"))
-        return cls(saved["vocab"], lowercase=saved["lowercase"])
+        return cls(
+            saved["vocab"],
+            lowercase=saved["lowercase"],
+            strip_accents=saved.get("strip_accents"),
+            split_cjk=saved.get("split_cjk", True),
+            special_text=saved.get("special_text", ()),
+        )

@@ -53,13 +53,13 @@ class BytePairTokenizer(Tokenizer):
     ```
     """
 
-    def __init__(self, vocab, merges, name="byte_pair_tokenizer"):
+    def __init__(self, vocab, merges, name="byte_pair_tokenizer", special_text=()):
         vocab = list(vocab)
         if END_OF_TEXT not in vocab:
             raise ValueError(f"the vocabulary has no {END_OF_TEXT} token")
         end = vocab.index(END_OF_TEXT)
         special = {"pad": end, "unk": end, "start": end, "end": end, "mask": None}
-        super().__init__(vocab, name=name, special_ids=special)
+        super().__init__(vocab, name=name, special_ids=special, special_text=special_text)
         self.merges = [tuple(m) for m in merges]
         self._ids = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(vocab, tf.range(len(vocab), dtype=tf.int32)),
@@ -81,13 +81,9 @@ class BytePairTokenizer(Tokenizer):
         )
 
     @classmethod
-    def from_files(cls, vocab_json, merges_txt):
+    def from_files(cls, vocab_json, merges_txt, special_text=()):
         """A checkpoint's `vocab.json` (token -> id) and `merges.txt` (one pair a line)."""
-        with open(vocab_json, encoding="utf-8") as handle:
-            ids = json.load(handle)
-        with open(merges_txt, encoding="utf-8") as handle:
-            lines = handle.read().split("\n")
-        return cls(_vocab_list(ids, vocab_json), _merge_pairs(lines, merges_txt))
+        return cls(*read_files(vocab_json, merges_txt), special_text=special_text)
 
     def _tokenize(self, strings):
         escaped = tf.strings.regex_replace(strings, _ESCAPE, _ESCAPED_ESCAPE)
@@ -151,12 +147,14 @@ class BytePairTokenizer(Tokenizer):
     def file_bytes(self) -> bytes:
         vocab = [t.decode("utf-8") for t in self.vocab.numpy()]
         merges = [" ".join(pair) for pair in self.merges]
-        return json.dumps({"vocab": vocab, "merges": merges}, ensure_ascii=False).encode("utf-8")
+        saved = {"vocab": vocab, "merges": merges, "special_text": list(self.special_text)}
+        return json.dumps(saved, ensure_ascii=False).encode("utf-8")
 
     @classmethod
     def from_file_bytes(cls, data: bytes):
         saved = json.loads(data.decode("utf-8"))
-        return cls(saved["vocab"], [m.split(" ") for m in saved["merges"]])
+        merges = [m.split(" ") for m in saved["merges"]]
+        return cls(saved["vocab"], merges, special_text=saved.get("special_text", ()))
 
 
 def _split_pieces(strings):
@@ -194,8 +192,18 @@ def _unescape(pieces):
     return tf.strings.regex_replace(pieces, _ESCAPED_ESCAPE, _ESCAPE)
 
 
-def _vocab_list(ids, path):
-    """`vocab.json`'s token -> id map as a list by id; ids must be 0..n-1."""
+def read_files(vocab_json, merges_txt):
+    """`(vocab, merges)` of a checkpoint's `vocab.json` and `merges.txt`."""
+    with open(vocab_json, encoding="utf-8") as handle:
+        ids = json.load(handle)
+    with open(merges_txt, encoding="utf-8") as handle:
+        lines = handle.read().split("\n")
+    return vocab_by_id(ids, vocab_json), _merge_pairs(lines, merges_txt)
+
+
+def vocab_by_id(ids, path):
+    """A token -> id map (`vocab.json`'s, `tokenizer.json`'s) as a list by id; ids must be
+    0..n-1, each once."""
     vocab = [None] * len(ids)
     for token, index in ids.items():
         if not isinstance(index, int) or not 0 <= index < len(ids) or vocab[index] is not None:

@@ -2,10 +2,12 @@
 
 import contextlib
 import os
+import re
 import sys
 import time
 
 import tensorflow as tf
+import tensorflow_text as tf_text
 
 RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]", "[MASK]")
 PAD_ID, UNK_ID, START_ID, END_ID, MASK_ID = range(len(RESERVED_TOKENS))
@@ -22,6 +24,10 @@ class Tokenizer(tf.Module):
     `[END]`=3, `[MASK]`=4; a published checkpoint's tokenizer passes `special_ids`, the
     ids its own files give those roles (BERT's `[CLS]` is its `start_id`, GPT-2's
     `<|endoftext|>` its `start_id` and `end_id`).
+
+    `special_text` lists tokens that, written literally in a text, are read as their own
+    id (as Hugging Face's tokenizers read `[MASK]` or `<|endoftext|>`); by default every
+    text is only text (as Google's BERT and KerasHub read it).
     """
 
     pad_id, unk_id, start_id, end_id, mask_id = PAD_ID, UNK_ID, START_ID, END_ID, MASK_ID
@@ -31,9 +37,13 @@ class Tokenizer(tf.Module):
     learns_from_sample = True
     ROLES = ("pad", "unk", "start", "end", "mask")
 
-    def __init__(self, vocab, name=None, special_ids=None):
+    def __init__(self, vocab, name=None, special_ids=None, special_text=()):
         super().__init__(name=name)
         vocab = list(vocab)
+        missing = [token for token in special_text if token not in vocab]
+        if missing:
+            raise ValueError(f"special_text {missing[0]!r} is not in the vocabulary")
+        self.special_text = {token: vocab.index(token) for token in special_text}
         if special_ids is None:
             if tuple(vocab[: len(RESERVED_TOKENS)]) != RESERVED_TOKENS:
                 raise ValueError(f"the vocabulary must start with {', '.join(RESERVED_TOKENS)}")
@@ -54,7 +64,25 @@ class Tokenizer(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def tokenize(self, strings):
-        return self._tokenize(strings)
+        if not self.special_text:
+            return self._tokenize(strings)
+        return self._tokenize_with_special_text(strings)
+
+    def _tokenize_with_special_text(self, strings):
+        """Each text cut at the `special_text` literals; those are their ids, the pieces
+        between them tokenized on their own (as Hugging Face splits added tokens out)."""
+        pattern = "|".join(re.escape(token) for token in self.special_text)
+        pieces = tf_text.regex_split(strings, pattern, pattern)  # (batch, (pieces))
+        flat = pieces.flat_values
+        special = tf.fill(tf.shape(flat), -1)
+        for token, index in self.special_text.items():
+            special = tf.where(tf.equal(flat, token), index, special)
+        is_special = special >= 0
+        ids = self._tokenize(tf.where(is_special, "", flat))  # (pieces, (tokens))
+        own = tf.RaggedTensor.from_row_lengths(
+            tf.boolean_mask(special, is_special), tf.cast(is_special, tf.int64)
+        )
+        return pieces.with_flat_values(tf.concat([own, ids], axis=1)).merge_dims(1, 2)
 
     def detokenize(self, ids):
         if isinstance(ids, tf.RaggedTensor):
