@@ -220,25 +220,24 @@ def _size(model, config):
     return f"{parameters}, {model.flops_per_token(config.seq_len) / 1e6:,.1f} MFLOPs a token"
 
 
+def _chosen(values: dict) -> dict:
+    """The architecture options `values` sets (not None)."""
+    return {name: values[name] for name in ARCHITECTURE_OPTIONS if values.get(name) is not None}
+
+
 def _overrides(config):
-    chosen = {name: getattr(config, name) for name in ARCHITECTURE_OPTIONS}
-    chosen = {name: value for name, value in chosen.items() if value is not None}
+    chosen = _chosen(vars(config))
     return f" ({', '.join(f'{k} {v}' for k, v in chosen.items())})" if chosen else ""
 
 
 def architecture(config) -> dict:
     """GPT arguments over the preset's: an imported checkpoint's, then the command line's."""
-    chosen = {name: getattr(config, name) for name in ARCHITECTURE_OPTIONS}
-    return {**(config.architecture or {}), **{k: v for k, v in chosen.items() if v is not None}}
+    return {**(config.architecture or {}), **_chosen(vars(config))}
 
 
 def _saved_architecture(saved: dict) -> dict:
     flat = flat_config(saved)
-    chosen = {name: flat.get(name) for name in ARCHITECTURE_OPTIONS}
-    return {
-        **(flat.get("architecture") or {}),
-        **{k: v for k, v in chosen.items() if v is not None},
-    }
+    return {**(flat.get("architecture") or {}), **_chosen(flat)}
 
 
 def _read(config):

@@ -32,7 +32,7 @@ TORCH = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 
 def has_checkpoint(directory: str) -> bool:
     """Whether `directory` holds a Hugging Face checkpoint (any weights layout)."""
-    names = (SAFETENSORS, SHARDED, TF_H5, *TORCH)
+    names = (*_READERS, *TORCH)
     return os.path.isfile(os.path.join(directory, "config.json")) and any(
         os.path.isfile(os.path.join(directory, name)) for name in names
     )
