@@ -1,23 +1,30 @@
-"""Real text for BERT: SST-2 sentiment (dev accuracy), pretrained against random weights.
+"""Real text for BERT: SST-2 sentiment (dev accuracy) and IMDb reviews (held-out accuracy),
+pretrained against random weights, KerasHub and a bag of words.
 
-1. `ours`: `bert pretrain` (masked LM) on the SST-2 training sentences without their
-   labels, then `bert finetune --from` it, with 2,000 labelled examples and with all
-   67,349; each fine-tuning also runs from random weights (the same encoder size,
-   tokenizer, schedule and steps: the recipe's `compare_scratch`).
-2. `hub`: KerasHub's `BertBackbone` of the same size, pretrained with a `MaskedLMHead` on
-   the same masked batches for the same steps, then fine-tuned the same way (pooled
-   output, dropout, dense; the same optimizer, schedule, batches and epochs).
-3. `bow`: the keras.io guide's bag-of-words baseline: `TextVectorization` multi-hot over
-   the 20,000 most frequent words, one dense layer.
+1. `pretrain`: `bert pretrain` (masked LM, packed windows, whole words) on unlabelled
+   movie-review text: IMDb's 50,000 unlabelled reviews and the SST-2 training phrases
+   without their labels (`PRETRAIN`), for at most `--minutes`.
+2. `ours`: `bert finetune --from` that run on each task with 2,000 labelled examples and
+   with all of them; each fine-tuning also runs from random weights (the same encoder
+   size, tokenizer, schedule and steps: the recipe's `compare_scratch`). With `--curve`,
+   SST-2's learning curve (500 ... 5,000 labels) too.
+3. `hub`: KerasHub's `BertBackbone` of the same size with a `MaskedLMHead`, pretrained on
+   the same packed, masked batches for the same wall-clock time, then fine-tuned the same
+   way (pooled output, dropout, dense; the same optimizer, schedule, batches and epochs).
+4. `bow`: the keras.io guide's bag of words (`TextVectorization` multi-hot over the 20,000
+   most frequent words, bigrams too for IMDb; one dense layer).
+
+IMDb's test reviews are not in `../shared/data`: its `train.tsv` is split by hash, 80%
+training (20,000 reviews), 10% validation and 10% held-out test (about 2,500 each).
 
 Writes `results.json` into `--out` and prints the tables for RESULTS.md.
 
-    .venv/bin/python -m benchmarks.bench_real_bert --data ../shared/data/sst2 \\
-        [--only bow,ours,hub] [--out DIR] [--report]
+    .venv/bin/python -m benchmarks.bench_real_bert --data ../shared/data \\
+        [--only pretrain,ours,bow,hub] [--tasks sst2,imdb] [--minutes 55] [--curve] \\
+        [--pretrained RUN_DIR] [--out DIR] [--report]
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -25,135 +32,187 @@ import time
 from benchmarks.common import saved_results
 
 LIMITS = (2000, None)  # labelled examples: 2,000, then all
-# bert_tiny (2 layers, width 128): on a 2-core CPU it gets through the masked LM's early
-# plateau (a unigram guess, loss ~6.8, masked accuracy ~3%), where bert_small was still
-# stuck after 950 steps, and about 9,500 steps fit in a quarter of an hour.
+# bert_tiny (2 layers, width 128): about 7,000 steps of 64 windows of 128 tokens an hour
+# on a 2-core CPU.
 PRETRAIN = dict(
     preset="bert_tiny",
-    seq_len=64,
+    seq_len=128,
     batch_size=64,
-    epochs=8,
+    epochs=3,
     mask_rate=0.15,
     learning_rate=1e-3,
-    warmup_steps=300,
+    warmup_steps=500,
     vocab_size=8000,
+    vocab_sample=20000,
 )
 FINETUNE = dict(batch_size=32, learning_rate=2e-4, warmup_fraction=0.1, weight_decay=0.01)
-EPOCHS = {2000: 10, None: 2}  # fine-tuning epochs by limit: about 630 and 4,200 steps
+TASKS = {
+    "sst2": dict(
+        spec="tsv:train={data}/sst2/train.tsv,validation={data}/sst2/dev.tsv,test=0,label=label",
+        seq_len=64,
+        truncate="head",
+        epochs={2000: 10, None: 2},
+        bigrams=False,
+        split="validation",  # SST-2's dev set
+    ),
+    "imdb": dict(
+        spec="tsv:{data}/imdb/train.tsv,label=label,text=text,validation=0.1,test=0.1",
+        seq_len=256,
+        truncate="head+tail",
+        epochs={2000: 10, None: 3},
+        bigrams=True,
+        split="test",  # the held-out tenth
+    ),
+}
+CURVE = (500, 1000, 2000, 5000)
 
 
-def specs(data):
-    train, dev = os.path.join(data, "train.tsv"), os.path.join(data, "dev.tsv")
-    return {
-        "pretrain": f"tsv:{train},label=label",  # its texts; 5% held out for perplexity
-        "labelled": f"tsv:train={train},validation={dev},test=0,label=label",
-    }
+def pretrain_source(data):
+    return f"{data}/imdb/unsup.txt+tsv:{data}/sst2/train.tsv,label=label"
 
 
-def run_bow(data):
+def task_spec(data, task):
+    return TASKS[task]["spec"].format(data=data)
+
+
+def run_bow(data, task):
     """Multi-hot bag of words + one dense layer (keras.io, "Pretraining a Transformer from
-    scratch with KerasHub"), on 2,000 and on all labelled examples."""
+    scratch with KerasHub"), on 2,000 and on all labelled examples; bigrams for IMDb."""
     import keras
     import tensorflow as tf
 
     from pipelines.corpora import load_corpus, stable_subset
+    from tf_transformer.text.bert_inputs import strip_markup
 
-    corpus = load_corpus(specs(data)["labelled"])
+    settings = TASKS[task]
+    corpus = load_corpus(task_spec(data, task))
 
     def dataset(examples, shuffle=False):
-        texts = tf.constant([t for t, _ in examples])
+        texts = strip_markup(tf.constant([t for t, _ in examples]))
         labels = tf.constant([int(label) for _, label in examples], tf.float32)
-        data = tf.data.Dataset.from_tensor_slices((texts, labels))
+        data = tf.data.Dataset.from_tensor_slices((texts[:, None], labels))
         return (data.shuffle(len(examples), seed=0) if shuffle else data).batch(32)
 
     results = {}
     for limit in LIMITS:
         keras.utils.set_random_seed(0)
         train = stable_subset(corpus.train, limit, key=lambda ex: ex[0])
-        vectorize = keras.layers.TextVectorization(max_tokens=20000, output_mode="multi_hot")
-        vectorize.adapt(tf.constant([t for t, _ in train]))
+        vectorize = keras.layers.TextVectorization(
+            max_tokens=20000, output_mode="multi_hot", ngrams=2 if settings["bigrams"] else None
+        )
+        vectorize.adapt(strip_markup(tf.constant([t for t, _ in train])))
         model = keras.Sequential([keras.Input((1,), dtype="string"), vectorize])
         model.add(keras.layers.Dense(1, activation="sigmoid"))
         model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
         epochs = 5 if limit is None else 20
-        model.fit(dataset(train, shuffle=True).map(_column), epochs=epochs, verbose=0)
-        accuracy = model.evaluate(dataset(corpus.validation).map(_column), verbose=0)[1]
+        model.fit(dataset(train, shuffle=True), epochs=epochs, verbose=0)
+        accuracy = model.evaluate(dataset(corpus.split(settings["split"])), verbose=0)[1]
         results[str(limit or "all")] = {"accuracy": float(accuracy)}
-        print(f"bag of words, {limit or 'all'} examples: dev accuracy {100 * accuracy:.1f}%")
+        print(f"{task} bag of words, {limit or 'all'} examples: accuracy {100 * accuracy:.1f}%")
     return results
 
 
-def _column(texts, labels):
-    return texts[:, None], labels
-
-
-def run_ours(data, out_dir, pretrain=PRETRAIN, name="ours", finetune=None):
-    from pipelines import finetuning, masked_lm
-    from pipelines.runs import read_json
+def run_pretrain(data, out_dir, minutes):
+    from pipelines import masked_lm
 
     start = time.perf_counter()
-    config = masked_lm.PretrainConfig(source=specs(data)["pretrain"], **pretrain)
-    pretrained = masked_lm.pretrain(config, os.path.join(out_dir, name, "pretrain"), overwrite=True)
-    result = {
-        "pretrain": read_json(pretrained, "metrics.json"),
-        "pretrain_minutes": (time.perf_counter() - start) / 60,
-        "settings": pretrain,
-        "pretrain_run": pretrained,
-        "precision": read_json(pretrained, "config.json")["precision"]["policy"],
+    config = masked_lm.PretrainConfig(
+        source=pretrain_source(data), time_budget=60 * minutes, **PRETRAIN
+    )
+    run_dir = masked_lm.pretrain(config, os.path.join(out_dir, "pretrain"), overwrite=True)
+    return pretrain_result(run_dir, (time.perf_counter() - start) / 60)
+
+
+def pretrain_result(run_dir, minutes=None):
+    """What the report needs of a pretraining run; `minutes` default: from its vocabulary's
+    file to its final model's (counting windows, training, validation)."""
+    from pipelines.runs import flat_config, read_json
+
+    if minutes is None:
+        vocabulary = os.path.getmtime(os.path.join(run_dir, "tokenizer"))
+        minutes = (os.path.getmtime(os.path.join(run_dir, "model.keras")) - vocabulary) / 60
+
+    config = read_json(run_dir, "config.json")
+    history = read_json(run_dir, "history.json")
+    metrics = read_json(run_dir, "metrics.json")
+    metrics.pop("samples", None)
+    return {
+        "run": run_dir,
+        "metrics": metrics,
+        "minutes": minutes,
+        "tokens_per_second": history.get("tokens_per_second"),
+        "sources": config.get("text", {}).get("sources"),
+        "precision": config["precision"]["policy"],
+        "settings": {k: flat_config(config)[k] for k in PRETRAIN},
+        "schedule": config["schedule"],
     }
-    result["pretrain"].pop("samples", None)
-    for limit in LIMITS:
+
+
+def run_ours(data, out_dir, pretrained, task, curve=False, limits=LIMITS, result=None):
+    from pipelines import finetuning
+    from pipelines.runs import read_json
+
+    settings = TASKS[task]
+    result = result if result is not None else {}
+    for limit in limits:
         start = time.perf_counter()
         config = finetuning.FinetuneConfig(
             task="classify",
-            source=specs(data)["labelled"],
+            source=task_spec(data, task),
             from_run=pretrained,
-            epochs=EPOCHS[limit],
+            epochs=settings["epochs"][limit],
             train_limit=limit,
-            **{**FINETUNE, **(finetune or {})},
+            seq_len=settings["seq_len"],
+            truncate=settings["truncate"],
+            learning_curve=list(CURVE) if curve and limit is None else None,
+            **FINETUNE,
         )
         run_dir = finetuning.finetune(
-            config, os.path.join(out_dir, name, f"finetune-{limit or 'all'}"), overwrite=True
+            config, os.path.join(out_dir, task, f"finetune-{limit or 'all'}"), overwrite=True
         )
         metrics = read_json(run_dir, "metrics.json")
+        curve_points = metrics.pop("learning_curve", None)
         result[str(limit or "all")] = {
-            start_from: {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
-            for start_from, report in metrics.items()
+            start_from: _scores(report, settings["split"]) for start_from, report in metrics.items()
         }
         result[str(limit or "all")]["minutes"] = (time.perf_counter() - start) / 60
+        result[str(limit or "all")]["run"] = run_dir
+        if curve_points:
+            result["curve"] = curve_points
     return result
 
 
-def run_hub(data, ours):
-    """KerasHub's BertBackbone at our encoder's size, on our pretraining run's tokenizer,
-    masked batches and steps, then fine-tuned as ours."""
+def _scores(report, split):
+    chosen = report if report.get("split") == split else report.get(split, report)
+    return {"accuracy": chosen["accuracy"], "macro_f1": chosen["macro_f1"], "split": split}
+
+
+def run_hub(data, ours_pretrain, tasks, steps=None):
+    """KerasHub's BertBackbone at our encoder's size, on our pretraining run's tokenizer
+    and packed, masked batches, for the same wall-clock time (or `steps` steps: the
+    steps it makes in our time, when the machine is shared); then fine-tuned as ours."""
     import keras
     import keras_hub
-    import tensorflow as tf
 
-    from pipelines import masked_lm, masked_lm_batches
-    from pipelines.corpora import load_corpus, stable_subset
-    from pipelines.runs import read_json
+    from pipelines import masked_lm
+    from pipelines.corpora.documents import load_documents
+    from pipelines.masked_lm_batches import make_pretraining_batches, pack_documents
     from tf_transformer.models.bert import PRESETS
     from tf_transformer.text import load_tokenizer
-    from tf_transformer.training import masked_accuracy, masked_loss
+    from tf_transformer.text.bert_inputs import strip_markup
+    from tf_transformer.training import TimeBudget, masked_accuracy, masked_loss
 
-    run_dir = ours["pretrain_run"]
-    saved = read_json(run_dir, "config.json")
-    schedule, policy = saved["schedule"], saved["precision"]["policy"]
-    tokenizer = load_tokenizer(os.path.join(run_dir, "tokenizer"))
-    size = PRESETS[ours["settings"]["preset"]]
-    seq_len = ours["settings"]["seq_len"]
+    settings, schedule = ours_pretrain["settings"], ours_pretrain["schedule"]
+    epochs = settings["epochs"]
+    per_epoch = -(-steps // epochs) if steps else schedule["total_steps"] // epochs
+    if steps:  # its own schedule, of the same shape, over its steps
+        schedule = masked_lm.bert_schedule(
+            schedule["peak_learning_rate"], schedule["warmup_steps"], per_epoch * epochs
+        )
+    tokenizer = load_tokenizer(os.path.join(ours_pretrain["run"], "tokenizer"))
+    size = PRESETS[settings["preset"]]
     keras.utils.set_random_seed(0)
-    keras.config.set_dtype_policy(policy)
-
-    def backbone_inputs(ids):
-        return {
-            "token_ids": ids,
-            "segment_ids": keras.ops.zeros_like(ids),
-            "padding_mask": keras.ops.not_equal(ids, 0),
-        }
-
+    keras.config.set_dtype_policy(ours_pretrain["precision"])
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=tokenizer.vocab_size,
         num_layers=size["num_layers"],
@@ -166,37 +225,43 @@ def run_hub(data, ours):
     head = keras_hub.layers.MaskedLMHead(
         vocabulary_size=tokenizer.vocab_size,
         token_embedding=backbone.token_embedding,
-        activation="gelu",
+        intermediate_activation="gelu",
     )
     ids = keras.Input((None,), dtype="int32")
     positions = keras.Input((None,), dtype="int32")
-    outputs = backbone(backbone_inputs(ids))
+    outputs = backbone(_backbone_inputs(ids))
     logits = keras.ops.cast(head(outputs["sequence_output"], positions), "float32")
     mlm = keras.Model({"token_ids": ids, "mask_positions": positions}, logits)
     mlm.compile(
-        optimizer=masked_lm.bert_optimizer(schedule, ours["settings"].get("weight_decay", 0.01)),
+        optimizer=masked_lm.bert_optimizer(schedule, 0.01),
         loss=masked_loss,
         metrics=[masked_accuracy],
     )
-    texts = masked_lm.pretraining_texts(specs(data)["pretrain"])
-    config = ours["settings"]
+    documents = load_documents(pretrain_source(data), log=lambda line: None)
 
     def batches(split, shuffle):
-        return masked_lm_batches.make_mlm_batches(
-            tf.data.Dataset.from_tensor_slices(tf.constant(texts[split], tf.string)),
+        windows = pack_documents(
+            documents.dataset(split), tokenizer, settings["seq_len"], clean=strip_markup
+        )
+        return make_pretraining_batches(
+            windows,
             tokenizer,
-            seq_len,
-            config["batch_size"],
-            config["mask_rate"],
-            shuffle=10000 if shuffle else 0,
+            settings["seq_len"],
+            settings["batch_size"],
+            settings["mask_rate"],
+            shuffle=4096 if shuffle else 0,
             seed=0,
+            drop_remainder=shuffle,
         )
 
+    budget = [] if steps else [TimeBudget(60 * ours_pretrain["minutes"])]
     start = time.perf_counter()
     history = mlm.fit(
-        batches("train", True),
-        validation_data=batches("validation", False).cache(),
-        epochs=config["epochs"],
+        batches("train", True).repeat(),
+        steps_per_epoch=per_epoch,
+        validation_data=batches("validation", False).take(64).cache(),
+        epochs=epochs,
+        callbacks=budget,
         verbose=2,
     )
     result = {
@@ -204,22 +269,47 @@ def run_hub(data, ours):
             "validation_loss": history.history["val_loss"][-1],
             "validation_masked_accuracy": history.history["val_masked_accuracy"][-1],
         },
-        "pretrain_minutes": (time.perf_counter() - start) / 60,
+        "minutes": (time.perf_counter() - start) / 60,
+        "steps": per_epoch * len(history.history["loss"]) if steps else None,
     }
     pretrained_weights = backbone.get_weights()
-    corpus = load_corpus(specs(data)["labelled"])
-    dev = _classification_batches(corpus.validation, tokenizer, seq_len, shuffle=False)
+    for task in tasks:
+        result[task] = _hub_finetune(data, task, backbone, pretrained_weights, tokenizer, ids)
+    keras.config.set_dtype_policy("float32")
+    return result
+
+
+def _backbone_inputs(ids):
+    import keras
+
+    return {
+        "token_ids": ids,
+        "segment_ids": keras.ops.zeros_like(ids),
+        "padding_mask": keras.ops.not_equal(ids, 0),
+    }
+
+
+def _hub_finetune(data, task, backbone, weights, tokenizer, ids):
+    import keras
+
+    from pipelines import masked_lm
+    from pipelines.corpora import load_corpus, stable_subset
+
+    settings = TASKS[task]
+    corpus = load_corpus(task_spec(data, task))
+    held_out = _classification_batches(corpus.split(settings["split"]), tokenizer, settings)
+    result = {}
     for limit in LIMITS:
         keras.utils.set_random_seed(0)
-        backbone.set_weights(pretrained_weights)
+        backbone.set_weights(weights)
         train = stable_subset(corpus.train, limit, key=lambda ex: ex[0])
-        data_train = _classification_batches(train, tokenizer, seq_len, shuffle=True)
-        steps = int(data_train.cardinality())
-        total = steps * EPOCHS[limit]
+        data_train = _classification_batches(train, tokenizer, settings, shuffle=True)
+        epochs = settings["epochs"][limit]
+        total = int(data_train.cardinality()) * epochs
         fine = masked_lm.bert_schedule(
             FINETUNE["learning_rate"], int(FINETUNE["warmup_fraction"] * total), total
         )
-        pooled = backbone(backbone_inputs(ids))["pooled_output"]
+        pooled = backbone(_backbone_inputs(ids))["pooled_output"]
         hidden = keras.layers.Dropout(0.1)(pooled)
         classes = keras.ops.cast(keras.layers.Dense(2)(hidden), "float32")
         classifier = keras.Model(ids, classes)
@@ -228,15 +318,14 @@ def run_hub(data, ours):
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
-        classifier.fit(data_train, epochs=EPOCHS[limit], verbose=2)
-        accuracy = classifier.evaluate(dev, verbose=0, return_dict=True)["accuracy"]
+        classifier.fit(data_train, epochs=epochs, verbose=2)
+        accuracy = classifier.evaluate(held_out, verbose=0, return_dict=True)["accuracy"]
         result[str(limit or "all")] = {"pretrained": {"accuracy": float(accuracy)}}
-        print(f"KerasHub BertBackbone, {limit or 'all'} examples: dev {100 * accuracy:.1f}%")
-    keras.config.set_dtype_policy("float32")
+        print(f"{task}: KerasHub BertBackbone, {limit or 'all'} examples: {100 * accuracy:.1f}%")
     return result
 
 
-def _classification_batches(examples, tokenizer, seq_len, shuffle):
+def _classification_batches(examples, tokenizer, settings, shuffle=False):
     import tensorflow as tf
 
     from pipelines import masked_lm_batches
@@ -247,98 +336,120 @@ def _classification_batches(examples, tokenizer, seq_len, shuffle):
     return masked_lm_batches.make_classification_batches(
         dataset,
         tokenizer,
-        seq_len,
+        settings["seq_len"],
         FINETUNE["batch_size"],
         shuffle=100_000 if shuffle else 0,
         seed=0,
+        keep=settings["truncate"],
+        markup=False,
     )
+
+
+NAMES = {"sst2": "SST-2 dev accuracy (%), 872 sentences", "imdb": "IMDb held-out accuracy (%)"}
 
 
 def report(results):
     from benchmarks.common import machine, table
 
-    policy = results.get("ours", {}).get("precision", "the recipe's auto choice")
+    policy = results.get("pretrain", {}).get("precision", "the recipe's auto choice")
     print(f"Machine: {machine(policy)}\n")
-    rows = []
-    for limit in ("2000", "all"):
-        row = [f"{int(limit):,}" if limit != "all" else "all 67,349"]
-        ours = results.get("ours", {}).get(limit, {})
-        for start in ("scratch", "pretrained"):
-            figure = ours.get(start, {}).get("accuracy")
-            row.append(f"{100 * figure:.1f}" if figure is not None else "")
-        hub = results.get("hub", {}).get(limit, {}).get("pretrained", {}).get("accuracy")
-        bow = results.get("bow", {}).get(limit, {}).get("accuracy")
-        row += [f"{100 * v:.1f}" if v is not None else "" for v in (hub, bow)]
-        rows.append(row)
-    header = [
-        "labelled examples",
-        "ours, random init",
-        "ours, pretrained",
-        "KerasHub BertBackbone, pretrained",
-        "bag of words",
-    ]
-    print("SST-2 dev accuracy (%), 872 sentences:\n")
-    print(table(header, rows))
-    for name in ("ours", "hub"):
-        if name in results:
-            r = results[name]
-            print(
-                f"\n{name}: pretraining {r['pretrain_minutes']:.1f} min, validation masked "
-                f"accuracy {100 * r['pretrain']['validation_masked_accuracy']:.1f}%"
-            )
-    variants = (
-        {"recipe": results["ours"], **results.get("variants", {})} if "ours" in results else {}
-    )
-    if len(variants) > 1:
-        print("\nAblation (ours; dev accuracy %, random init -> pretrained):\n")
+    pre = results.get("pretrain")
+    if pre:
+        steps = pre["schedule"]["total_steps"]
+        speed = pre.get("tokens_per_second") or []
+        shown = f", {speed[-1]:,.0f} tokens/s in its last epoch" if speed else ""
+        print(
+            f"Pretraining (ours): {pre['minutes'] or 0:.0f} min (schedule of {steps:,} steps)"
+            f"{shown}; validation masked accuracy "
+            f"{100 * pre['metrics']['validation_masked_accuracy']:.1f}%\n"
+        )
+    hub = results.get("hub", {})
+    if hub:
+        masked = hub["pretrain"]["validation_masked_accuracy"]
+        print(
+            f"Pretraining (KerasHub, same batches and time): {hub['minutes']:.0f} min; "
+            f"validation masked accuracy {100 * masked:.1f}%\n"
+        )
+    for task in TASKS:
+        ours = results.get("ours", {}).get(task)
+        if not ours:
+            continue
         rows = []
-        for name, r in variants.items():
-            changes = r.get("changes", "the settings above")
-            cells = [
-                f"{100 * r[limit]['scratch']['accuracy']:.1f} -> "
-                f"{100 * r[limit]['pretrained']['accuracy']:.1f}"
-                if limit in r
-                else ""
-                for limit in ("2000", "all")
-            ]
-            masked = 100 * r["pretrain"]["validation_masked_accuracy"]
-            rows.append([name, f"`{changes}`", f"{masked:.1f}", *cells])
-        print(table(["variant", "changes", "masked acc.", "2,000 examples", "all"], rows))
+        for limit in ("2000", "all"):
+            row = [f"{int(limit):,}" if limit != "all" else "all"]
+            for start in ("scratch", "pretrained"):
+                figure = ours.get(limit, {}).get(start, {}).get("accuracy")
+                row.append(f"{100 * figure:.1f}" if figure is not None else "")
+            hub_figure = hub.get(task, {}).get(limit, {}).get("pretrained", {}).get("accuracy")
+            bow = results.get("bow", {}).get(task, {}).get(limit, {}).get("accuracy")
+            row += [f"{100 * v:.1f}" if v is not None else "" for v in (hub_figure, bow)]
+            rows.append(row)
+        header = [
+            "labelled examples",
+            "ours, random init",
+            "ours, pretrained",
+            "KerasHub BertBackbone, pretrained",
+            "bag of words",
+        ]
+        print(f"{NAMES[task]}:\n")
+        print(table(header, rows))
+        if "curve" in ours:
+            for start, points in ours["curve"]["points"].items():
+                shown = ", ".join(f"{int(n):,}: {100 * a:.1f}" for n, a in points.items())
+                print(f"\nlearning curve from {start} (validation accuracy %): {shown}")
+        print()
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="../shared/data/sst2")
-    parser.add_argument("--only", default="bow,ours,hub", help="comma-separated parts")
+    parser.add_argument("--data", default="../shared/data")
+    parser.add_argument("--only", default="pretrain,ours,bow,hub", help="comma-separated parts")
+    parser.add_argument("--tasks", default="sst2,imdb", help="comma-separated: sst2, imdb")
+    parser.add_argument("--minutes", type=float, default=55, help="pretraining budget")
+    parser.add_argument("--pretrained", help="an existing pretraining run to use")
+    parser.add_argument(
+        "--hub-steps",
+        type=int,
+        help="KerasHub's pretraining steps (default: as many as fit in our pretraining's time)",
+    )
+    parser.add_argument("--curve", action="store_true", help="SST-2's learning curve too")
+    parser.add_argument(
+        "--limits", default="2000,all", help="labelled examples to fine-tune on (default 2000,all)"
+    )
     parser.add_argument("--out", default="runs/bench_real_bert")
     parser.add_argument("--report", action="store_true", help="print the saved results only")
-    parser.add_argument(
-        "--variant",
-        action="append",
-        default=[],
-        metavar="NAME=JSON",
-        help='an ablation of ours: {"pretrain": {...}, "finetune": {...}} over the settings',
-    )
     args = parser.parse_args(argv)
     results, save = saved_results(args.out)
+    tasks = [task for task in args.tasks.split(",") if task]
     if not args.report:
-        if not os.path.isfile(os.path.join(args.data, "train.tsv")):
-            print(f"{args.data}: no train.tsv (see ../shared/data/README.md)", file=sys.stderr)
+        if not os.path.isfile(os.path.join(args.data, "imdb", "unsup.txt")):
+            print(f"{args.data}: no imdb/unsup.txt (see ../shared/data/README.md)", file=sys.stderr)
             return 2
         for part in args.only.split(","):
-            if part == "bow":
-                results["bow"] = run_bow(args.data)
+            if part == "pretrain":
+                if args.pretrained:
+                    results["pretrain"] = pretrain_result(args.pretrained)
+                else:
+                    results["pretrain"] = run_pretrain(args.data, args.out, args.minutes)
             elif part == "ours":
-                results["ours"] = run_ours(args.data, args.out)
+                limits = [None if n == "all" else int(n) for n in args.limits.split(",")]
+                ours = results.setdefault("ours", {})
+                for task in tasks:
+                    ours[task] = run_ours(
+                        args.data,
+                        args.out,
+                        results["pretrain"]["run"],
+                        task,
+                        curve=args.curve and task == "sst2",
+                        limits=limits,
+                        result=ours.get(task),
+                    )
+                    save()
+            elif part == "bow":
+                for task in tasks:
+                    results.setdefault("bow", {})[task] = run_bow(args.data, task)
             elif part == "hub":
-                results["hub"] = run_hub(args.data, results["ours"])
-            save()
-        for variant in args.variant:
-            name, _, changes = variant.partition("=")
-            changes = json.loads(changes)
-            pretrain = {**PRETRAIN, **changes.get("pretrain", {})}
-            result = run_ours(args.data, args.out, pretrain, name, changes.get("finetune"))
-            results.setdefault("variants", {})[name] = {**result, "changes": changes}
+                results["hub"] = run_hub(args.data, results["pretrain"], tasks, args.hub_steps)
             save()
     report(results)
     return 0

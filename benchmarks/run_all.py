@@ -32,10 +32,14 @@ BENCHMARKS = [
     ("bench_real_translation", "Real text: Multi30K en-fr against a KerasHub baseline"),
     ("ablate_translation", "Real text: what each change to the recipe did (ablation)"),
     ("bench_real_gpt", "Real text: tiny Shakespeare, character level, against KerasHub"),
-    ("bench_real_bert", "Real text: SST-2, pretrained against random weights and KerasHub"),
+    ("bench_bert_step", "BERT's pretraining step against KerasHub's, and the CPU it uses"),
+    (
+        "bench_real_bert",
+        "Real text: SST-2 and IMDb, pretrained against random weights and KerasHub",
+    ),
 ]
 # the real data the GPT and BERT benchmarks read, under `--shared` (skipped without it)
-SHARED_DATA = {"bench_real_gpt": "tinyshakespeare/input.txt", "bench_real_bert": "sst2"}
+SHARED_DATA = {"bench_real_gpt": "tinyshakespeare/input.txt", "bench_real_bert": "."}
 
 
 def _summary(name):

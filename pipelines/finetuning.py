@@ -3,12 +3,18 @@ trained for sequence classification or token tagging; loading every BERT run and
 of fill-mask, classifier and tagger."""
 
 import dataclasses
+import functools
 import os
 
 import keras
-import numpy as np
+import tensorflow as tf
 
 from pipelines.corpora import load_corpus, stable_subset
+from pipelines.finetuning_reports import (
+    curve_report,
+    evaluate_splits,
+    learning_curve,
+)
 from pipelines.masked_lm import (
     FAMILY,
     FILL_MASK_EXAMPLE,
@@ -34,9 +40,9 @@ from tf_transformer.models import BertClassifier, BertEncoder, BertTokenTagger
 from tf_transformer.models.bert import PRESETS as BERT_PRESETS
 from tf_transformer.models.presets import resolve
 from tf_transformer.serving import bert as bert_serving
-from tf_transformer.serving.client import strings
 from tf_transformer.text import WordPieceTokenizer, load_tokenizer
-from tf_transformer.training import masked_accuracy, masked_loss
+from tf_transformer.text.bert_inputs import strip_markup
+from tf_transformer.training import Throughput, masked_accuracy, masked_loss
 
 # Fine-tuning ---------------------------------------------------------------------------
 
@@ -64,6 +70,9 @@ class FinetuneConfig(RunOptions):
     train_limit: int = None  # fine-tune on N training examples (a stable subset) only
     compare_scratch: bool = True
     pooling: str = "cls"  # a classifier's: "cls" (BERT's pooler) or "mean" (of the tokens)
+    truncate: str = "head"  # what a classifier keeps of a longer text: head, tail, head+tail
+    keep_markup: bool = False  # False: HTML tags (IMDb's <br />) are stripped from the text
+    learning_curve: list = None  # also fine-tune on these numbers of labelled examples
 
 
 def _task_model(config, encoder, labels):
@@ -111,33 +120,46 @@ def finetune(
     tokenizer = run_tokenizer(
         WordPieceTokenizer,
         os.path.join(run.dir, "tokenizer"),
-        corpus.texts("train"),
+        lambda: _vocabulary_texts(corpus, config),
         config.vocab_size,
         config.vocab_sample,
     )
     encoder_config = _encoder_config(config, tokenizer, pretrained, precision["policy"])
     labels = list(corpus.labels) if config.task == "classify" else [NO_TAG, *corpus.labels]
 
-    first = "pretrained" if pretrained else "scratch"
-    runs = [("continued" if start else first, run.dir, pretrained)]
-    if pretrained and config.compare_scratch:  # first: the run's own model.keras,
-        # written last, marks the whole run finished (a resumed run skips a finished scratch/)
-        runs.insert(0, ("scratch", os.path.join(run.dir, "scratch"), None))
-    metrics = {}
-    for name, directory, origin in runs:
-        what = "the pretrained encoder" if origin else "random weights"
-        log(f"fine-tuning from {config.init_from if start else what}")
+    def fine_tune(origin, directory, corpus, config):
         keras.utils.set_random_seed(config.seed)
         with strategy.scope():
             encoder = BertEncoder(**encoder_config)
             if origin:
                 encoder.copy_weights_from(_encoder_of(origin.model))
             model = _task_model(config, encoder, labels)
-            predictor = _fit_task(model, tokenizer, corpus, config, directory, start, run.commit)
-        metrics[name] = _evaluate_splits(predictor, corpus, directory, log)
+            return _fit_task(model, tokenizer, corpus, config, directory, start, run.commit)
+
+    first = "pretrained" if pretrained else "scratch"
+    runs = [("continued" if start else first, run.dir, pretrained)]
+    if pretrained and config.compare_scratch:  # first: the run's own model.keras,
+        # written last, marks the whole run finished (a resumed run skips a finished scratch/)
+        runs.insert(0, ("scratch", os.path.join(run.dir, "scratch"), None))
+    curve = learning_curve(config, corpus, runs, fine_tune, run.dir, log)
+    metrics = {}
+    for name, directory, origin in runs:
+        what = "the pretrained encoder" if origin else "random weights"
+        log(f"fine-tuning from {config.init_from if start else what}")
+        predictor = fine_tune(origin, directory, corpus, config)
+        metrics[name] = evaluate_splits(predictor, corpus, directory, log)
     metrics = dict(sorted(metrics.items(), key=lambda item: item[0] == "scratch"))
+    if curve:
+        metrics["learning_curve"] = curve_report(curve, metrics, corpus, run.dir, log)
     write_json(run.dir, "metrics.json", metrics)
     return run.finish()
+
+
+def _vocabulary_texts(corpus, config):
+    texts = corpus.texts("train")
+    if config.task != "classify" or config.keep_markup:
+        return texts
+    return [t.decode() for t in strip_markup(tf.constant(texts, tf.string)).numpy()]
 
 
 def _read(config):
@@ -157,6 +179,8 @@ def _read(config):
         config.preset = pretrained.config["preset"]
     config.seq_len = config.seq_len or 128
     check_length(config.preset, config.seq_len)
+    if config.learning_curve and config.task != "classify":
+        raise InputError("--learning-curve draws a classifier's accuracy: use --task classify")
     corpus = load_corpus(config.source, seed=config.seed)
     if corpus.kind != TASKS[config.task]:
         raise InputError(
@@ -201,13 +225,35 @@ def _continuing(config, saved):
         seq_len=saved["seq_len"],
         vocab_size=saved["vocab_size"],
         pooling=saved.get("pooling", "cls"),
+        learning_curve=None,
+        truncate=saved.get("truncate", "head"),
+        keep_markup=saved.get("keep_markup", True),
         from_run=None,
         compare_scratch=False,
     )
 
 
+def _batches(config):
+    """The task's batch maker: `make(examples, tokenizer, seq_len, batch_size, shuffle=0,
+    seed=None)`."""
+    if config.task != "classify":
+        return make_tagging_batches
+    return functools.partial(
+        make_classification_batches, keep=config.truncate, markup=config.keep_markup
+    )
+
+
+def _tokens_per_step(batches):
+    """The mean number of real (not padding) tokens in a batch of `batches` (one pass)."""
+    count = batches.map(lambda ids, _: tf.math.count_nonzero(ids)).reduce(
+        (tf.constant(0, tf.int64), tf.constant(0, tf.int64)),
+        lambda total, n: (total[0] + n, total[1] + 1),
+    )
+    return float(count[0]) / max(int(count[1]), 1)
+
+
 def _fit_task(model, tokenizer, corpus, config, run_dir, start=None, on_backup=None):
-    make = make_classification_batches if config.task == "classify" else make_tagging_batches
+    make = _batches(config)
     examples = corpus.dataset("train")
 
     def train():  # built anew for every fit: see `pipelines.runs.fit_run`
@@ -230,113 +276,35 @@ def _fit_task(model, tokenizer, corpus, config, run_dir, start=None, on_backup=N
         start.init_weights(model)
     if os.path.isfile(os.path.join(run_dir, "model.keras")):  # finished before a resume
         model.load_weights(os.path.join(run_dir, "model.keras"))
-        return _predictor(config.task, model, tokenizer, config.seq_len)
+        return _predictor(model, tokenizer, dataclasses.asdict(config))
     os.makedirs(run_dir, exist_ok=True)
+    tokens = _tokens_per_step(make(examples, tokenizer, config.seq_len, config.batch_size))
     fit_run(
         model,
         train,
         steps,
         config.epochs,
         run_dir,
+        [Throughput(tokens)],
         validation_data=validation,
         time_budget=config.time_budget,
         backup_every=config.backup_every,
         verbose=2 if os.environ.get("CI") else 1,
         on_backup=on_backup,
     )
-    return _predictor(config.task, model, tokenizer, config.seq_len)
+    return _predictor(model, tokenizer, dataclasses.asdict(config))
 
 
-def _predictor(task, model, tokenizer, seq_len, top_k=5):
+def _predictor(model, tokenizer, config: dict):
+    """The predictor of a run's task, reading its text as the run did (`config`: the run's
+    settings; runs written before `truncate` and `keep_markup` kept the head, with markup)."""
+    task, seq_len = config["task"], config["seq_len"]
     if task == "pretrain":
-        return bert_serving.FillMask(model, tokenizer, top_k, seq_len)
+        return bert_serving.FillMask(model, tokenizer, config.get("top_k", 5), seq_len)
     if task == "classify":
-        return bert_serving.TextClassifier(model, tokenizer, seq_len)
+        keep, markup = config.get("truncate", "head"), config.get("keep_markup", True)
+        return bert_serving.TextClassifier(model, tokenizer, seq_len, keep, markup)
     return bert_serving.TokenTagger(model, tokenizer, seq_len)
-
-
-def _in_batches(predictor, texts, batch_size=256):
-    return [predictor.predict(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
-
-
-def _evaluate_splits(predictor, corpus, run_dir, log=print):
-    """The test split's report (the validation split's without a test split), with the
-    validation split's under "validation"; each names its split."""
-    validation = _evaluate_task(predictor, corpus, "validation", run_dir, log)
-    if not corpus.test:
-        return validation
-    return {**_evaluate_task(predictor, corpus, "test", run_dir, log), "validation": validation}
-
-
-def _evaluate_task(predictor, corpus, split, run_dir, log=print):
-    examples = corpus.split(split)
-    if isinstance(predictor, bert_serving.TextClassifier):
-        texts = [text for text, _ in examples]
-        predicted = [
-            label for out in _in_batches(predictor, texts) for label in strings(out["label"])
-        ]
-        truth = [label for _, label in examples]
-        return classification_report(truth, predicted, corpus.labels, run_dir, log, split)
-    texts = [" ".join(tokens) for tokens, _ in examples]
-    predicted = []
-    for out in _in_batches(predictor, texts):
-        predicted.extend([tag for tag in row if tag] for row in strings(out["tags"]))
-    truth = [list(tags) for _, tags in examples]
-    return {**tagging_report(truth, predicted, corpus.labels, log, split=split), "split": split}
-
-
-def classification_report(truth, predicted, labels, run_dir=None, log=print, split="test"):
-    """Accuracy, macro-F1 (the mean over labels of each label's F1) and the confusion
-    matrix (rows true, columns predicted) of label strings; with `run_dir`, the matrix is
-    also drawn there (`confusion_matrix.png`, `confusion_matrix_validation.png` for the
-    validation split)."""
-    index = {label: i for i, label in enumerate(labels)}
-    matrix = np.zeros([len(labels), len(labels)], dtype=int)
-    for true, guess in zip(truth, predicted, strict=True):
-        matrix[index[true], index[guess]] += 1
-    accuracy = float(np.trace(matrix) / max(matrix.sum(), 1))
-    hits, guessed, actual = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)
-    f1 = np.where(guessed + actual > 0, 2 * hits / np.maximum(guessed + actual, 1), 0.0)
-    macro = float(f1[actual > 0].mean()) if (actual > 0).any() else 0.0
-    report = {"split": split, "examples": len(truth), "accuracy": accuracy, "macro_f1": macro}
-    report.update(labels=list(labels), confusion_matrix=matrix.tolist())
-    if run_dir:
-        from tf_transformer.plotting import plot_confusion_matrix
-
-        name = "confusion_matrix.png" if split == "test" else f"confusion_matrix_{split}.png"
-        path = os.path.join(run_dir, name)
-        title = f"{split}: accuracy {100 * accuracy:.1f}%, macro-F1 {100 * macro:.1f}"
-        plot_confusion_matrix(matrix, labels, path, title=title)
-        report["confusion_matrix_png"] = path
-    log(
-        f"{split} accuracy {100 * accuracy:.1f}%, macro-F1 {100 * macro:.1f} "
-        f"on {len(truth):,} texts"
-    )
-    return report
-
-
-def tagging_report(truth, predicted, labels, log=print, outside="O", split="test"):
-    """Word-level precision, recall and F1 per tag, and the macro F1 over the tags other
-    than `outside` (the usual score for tagging: "no tag" is not averaged in)."""
-    counts = {label: [0, 0, 0] for label in labels}  # true positive, predicted, true
-    for true_row, guess_row in zip(truth, predicted, strict=True):
-        guess_row = list(guess_row) + [""] * (len(true_row) - len(guess_row))
-        for true, guess in zip(true_row, guess_row, strict=False):
-            counts[true][2] += 1
-            if guess in counts:
-                counts[guess][1] += 1
-            if guess == true:
-                counts[true][0] += 1
-    per_label = {}
-    for label, (hits, guessed, actual) in counts.items():
-        precision = hits / guessed if guessed else 0.0
-        recall = hits / actual if actual else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_label[label] = {"precision": precision, "recall": recall, "f1": f1, "support": actual}
-    scored = [label for label in labels if label != outside and counts[label][2]]
-    macro = float(np.mean([per_label[label]["f1"] for label in scored])) if scored else 0.0
-    log(f"{split} macro F1 {100 * macro:.1f} over {len(scored)} tags ({len(truth):,} texts)")
-    return {"examples": len(truth), "macro_f1": macro, "per_label": per_label}
 
 
 # Loading and export ------------------------------------------------------------------------
@@ -359,9 +327,7 @@ def load_run(run_dir: str):
             f"{run_dir} holds an imported encoder without a masked-LM head; fine-tune it "
             f"(`tf-transformer bert finetune --from {run_dir}`) and use that run"
         )
-    predictor = _predictor(
-        config["task"], model, tokenizer, config["seq_len"], config.get("top_k", 5)
-    )
+    predictor = _predictor(model, tokenizer, config)
     return predictor, config
 
 
@@ -381,6 +347,7 @@ def conformance_requests(predictor):
     """One request of edge cases (empty, no `[MASK]`, emoji, over-long) with the
     in-process answers."""
     texts = ["", example_input(predictor), "🙂 ok", " ".join(["word [MASK]"] * 2000), "plain"]
+    texts.append("line one<br /><br />line <i>two</i>")  # markup, stripped or kept
     return [("serving_default", {"text": texts})], [predictor.predict(texts)]
 
 

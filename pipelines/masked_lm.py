@@ -9,8 +9,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines.corpora import SPLITS, load_corpus
-from pipelines.masked_lm_batches import make_mlm_batches
+from pipelines.corpora.documents import load_documents
+from pipelines.masked_lm_batches import count_windows, make_pretraining_batches, pack_documents
 from pipelines.runs import (
     RunOptions,
     begin_run,
@@ -30,7 +30,8 @@ from tf_transformer.models.presets import resolve
 from tf_transformer.serving import bert as bert_serving
 from tf_transformer.serving.client import strings
 from tf_transformer.text import WordPieceTokenizer
-from tf_transformer.training import Perplexity, masked_accuracy, masked_loss
+from tf_transformer.text.bert_inputs import strip_markup
+from tf_transformer.training import Perplexity, Throughput, masked_accuracy, masked_loss
 
 AUTOTUNE = tf.data.AUTOTUNE
 FAMILY = "bert"
@@ -56,6 +57,8 @@ class PretrainConfig(RunOptions):
     warmup_steps: int = 200
     weight_decay: float = 0.01
     top_k: int = 5  # fill-mask answers per [MASK]
+    whole_word_masking: bool = True  # mask every piece of a chosen word together
+    keep_markup: bool = False  # False: HTML tags (IMDb's <br />) are stripped from the text
     task: str = "pretrain"
 
 
@@ -86,6 +89,8 @@ def bert_optimizer(schedule: dict, weight_decay):
 
 
 def check_length(preset, seq_len):
+    if seq_len < 3:
+        raise InputError(f"--seq-len {seq_len} leaves no room for a token between [CLS] and [SEP]")
     longest = resolve(BERT_PRESETS, preset, {}, "BERT")["max_length"]
     if seq_len > longest:
         raise InputError(f"--seq-len {seq_len} exceeds {preset}'s {longest} positions")
@@ -94,21 +99,17 @@ def check_length(preset, seq_len):
 FILL_MASK_EXAMPLE = "Return a [MASK] of the [MASK] in the list."
 
 
-def pretraining_texts(source: str, seed: int = 0, log=print) -> dict:
-    """The strings of every split of `source`: one corpus spec, or several joined by `+`
-    (e.g. `pydocs+cldr-langid`). Any kind of corpus gives its text: both sides of a
-    parallel one, the texts of a labelled one."""
-    texts = {split: [] for split in SPLITS}
-    for spec in source.split("+"):
-        corpus = load_corpus(spec.strip(), seed=seed)
-        log(f"corpus {corpus.summary()}")
-        sides = (0, 1) if corpus.kind == "parallel" else (0,)
-        for split in SPLITS:
-            for side in sides:
-                texts[split].extend(corpus.texts(split, side))
-    if not texts["validation"]:
-        raise InputError(f"{source}: no validation texts to measure perplexity on")
-    return texts
+VALIDATION_BATCHES = 64  # at most: validation windows are masked once and cached
+
+
+def pretraining_documents(source: str, seed: int = 0, log=print):
+    """The unlabelled documents of `source` (`pipelines.corpora.documents`: plain text
+    files, one document a line, `text:` files, labelled files' texts, any corpus spec;
+    several joined by `+`), checked: a validation split to measure the masked LM on."""
+    documents = load_documents(source, seed, log)
+    if not documents.size("validation"):
+        raise InputError(f"{source}: no validation texts to measure the masked LM on")
+    return documents
 
 
 def pretrain(
@@ -119,54 +120,32 @@ def pretrain(
     `model.keras` (a `BertMaskedLM`), `history.json` and `metrics.json`. `overwrite`,
     `resume` and `config.init_from` as in `translation.train`."""
     strategy = distribution(config.strategy, config.jit_compile)  # before any other TensorFlow work
-    config, texts, start = _read_pretraining(config, log)
+    config, documents, start = _read_pretraining(config, log)
     run = begin_run(FAMILY, config, run_dir, "runs/bert", overwrite, resume, log, PRETRAIN_KIND)
     precision = dtype_policy(config.mixed_precision, log)
     run.write_config(config, family=FAMILY, precision=precision)
     keras.utils.set_random_seed(config.seed)
     if start:
         start.save_tokenizers(run.dir)
+
+    def vocabulary_texts():  # called only when the tokenizer is trained
+        texts = documents.sample_texts(config.vocab_sample)
+        return texts if config.keep_markup else _stripped(texts)
+
     tokenizer = run_tokenizer(
         WordPieceTokenizer,
         os.path.join(run.dir, "tokenizer"),
-        texts["train"],
+        vocabulary_texts,
         config.vocab_size,
         config.vocab_sample,
     )
-
-    def batches(split, shuffle):
-        return make_mlm_batches(
-            tf.data.Dataset.from_tensor_slices(tf.constant(texts[split], tf.string)),
-            tokenizer,
-            config.seq_len,
-            config.batch_size,
-            config.mask_rate,
-            shuffle=10000 if shuffle else 0,
-            seed=config.seed,
-        )
-
-    def train():  # built anew for every fit: see `pipelines.runs.fit_run`
-        data = batches("train", shuffle=True)
-        return data.repeat() if config.steps_per_epoch else data
-
-    validation = batches("validation", shuffle=False).cache()  # the same masks every epoch
-    steps = config.steps_per_epoch or int(train().cardinality())
+    train, validation, steps, count = _pretraining_batches(config, documents, tokenizer, log)
     schedule = bert_schedule(config.learning_rate, config.warmup_steps, steps * config.epochs)
-    run.write_config(config, schedule=schedule)
+    text = {"sources": documents.shares(), "training_windows": count}
+    run.write_config(config, schedule=schedule, text=text)
     run.resumed(config, schedule)
     with strategy.scope():
-        model = BertMaskedLM.from_preset(
-            config.preset, vocab_size=tokenizer.vocab_size, dtype=precision["policy"]
-        )
-        model.compile(
-            optimizer=bert_optimizer(schedule, config.weight_decay),
-            loss=masked_loss,
-            metrics=[masked_accuracy],
-            jit_compile=config.jit_compile,
-        )
-        model.build()
-        if start:
-            start.init_weights(model, log)
+        model = _masked_lm(config, tokenizer, precision["policy"], schedule, start, log)
     log(f"model: BertMaskedLM preset {config.preset!r}, {model.count_params():,} parameters")
     predictor = bert_serving.FillMask(model, tokenizer, config.top_k, config.seq_len)
     fit_run(
@@ -175,7 +154,7 @@ def pretrain(
         steps,
         config.epochs,
         run.dir,
-        [Perplexity()],
+        [Perplexity(), Throughput(config.batch_size * config.seq_len)],
         validation_data=validation,
         time_budget=config.time_budget,
         backup_every=config.backup_every,
@@ -183,17 +162,77 @@ def pretrain(
         log=log,
         on_backup=run.commit,
     )
+    metrics = _final_metrics(model, validation, predictor, tokenizer)
+    write_json(run.dir, "metrics.json", metrics)
+    return run.finish()
+
+
+def _masked_lm(config, tokenizer, policy, schedule, start, log):
+    """The compiled, built `BertMaskedLM` of a run (weights from `start`, a FromRun)."""
+    model = BertMaskedLM.from_preset(config.preset, vocab_size=tokenizer.vocab_size, dtype=policy)
+    model.compile(
+        optimizer=bert_optimizer(schedule, config.weight_decay),
+        loss=masked_loss,
+        metrics=[masked_accuracy],
+        jit_compile=config.jit_compile,
+    )
+    model.build()
+    if start:
+        start.init_weights(model, log)
+    return model
+
+
+def _final_metrics(model, validation, predictor, tokenizer):
     result = model.evaluate(validation, verbose=0, return_dict=True)
     filled = predictor.predict([FILL_MASK_EXAMPLE])
-    metrics = {
+    return {
         "validation_loss": float(result["loss"]),
         "validation_perplexity": float(np.exp(result["loss"])),
         "validation_masked_accuracy": float(result["masked_accuracy"]),
         "tokenizer_vocab_size": tokenizer.vocab_size,
         "samples": {FILL_MASK_EXAMPLE: strings(filled["tokens"][0])},
     }
-    write_json(run.dir, "metrics.json", metrics)
-    return run.finish()
+
+
+def _pretraining_batches(config, documents, tokenizer, log):
+    """`(train, validation, steps, windows)`: a function making the (endless) training
+    batches, the cached validation batches, the steps of an epoch and the number of
+    training windows (counted in one pass of tokenizing)."""
+    clean = None if config.keep_markup else strip_markup
+
+    def windows(split):
+        return pack_documents(documents.dataset(split), tokenizer, config.seq_len, clean=clean)
+
+    def batches(split, shuffle):
+        return make_pretraining_batches(
+            windows(split),
+            tokenizer,
+            config.seq_len,
+            config.batch_size,
+            config.mask_rate,
+            shuffle=4096 if shuffle else 0,
+            seed=config.seed,
+            whole_words=config.whole_word_masking,
+            drop_remainder=shuffle,
+        )
+
+    def train():  # built anew for every fit: see `pipelines.runs.fit_run`
+        return batches("train", shuffle=True).repeat()
+
+    log("counting the training windows (one pass of tokenizing) ...")
+    count = count_windows(documents.dataset("train"), tokenizer, config.seq_len, clean)
+    if count < config.batch_size:
+        raise InputError(
+            f"{config.source}: {count} windows of {config.seq_len} tokens, fewer than one "
+            f"batch of {config.batch_size}; give more text or a smaller --seq-len/--batch-size"
+        )
+    steps = config.steps_per_epoch or count // config.batch_size
+    log(
+        f"{count:,} windows of {config.seq_len} tokens ({count * config.seq_len:,} tokens): "
+        f"{steps:,} steps an epoch of batch {config.batch_size}"
+    )
+    validation = _validation(batches("validation", shuffle=False), config)
+    return train, validation, steps, count
 
 
 PRETRAIN_KIND = "bert pretrain"
@@ -201,8 +240,8 @@ PRETRAIN_KIND = "bert pretrain"
 
 def _read_pretraining(config, log):
     """Everything a pretraining run needs, read and checked before its directory is
-    decided: the `--init-from` run (whole), the length, the texts. Returns `(config,
-    texts, FromRun or None)`."""
+    decided: the `--init-from` run (whole), the length, the documents. Returns `(config,
+    Documents, FromRun or None)`."""
     start = None
     if config.init_from:
         start = read_run(config.init_from, FAMILY)
@@ -215,7 +254,24 @@ def _read_pretraining(config, log):
             config, preset=saved["preset"], vocab_size=saved["vocab_size"], seq_len=saved["seq_len"]
         )
     check_length(config.preset, config.seq_len)
-    return config, pretraining_texts(config.source, config.seed, log), start
+    return config, pretraining_documents(config.source, config.seed, log), start
+
+
+def _validation(batches, config):
+    """The first `VALIDATION_BATCHES` validation batches, masked once and cached (the same
+    masks every epoch, so that validation figures compare across epochs), their number
+    known (Keras then reads them without running past their end)."""
+    batches = batches.take(VALIDATION_BATCHES).cache()
+    count = int(batches.reduce(0, lambda count, _: count + 1))  # fills the cache
+    if not count:
+        raise InputError(
+            f"{config.source}: the validation texts fill no window of {config.seq_len} tokens"
+        )
+    return batches.apply(tf.data.experimental.assert_cardinality(count))
+
+
+def _stripped(texts):
+    return [text.decode() for text in strip_markup(tf.constant(texts, tf.string)).numpy()]
 
 
 def read_run_config(run_dir):

@@ -1,4 +1,5 @@
-"""BERT's batches: masked-LM batches (BERT's 80/10/10 masking, seeded), classification and
+"""BERT's batches: masked-LM batches (BERT's 80/10/10 masking, seeded, of single texts or
+of documents packed into full windows, piece by piece or whole words), classification and
 tagging batches, and shuffled batches of texts of similar lengths."""
 
 import math
@@ -7,14 +8,16 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from tf_transformer.text import MASK_ID, PAD_ID, RESERVED_TOKENS
-from tf_transformer.text.bert_inputs import encode_texts, word_labels
+from tf_transformer.text.bert_inputs import encode_texts, frame, word_labels
 
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def max_predictions(seq_len, mask_rate=0.15):
-    """The most positions `mask_tokens` selects in one sequence of `seq_len` tokens."""
-    return max(1, math.ceil(seq_len * mask_rate))
+def max_predictions(seq_len, mask_rate=0.15, whole_words=False):
+    """The most positions `mask_tokens` predicts in one sequence of `seq_len` tokens; a
+    quarter more with whole words (a chosen word may be several pieces)."""
+    count = max(1, math.ceil(seq_len * mask_rate))
+    return count + math.ceil(count / 4) if whole_words else count
 
 
 class _SeededChooser(tf_text.MaskValuesChooser):
@@ -52,7 +55,14 @@ def _seeded_shuffle(seed, size):
 
 
 def mask_tokens(
-    ids, vocab_size, seq_len, mask_rate=0.15, seed=None, mask_id=MASK_ID, special_ids=None
+    ids,
+    vocab_size,
+    seq_len,
+    mask_rate=0.15,
+    seed=None,
+    mask_id=MASK_ID,
+    special_ids=None,
+    continuation=None,
 ):
     """BERT masking of ragged framed `ids` with TF Text's `mask_language_model`.
 
@@ -63,11 +73,18 @@ def mask_tokens(
     max_predictions)`, the selected positions and their original ids, padded with 0 (label
     0 is `[PAD]`, which the masked loss ignores).
 
+    `continuation` (a boolean per vocabulary id: the piece continues a word, WordPiece's
+    `##`) masks whole words: the selection draws words, `mask_rate` of them, and every
+    piece of a chosen word is masked (each piece's value chosen on its own, 80/10/10).
+    At most `max_predictions(seq_len, mask_rate, whole_words=True)` pieces a row; pieces
+    past that stay unmasked.
+
     `seed` (a shape-`[2]` integer tensor or pair) makes the choices a function of the seed
     (stateless random ops): the same ids and seed mask the same positions the same way.
     Without it, TF's global random state decides.
     """
-    width = max_predictions(seq_len, mask_rate)
+    whole_words = continuation is not None
+    width = max_predictions(seq_len, mask_rate, whole_words)
     special = list(range(len(RESERVED_TOKENS)) if special_ids is None else special_ids)
     if seed is not None:
         seed = tf.cast(seed, tf.int64)
@@ -80,12 +97,15 @@ def mask_tokens(
         )
         shuffle_fn = None
     selector = tf_text.RandomItemSelector(
-        max_selections_per_batch=width,
+        max_selections_per_batch=max_predictions(seq_len, mask_rate),
         selection_rate=mask_rate,
         unselectable_ids=special,
         shuffle_fn=shuffle_fn,
     )
-    masked, positions, original = tf_text.mask_language_model(ids, selector, chooser)
+    items = _words(ids, continuation) if whole_words else ids
+    masked, positions, original = tf_text.mask_language_model(items, selector, chooser)
+    if whole_words:  # masked comes back as (batch, (pieces)), positions counting pieces
+        masked = _unmask_past(masked, ids, positions, width)
 
     def is_special(values):  # ragged in, ragged out
         def flat(v):
@@ -97,9 +117,39 @@ def mask_tokens(
     # keep the original token there instead, which is one of BERT's three outcomes anyway.
     landed = is_special(masked) & (masked != mask_id) & tf.logical_not(is_special(ids))
     masked = tf.where(landed, ids, masked)
-    positions = tf.cast(positions, tf.int32).to_tensor(0, shape=[None, width])
-    labels = tf.cast(original, tf.int32).to_tensor(PAD_ID, shape=[None, width])
+    positions = tf.cast(positions, tf.int32)[:, :width].to_tensor(0, shape=[None, width])
+    labels = tf.cast(original, tf.int32)[:, :width].to_tensor(PAD_ID, shape=[None, width])
     return masked, positions, labels
+
+
+def _words(ids, continuation):
+    """Ragged `(batch, (pieces))` ids as `(batch, (words), (pieces))`: a word is a piece
+    that does not continue one and the continuing pieces after it (a row's first piece
+    starts a word, even mid-word where a packed window begins)."""
+    flat = ids.flat_values
+    starts = tf.logical_not(tf.gather(continuation, tf.cast(flat, tf.int32))) | _row_firsts(ids)
+    words = tf.RaggedTensor.from_value_rowids(flat, tf.cumsum(tf.cast(starts, tf.int64)) - 1)
+    word_rows = tf.boolean_mask(ids.value_rowids(), starts)
+    return tf.RaggedTensor.from_value_rowids(words, word_rows, nrows=ids.nrows())
+
+
+def _row_firsts(ids):
+    """Per flat value of ragged `ids`: whether it is its row's first."""
+    positions = tf.range(tf.size(ids.flat_values, tf.int64))
+    return tf.equal(positions, tf.gather(ids.row_starts(), ids.value_rowids()))
+
+
+def _unmask_past(masked, ids, positions, width):
+    """`masked` with the original ids back at every selected position past a row's
+    first `width` (whole words can select more pieces than a row's predictions hold)."""
+    rank = tf.ragged.range(positions.row_lengths())
+    extra = tf.ragged.boolean_mask(positions, rank >= width)
+    rows = tf.cast(extra.value_rowids(), tf.int64)
+    flat_index = tf.gather(masked.row_starts(), rows) + tf.cast(extra.flat_values, tf.int64)
+    restore = tf.scatter_nd(
+        flat_index[:, None], tf.ones_like(flat_index, tf.bool), tf.shape(ids.flat_values, tf.int64)
+    )
+    return masked.with_flat_values(tf.where(restore, ids.flat_values, masked.flat_values))
 
 
 def make_mlm_batches(
@@ -138,18 +188,101 @@ def make_mlm_batches(
     return dataset.map(to_example, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
 
+def continuation_ids(tokenizer):
+    """Per vocabulary id, whether the piece continues a word (WordPiece's `##` pieces), for
+    whole-word masking; None for a tokenizer without such pieces."""
+    vocab = tokenizer.vocab
+    continues = tf.strings.regex_full_match(vocab, "##.+")
+    return continues if bool(tf.reduce_any(continues)) else None
+
+
+def pack_documents(documents, tokenizer, seq_len, group=512, clean=None):
+    """Full windows of `seq_len` ids from a dataset of documents (strings): `group`
+    documents at a time are tokenized, joined with the tokenizer's end id between them,
+    cut into runs of `seq_len - 2` pieces and each framed `[START] run [END]`; a group's
+    last partial run is dropped. No window holds padding. `clean` (strings to strings)
+    runs first, e.g. `strip_markup`."""
+    body = seq_len - 2
+    end = tokenizer.end_id
+
+    def windows(texts):
+        if clean is not None:
+            texts = clean(texts)
+        pieces = tokenizer.tokenize(texts)
+        separator = tf.fill([pieces.nrows(), 1], tf.constant(end, pieces.dtype))
+        flat = tf.concat([pieces, separator], axis=1).flat_values
+        runs = tf.reshape(flat[: tf.size(flat) // body * body], [-1, body])
+        return frame(tokenizer, tf.RaggedTensor.from_tensor(runs), seq_len).to_tensor()
+
+    return documents.batch(group).map(windows, num_parallel_calls=AUTOTUNE).unbatch()
+
+
+def count_windows(documents, tokenizer, seq_len, clean=None) -> int:
+    """How many windows `pack_documents` makes of `documents` (one pass of tokenizing)."""
+    windows = pack_documents(documents, tokenizer, seq_len, clean=clean)
+    return int(windows.batch(4096).reduce(0, lambda n, batch: n + tf.shape(batch)[0]))
+
+
+def make_pretraining_batches(
+    windows: tf.data.Dataset,
+    tokenizer,
+    seq_len: int = 128,
+    batch_size: int = 32,
+    mask_rate: float = 0.15,
+    shuffle: int = 0,
+    seed: int = None,
+    whole_words: bool = True,
+    drop_remainder: bool = True,
+) -> tf.data.Dataset:
+    """`({"token_ids", "mask_positions"}, labels)` batches of packed windows
+    (`pack_documents`), masked anew on every pass (seeded as `make_mlm_batches`); with
+    `whole_words` (and a tokenizer with `##` pieces) whole words are masked together.
+    Every training batch is full (`drop_remainder`); validation keeps its last one."""
+    if shuffle:
+        windows = windows.shuffle(shuffle, seed=seed)
+    special = sorted({i for i in tokenizer.special_ids.values() if i is not None})
+    continuation = continuation_ids(tokenizer) if whole_words else None
+
+    def to_example(ids, batch_seed=None):
+        ids = tf.RaggedTensor.from_tensor(ids)
+        masked, positions, labels = mask_tokens(
+            ids,
+            tokenizer.vocab_size,
+            seq_len,
+            mask_rate,
+            batch_seed,
+            tokenizer.mask_id,
+            special,
+            continuation,
+        )
+        return {"token_ids": masked.to_tensor(PAD_ID), "mask_positions": positions}, labels
+
+    dataset = windows.batch(batch_size, drop_remainder=drop_remainder)
+    if seed is not None:  # a stateless seed a batch, new on every pass
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip(dataset, seeds)
+    return dataset.map(to_example, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
 def make_classification_batches(
-    examples, tokenizer, seq_len=128, batch_size=32, shuffle=0, seed=None
+    examples,
+    tokenizer,
+    seq_len=128,
+    batch_size=32,
+    shuffle=0,
+    seed=None,
+    keep="head",
+    markup=True,
 ):
     """`(token_ids, label)` batches from a dataset of `(text, label id)`; shuffled ones hold
-    texts of similar lengths (`similar_lengths`)."""
+    texts of similar lengths (`similar_lengths`). `keep` and `markup` as `encode_texts`."""
     if shuffle:
         dataset = similar_lengths(examples.shuffle(shuffle, seed=seed), batch_size, seed)
     else:
         dataset = examples.batch(batch_size)
 
     def to_example(texts, labels):
-        return encode_texts(tokenizer, texts, seq_len).to_tensor(PAD_ID), labels
+        return encode_texts(tokenizer, texts, seq_len, keep, markup).to_tensor(PAD_ID), labels
 
     return dataset.map(to_example, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 

@@ -23,6 +23,25 @@ def _capped_below_bfloat16():
 if _capped_below_bfloat16():
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
+
+def _import_quietly():
+    """TensorFlow's native start-up lines (oneDNN, CUDA stubs) go straight to file
+    descriptor 2. Imported here, under pytest's capture of the whole session, they would
+    be written out after the closing summary line; they are noise, so they go nowhere."""
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+        import tensorflow_text  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+_import_quietly()
+
 import keras  # noqa: E402
 import pytest  # noqa: E402
 

@@ -68,6 +68,32 @@ def plot_confusion_matrix(matrix, labels, path, title=None):
     return _save(figure, path)
 
 
+def plot_learning_curve(curves, path, title=None):
+    """Validation accuracy against the number of labelled examples (log scale), one line a
+    start (`curves`: `{name: [(examples, accuracy), ...]}`), each point labelled."""
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for name, points in curves.items():
+        sizes = [size for size, _ in points]
+        accuracies = [100 * accuracy for _, accuracy in points]
+        axis.plot(sizes, accuracies, marker="o", label=name)
+        for size, accuracy in zip(sizes, accuracies, strict=True):
+            axis.annotate(
+                f"{accuracy:.1f}",
+                (size, accuracy),
+                textcoords="offset points",
+                xytext=(0, 6),
+                ha="center",
+                fontsize=8,
+            )
+    axis.set_xscale("log")
+    axis.set_xlabel("labelled training examples")
+    axis.set_ylabel("validation accuracy (%)")
+    axis.grid(True, alpha=0.3)
+    axis.legend()
+    axis.set_title(title or "learning curve")
+    return _save(figure, path)
+
+
 def plot_positional_encoding(encoding, path, title=None):
     """The sinusoidal table `(length, depth)` as the tutorial draws it: positions down,
     depth across."""

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from pipelines import finetuning, masked_lm
+from pipelines import finetuning, finetuning_reports, masked_lm
 from pipelines.corpora import load_corpus
 from tf_transformer import cli
 from tf_transformer.errors import InputError
@@ -48,6 +48,7 @@ def classifier_run(pretrained, tmp_path_factory):
         # in 160 steps BERT's fresh pooler on the masked LM's [CLS] barely moves (22% on
         # cldr-langid, 47% from random weights); the tokens' mean learns from both (53%, 52%)
         pooling="mean",
+        truncate="head+tail",  # the export cuts long texts as training did (checked below)
     )
     return finetuning.finetune(config, str(tmp_path_factory.mktemp("bert") / "classify"))
 
@@ -117,7 +118,7 @@ def test_tagger_reports_per_tag_and_macro_f1(tagger_run):
 def test_tagging_report_counts_words():
     truth = [["O", "DAY", "MONTH"], ["YEAR", "O"]]
     predicted = [["O", "DAY", "DAY"], ["YEAR"]]  # the last word untagged (cut off)
-    report = finetuning.tagging_report(
+    report = finetuning_reports.tagging_report(
         truth, predicted, ["O", "DAY", "MONTH", "YEAR"], log=lambda line: None
     )
     day = report["per_label"]["DAY"]
@@ -130,7 +131,7 @@ def test_tagging_report_counts_words():
 def test_classification_report_has_accuracy_and_macro_f1():
     truth = ["pos", "pos", "pos", "neg", "neg", "mixed"]
     predicted = ["pos", "pos", "neg", "neg", "pos", "pos"]
-    report = finetuning.classification_report(
+    report = finetuning_reports.classification_report(
         truth, predicted, ["mixed", "neg", "pos"], log=lambda line: None, split="validation"
     )
     assert report["accuracy"] == pytest.approx(3 / 6)
@@ -248,9 +249,19 @@ def test_finetune_on_labelled_files_with_a_header_and_a_train_limit(pretrained, 
     run_dir = str(tmp_path / "run")
     args = ["bert", "finetune", "--task", "classify", "--source", source, "--from", pretrained]
     args += ["--run-dir", run_dir, "--train-limit", "30", "--epochs", "1", "--no-compare"]
-    assert cli.main(args) == 0
+    assert cli.main([*args, "--learning-curve", "20,10,500"]) == 0
     out = capsys.readouterr().out
     assert "validation accuracy from pretrained encoder" in out and "macro-F1" in out
+    # the curve: 10 and 20 examples in curve/, the run's own 30 last; 500 > 30 is left out
+    curve = read(run_dir, "metrics.json")["learning_curve"]
+    points = curve["points"]["pretrained"]
+    assert list(points) == ["10", "20", "30"] and all(0 <= a <= 1 for a in points.values())
+    assert points["30"] == read(run_dir, "metrics.json")["pretrained"]["accuracy"]
+    assert os.path.getsize(curve["png"]) > 10_000 and "learning curve from pretrained" in out
+    assert os.path.isfile(os.path.join(run_dir, "curve", "10", "pretrained", "model.keras"))
+    # a point of 10 examples goes round to 200 steps; fine-tuning logs its tokens a second
+    history = read(os.path.join(run_dir, "curve", "10", "pretrained"), "history.json")
+    assert history["tokens_per_second"][0] > 0 and history["ms_per_step"][0] > 0
     report = read(run_dir, "metrics.json")["pretrained"]
     assert report["split"] == "validation" and report["examples"] == 4
     assert report["labels"] == ["0", "1"] and "validation" not in report

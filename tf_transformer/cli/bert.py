@@ -1,5 +1,7 @@
 """`tf-transformer bert`: pretrain, fine-tune, predict and export the BERT-style encoder."""
 
+import argparse
+
 from pipelines.runs import is_chief
 from tf_transformer.cli.common import (
     add_export_command,
@@ -11,6 +13,7 @@ from tf_transformer.cli.common import (
     read_metrics,
     worker_done,
 )
+from tf_transformer.errors import InputError
 
 
 def add_commands(commands):
@@ -18,7 +21,11 @@ def add_commands(commands):
     bert_commands = bert.add_subparsers(dest="action", metavar="ACTION", required=True)
     pretrain = bert_commands.add_parser("pretrain", help="masked-LM pretraining on text")
     pretrain.add_argument(
-        "--source", default="pydocs", help="corpus spec, or several joined by + (default pydocs)"
+        "--source",
+        default="pydocs",
+        help="unlabelled text: a plain file (one document a line), text:FILE, a labelled "
+        "file's texts (tsv:FILE,label=COLUMN), any corpus spec; several joined by + "
+        "(default pydocs)",
     )
     pretrain.add_argument("--preset", default="bert_small", help="BERT preset (default bert_small)")
     pretrain.add_argument("--epochs", type=int, default=5)
@@ -27,6 +34,16 @@ def add_commands(commands):
     pretrain.add_argument("--vocab-size", type=int, default=8000)
     pretrain.add_argument("--learning-rate", type=float, default=5e-4, help="peak of the schedule")
     pretrain.add_argument("--warmup-steps", type=int, default=200)
+    pretrain.add_argument(
+        "--mask-rate", type=float, default=0.15, help="share of tokens masked (default 0.15)"
+    )
+    pretrain.add_argument(
+        "--whole-word-masking",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="mask every piece of a chosen word together (default: on)",
+    )
+    add_markup_option(pretrain)
     add_run_options(pretrain, "runs/bert", "saved_models/fill_mask")
     pretrain.set_defaults(handler=bert_pretrain_command)
 
@@ -61,6 +78,23 @@ def add_commands(commands):
         help="a classifier's input: BERT's pooler on [CLS] (cls), or the mean of the tokens' "
         "vectors (mean)",
     )
+    finetune.add_argument(
+        "--truncate",
+        choices=["head", "tail", "head+tail"],
+        default="head",
+        help="what a classifier keeps of a text longer than --seq-len: its first pieces "
+        "(head), its last (tail), or the first quarter and the last three quarters "
+        "(head+tail: of 510 pieces, the first 128 and the last 382)",
+    )
+    add_markup_option(finetune)
+    finetune.add_argument(
+        "--learning-curve",
+        type=sizes_list,
+        metavar="N,N,...",
+        help="also fine-tune on these numbers of labelled examples (e.g. 500,1000,2000,5000; "
+        "each from the pretrained encoder and from random weights) and draw validation "
+        "accuracy against them in learning_curve.png",
+    )
     add_run_options(finetune, "runs/bert-<task>", "saved_models/classifier")
     finetune.set_defaults(handler=bert_finetune_command)
 
@@ -75,10 +109,32 @@ def add_commands(commands):
     add_import_command(bert_commands, "BERT", bert_import_command, "runs/bert-import")
 
 
+def sizes_list(text):
+    try:
+        sizes = sorted({int(item) for item in text.split(",") if item.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers joined by commas, got {text!r}"
+        ) from None
+    if not sizes or sizes[0] < 1:
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
+    return sizes
+
+
+def add_markup_option(parser):
+    parser.add_argument(
+        "--keep-markup",
+        action="store_true",
+        help="keep HTML tags such as <br /> in the text (default: each becomes a space)",
+    )
+
+
 def bert_pretrain_command(args):
     from pipelines import finetuning, masked_lm
 
     check_positive(epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len)
+    if not 0 < args.mask_rate < 1:
+        raise InputError(f"--mask-rate must be between 0 and 1, got {args.mask_rate}")
     config = config_from(masked_lm.PretrainConfig, args)
     run_dir = masked_lm.pretrain(config, args.run_dir, overwrite=args.overwrite, resume=args.resume)
     print(f"run directory: {run_dir}")
@@ -119,12 +175,19 @@ def bert_finetune_command(args):
     print(f"run directory: {run_dir}")
     if not is_chief(config.strategy):
         return worker_done()
-    for start, report in read_metrics(run_dir).items():
+    metrics = read_metrics(run_dir)
+    curve = metrics.pop("learning_curve", None)
+    for start, report in metrics.items():
         origin = {"pretrained": "pretrained encoder", "continued": args.init_from}.get(
             start, "random weights"
         )
         for split_report in filter(None, (report.get("validation"), report)):
             _print_report(split_report, origin)
+    if curve:
+        for start, points in curve["points"].items():
+            shown = ", ".join(f"{int(n):,}: {100 * a:.1f}%" for n, a in points.items())
+            print(f"learning curve from {start}: {shown}")
+        print(f"learning curve: {curve['png']}")
     if args.export:
         export_and_check(finetuning, run_dir, args.export)
     return 0

@@ -83,15 +83,19 @@ class FillMask(Predictor):
 
 class TextClassifier(Predictor):
     """`serve(texts)`: `{"label": string[batch], "probabilities": float32[batch,
-    classes]}`, the classes in the order of the model's `labels`."""
+    classes]}`, the classes in the order of the model's `labels`. A text longer than
+    `seq_len` keeps its head, tail or both (`keep`, see `bert_inputs.keep_pieces`);
+    `markup=False` strips HTML tags first, as the model was trained."""
 
-    def __init__(self, model, tokenizer, seq_len=None):
+    def __init__(self, model, tokenizer, seq_len=None, keep="head", markup=True):
         super().__init__(model, tokenizer, seq_len, name="text_classifier")
         self.labels = tf.constant(model.labels or [str(i) for i in range(model.num_classes)])
+        self.keep, self.markup = keep, markup
 
     def serve(self, texts):
         texts = tf.convert_to_tensor(texts, tf.string)
-        token_ids = _padded(encode_texts(self.tokenizer, texts, self.seq_len))
+        ids = encode_texts(self.tokenizer, texts, self.seq_len, self.keep, self.markup)
+        token_ids = _padded(ids)
         probabilities = tf.nn.softmax(self.model(token_ids, training=False))
         label = tf.gather(self.labels, tf.argmax(probabilities, axis=-1, output_type=tf.int32))
         return {"label": label, "probabilities": probabilities}

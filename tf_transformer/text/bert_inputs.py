@@ -1,26 +1,59 @@
 """BERT-style model inputs built in the graph: `[START] pieces [END]` per text (`[START]`
 plays BERT's `[CLS]`, `[END]` its `[SEP]`; a checkpoint's tokenizer gives its own `[CLS]`
-and `[SEP]` ids), word-aligned pieces for tagging, and texts whose literal `[MASK]`
-markers become the tokenizer's mask id."""
+and `[SEP]` ids) with the head, the tail or both of a longer text kept and markup
+stripped, word-aligned pieces for tagging, and texts whose literal `[MASK]` markers
+become the tokenizer's mask id."""
 
 import tensorflow as tf
 
 MASK_MARKER = "[MASK]"
 
 
-def frame(tokenizer, ids, seq_len):
-    """Ragged ids `(batch, (n))` cut to `seq_len - 2` and framed by the tokenizer's start
-    and end ids: `[START] ids [END]`."""
-    ids = ids[:, : seq_len - 2]
+MARKUP = r"<[a-zA-Z/!][^<>]{0,200}>"  # an HTML/XML tag, e.g. IMDb's `<br />`
+KEEPS = ("head", "tail", "head+tail")
+HEAD_SHARE = 128 / 510  # Sun et al. (2019): of 510 pieces, the first 128 and the last 382
+
+
+def strip_markup(texts):
+    """Strings with every HTML/XML tag (`<br />`, `<i>`, `</p>`) replaced by a space: markup
+    is layout, not words, and must not reach the model as text."""
+    return tf.strings.regex_replace(texts, MARKUP, " ")
+
+
+def keep_pieces(ids, count, keep="head"):
+    """Ragged ids `(batch, (n))` cut to at most `count` a row: the first `count` ("head"),
+    the last ("tail"), or the first quarter and the last three quarters ("head+tail",
+    Sun et al.'s 128 + 382 of 510)."""
+    if keep not in KEEPS:
+        raise ValueError(f"keep must be one of {', '.join(KEEPS)}, got {keep!r}")
+    if keep == "head":
+        return ids[:, :count]
+    lengths = ids.row_lengths()
+    over = tf.maximum(lengths - count, 0)
+    head = 0 if keep == "tail" else round(count * HEAD_SHARE)
+    # within each row: keep a position before `head`, or from `head + over` on
+    rank = tf.ragged.range(lengths)
+    kept = (rank < head) | (rank >= head + tf.expand_dims(over, 1))
+    return tf.ragged.boolean_mask(ids, kept)
+
+
+def frame(tokenizer, ids, seq_len, keep="head"):
+    """Ragged ids `(batch, (n))` cut to `seq_len - 2` (`keep`: which part of a longer
+    text; see `keep_pieces`) and framed by the tokenizer's start and end ids:
+    `[START] ids [END]`."""
+    ids = keep_pieces(ids, seq_len - 2, keep)
     batch = ids.nrows()
     start = tf.fill([batch, 1], tf.constant(tokenizer.start_id, ids.dtype))
     end = tf.fill([batch, 1], tf.constant(tokenizer.end_id, ids.dtype))
     return tf.concat([start, ids, end], axis=1)
 
 
-def encode_texts(tokenizer, texts, seq_len):
-    """Strings `(batch,)` to framed ragged ids `(batch, (n <= seq_len))`."""
-    return frame(tokenizer, tokenizer.tokenize(texts), seq_len)
+def encode_texts(tokenizer, texts, seq_len, keep="head", markup=True):
+    """Strings `(batch,)` to framed ragged ids `(batch, (n <= seq_len))`; `keep` says
+    which pieces of a longer text stay, and `markup=False` strips HTML tags first."""
+    if not markup:
+        texts = strip_markup(texts)
+    return frame(tokenizer, tokenizer.tokenize(texts), seq_len, keep)
 
 
 def _pieces_of_words(tokenizer, words):

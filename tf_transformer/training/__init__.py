@@ -5,6 +5,7 @@ from tf_transformer.training.callbacks import (
     BestCheckpoint,
     Perplexity,
     SampleOutputs,
+    Throughput,
     TimeBudget,
     standard_callbacks,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "MaskedLoss",
     "Perplexity",
     "SampleOutputs",
+    "Throughput",
     "TimeBudget",
     "masked_accuracy",
     "masked_loss",

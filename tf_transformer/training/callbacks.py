@@ -52,6 +52,38 @@ class Perplexity(keras.callbacks.Callback):
                 logs[key.replace("loss", "perplexity")] = float(np.exp(logs[key]))
 
 
+class Throughput(keras.callbacks.Callback):
+    """Adds `tokens_per_second` (and `ms_per_step`) to the epoch logs: the training steps'
+    tokens over their wall-clock time, validation left out. `tokens_per_step` is what one
+    step reads (batch x sequence for packed windows; the mean of real tokens a batch for
+    padded ones). The first step of a `fit` (tracing, compiling) is not counted."""
+
+    def __init__(self, tokens_per_step: float):
+        super().__init__()
+        self.tokens_per_step = tokens_per_step
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._steps, self._start, self._elapsed = 0, None, 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._start is None and self._seen_first:
+            self._start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._start is not None:
+            self._steps += 1
+            self._elapsed = time.monotonic() - self._start
+        self._seen_first = True
+
+    def on_train_begin(self, logs=None):
+        self._seen_first = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self._steps and self._elapsed > 0:
+            logs["tokens_per_second"] = self.tokens_per_step * self._steps / self._elapsed
+            logs["ms_per_step"] = 1000 * self._elapsed / self._steps
+
+
 class TimeBudget(keras.callbacks.Callback):
     """Stops training gracefully once `seconds` of wall-clock time have passed since
     `fit` began: the current step ends, then the epoch's validation, checkpoint and

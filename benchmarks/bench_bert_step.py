@@ -1,0 +1,208 @@
+"""BERT's pretraining step, ours against KerasHub at the same size, and how much of the CPU
+it uses.
+
+Both sides train a masked LM on identical packed batches (`--batch` windows of
+`--seq-len` tokens, `max_predictions` masked positions a window, AdamW): ours is
+`BertMaskedLM.from_preset(PRESET)`; KerasHub's is `BertBackbone` of the same layers,
+width, heads, feed-forward and vocabulary with a `MaskedLMHead` tied to its token
+embedding. Timed in one process, repeats interleaved, median of 5 (`benchmarks.common`).
+
+Utilisation: the step's FLOPs, counted from the architecture (every matmul of the forward
+pass, times 3 for forward and backward; the output projection only at the masked
+positions, as both sides compute it), over the dense matmul throughput of this CPU
+measured in the same run (a 2048 x 2048 matmul in the step's precision).
+
+    .venv/bin/python -m benchmarks.bench_bert_step [--preset bert_tiny] [--batch 64] \\
+        [--seq-len 128] [--vocab 8000] [--precision auto|float32|bf16] [--jit-compile]
+"""
+
+import argparse
+import json
+import math
+import time
+
+STEPS = 10  # training steps a timed repeat
+
+
+def step_flops(layers, d_model, dff, seq_len, predictions, vocab, batch):
+    """Multiply-adds x 2 of one training step (forward x 3)."""
+    per_layer = 2 * seq_len * (4 * d_model * d_model + 2 * d_model * dff)  # projections, FFN
+    per_layer += 2 * 2 * seq_len * seq_len * d_model  # scores and weighted values
+    head = 2 * predictions * (d_model * d_model + d_model * vocab)
+    return 3 * batch * (layers * per_layer + head)
+
+
+def matmul_flops_per_second(dtype, size=2048, repeats=5):
+    import statistics
+
+    import tensorflow as tf
+
+    a = tf.random.normal([size, size], dtype=tf.float32)
+    a = tf.cast(a, dtype)
+    b = tf.cast(tf.random.normal([size, size]), dtype)
+    matmul = tf.function(lambda: tf.matmul(a, b))
+    matmul().numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(4):
+            out = matmul()
+        out.numpy()
+        times.append((time.perf_counter() - start) / 4)
+    return 2 * size**3 / statistics.median(times)
+
+
+def batches(args, predictions):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    count = args.batch * STEPS
+    ids = rng.integers(5, args.vocab, size=(count, args.seq_len))
+    ids[:, 0], ids[:, -1] = 2, 3
+    positions = np.sort(
+        np.stack(
+            [
+                rng.choice(np.arange(1, args.seq_len - 1), predictions, replace=False)
+                for _ in range(count)
+            ]
+        ),
+        axis=1,
+    )
+    labels = np.take_along_axis(ids, positions, axis=1)
+    return ids, positions, labels
+
+
+def ours(args, data, policy):
+    import keras
+
+    from tf_transformer.models import BertMaskedLM
+    from tf_transformer.training import masked_loss
+
+    keras.utils.set_random_seed(0)
+    ids, positions, labels = data
+    model = BertMaskedLM.from_preset(args.preset, vocab_size=args.vocab, dtype=policy)
+    model.compile(keras.optimizers.AdamW(1e-3), loss=masked_loss, jit_compile=args.jit_compile)
+    x = {"token_ids": ids, "mask_positions": positions}
+    model.fit(x, labels, batch_size=args.batch, verbose=0)
+    return lambda: model.fit(x, labels, batch_size=args.batch, verbose=0), model.count_params()
+
+
+def keras_hub_side(args, data, policy, size):
+    import keras
+    import keras_hub
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    ids, positions, labels = data
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=args.vocab,
+        num_layers=size["num_layers"],
+        num_heads=size["num_heads"],
+        hidden_dim=size["d_model"],
+        intermediate_dim=size["dff"],
+        max_sequence_length=size["max_length"],
+        dtype=policy,
+    )
+    head = keras_hub.layers.MaskedLMHead(
+        vocabulary_size=args.vocab,
+        token_embedding=backbone.token_embedding,
+        intermediate_activation="gelu",
+        dtype=policy,
+    )
+    inputs = {**backbone.input, "mask_positions": keras.Input((None,), dtype="int32")}
+    sequence = backbone(backbone.input)["sequence_output"]
+    model = keras.Model(inputs, head(sequence, mask_positions=inputs["mask_positions"]))
+    model.compile(keras.optimizers.AdamW(1e-3), loss=keras.losses.SparseCategoricalCrossentropy())
+    x = {
+        "token_ids": ids,
+        "segment_ids": np.zeros_like(ids),
+        "padding_mask": np.ones_like(ids, bool),
+        "mask_positions": positions,
+    }
+    model.fit(x, labels, batch_size=args.batch, verbose=0)
+    return lambda: model.fit(x, labels, batch_size=args.batch, verbose=0), model.count_params()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="bert_tiny")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--seq-len", type=int, default=128)
+    parser.add_argument("--vocab", type=int, default=8000)
+    parser.add_argument("--precision", default="auto", choices=["auto", "float32", "bf16"])
+    parser.add_argument("--jit-compile", action="store_true", help="XLA on both sides")
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+
+    from benchmarks.common import machine, median_seconds_interleaved
+    from pipelines.masked_lm_batches import max_predictions
+    from tf_transformer.models.bert import PRESETS
+    from tf_transformer.training.precision import native_bfloat16
+
+    bf16 = args.precision == "bf16" or (args.precision == "auto" and native_bfloat16())
+    policy = "mixed_bfloat16" if bf16 else "float32"
+    size = PRESETS[args.preset]
+    predictions = max_predictions(args.seq_len, 0.15, whole_words=True)
+    data = batches(args, predictions)
+    sides = {
+        "ours": ours(args, data, policy),
+        "keras_hub": keras_hub_side(args, data, policy, size),
+    }
+    seconds = median_seconds_interleaved([run for run, _ in sides.values()])
+    peak = matmul_flops_per_second(tf.bfloat16 if bf16 else tf.float32)
+    flops = step_flops(
+        size["num_layers"],
+        size["d_model"],
+        size["dff"],
+        args.seq_len,
+        predictions,
+        args.vocab,
+        args.batch,
+    )
+    tokens = args.batch * args.seq_len
+    rows = {}
+    for (name, (_, params)), total in zip(sides.items(), seconds, strict=True):
+        step = total / STEPS
+        rows[name] = {
+            "params": params,
+            "ms_per_step": 1000 * step,
+            "tokens_per_second": tokens / step,
+            "utilisation": flops / step / peak,
+        }
+    result = {
+        "machine": machine(policy),
+        "preset": args.preset,
+        "batch": args.batch,
+        "seq_len": args.seq_len,
+        "predictions": predictions,
+        "vocab": args.vocab,
+        "policy": policy,
+        "jit_compile": args.jit_compile,
+        "step_gflop": flops / 1e9,
+        "matmul_gflops": peak / 1e9,
+        "sides": rows,
+        "ratio": rows["keras_hub"]["ms_per_step"] / rows["ours"]["ms_per_step"],
+    }
+    print(json.dumps(result, indent=2))
+    print()
+    print(f"Machine: {result['machine']}")
+    print(
+        f"`{args.preset}`, batch {args.batch} x {args.seq_len}, {predictions} masked positions "
+        f"a window, vocabulary {args.vocab:,}, {policy}{', XLA' if args.jit_compile else ''}; "
+        f"{flops / 1e9:.1f} GFLOP a step; "
+        f"dense matmul {peak / 1e9:,.0f} GFLOP/s"
+    )
+    print("| side | parameters | ms a step | tokens/s | utilisation |")
+    print("|---|---|---|---|---|")
+    for name, row in rows.items():
+        print(
+            f"| {name} | {row['params']:,} | {row['ms_per_step']:.0f} | "
+            f"{row['tokens_per_second']:,.0f} | {100 * row['utilisation']:.1f}% |"
+        )
+    print(f"ours {result['ratio']:.2f}x KerasHub's speed")
+    return 0 if math.isfinite(result["ratio"]) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
