@@ -141,7 +141,10 @@ def curve_report(points, metrics, corpus, run_dir, log=print) -> dict:
             points[name][len(corpus.train)] = validation["accuracy"]
     curves = {name: sorted(sizes.items()) for name, sizes in points.items()}
     path = plot_learning_curve(
-        curves, os.path.join(run_dir, "learning_curve.png"), title=f"{corpus.spec}"
+        curves,
+        os.path.join(run_dir, "learning_curve.png"),
+        title="validation accuracy against labelled examples",
+        subtitle=corpus.spec,
     )
     log(f"learning curve: {path}")
     return {"points": {name: dict(sizes) for name, sizes in curves.items()}, "png": path}

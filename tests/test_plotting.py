@@ -95,3 +95,19 @@ def test_bad_plot_requests_exit_2(tmp_path, capsys):
         .endswith("--cooldown: the cool-down is a fraction of the run, 0 to 1; got 2.0")
     )
     assert not list(tmp_path.iterdir())
+
+
+def test_learning_curve_draws_each_start_on_a_log_axis(tmp_path, figures):
+    curves = {"scratch": [(500, 0.5), (2000, 0.6), (67349, 0.8)], "pretrained": [(500, 0.7)]}
+    out = tmp_path / "curve.png"
+    plotting.plot_learning_curve(curves, str(out), title="t", subtitle="spec")
+    assert out.stat().st_size > 5000
+    axis = figures[0].axes[0]
+    assert axis.get_xscale() == "log" and axis.get_title() == "spec"
+    lines = {line.get_label(): line for line in axis.get_lines()}
+    np.testing.assert_array_equal(lines["scratch"].get_xdata(), [500, 2000, 67349])
+    np.testing.assert_allclose(lines["scratch"].get_ydata(), [50, 60, 80])
+    texts = {text.get_text(): text for text in axis.texts}
+    assert set(texts) == {"50.0", "60.0", "80.0", "70.0"}
+    # at 500 the better start is labelled above its point, the other below
+    assert texts["70.0"].xyann[1] > 0 > texts["50.0"].xyann[1]

@@ -68,20 +68,28 @@ def plot_confusion_matrix(matrix, labels, path, title=None):
     return _save(figure, path)
 
 
-def plot_learning_curve(curves, path, title=None):
+def plot_learning_curve(curves, path, title=None, subtitle=None):
     """Validation accuracy against the number of labelled examples (log scale), one line a
-    start (`curves`: `{name: [(examples, accuracy), ...]}`), each point labelled."""
+    start (`curves`: `{name: [(examples, accuracy), ...]}`), each point labelled (above
+    the line where it is the best start at that size, below where it is not)."""
+    import textwrap
+
     figure, axis = plt.subplots(figsize=(7, 4.5))
+    best = {}
+    for points in curves.values():
+        for size, accuracy in points:
+            best[size] = max(best.get(size, accuracy), accuracy)
     for name, points in curves.items():
         sizes = [size for size, _ in points]
         accuracies = [100 * accuracy for _, accuracy in points]
         axis.plot(sizes, accuracies, marker="o", label=name)
-        for size, accuracy in zip(sizes, accuracies, strict=True):
+        for (size, accuracy), shown in zip(points, accuracies, strict=True):
+            above = accuracy >= best[size]
             axis.annotate(
-                f"{accuracy:.1f}",
-                (size, accuracy),
+                f"{shown:.1f}",
+                (size, shown),
                 textcoords="offset points",
-                xytext=(0, 6),
+                xytext=(0, 6 if above else -13),
                 ha="center",
                 fontsize=8,
             )
@@ -90,7 +98,12 @@ def plot_learning_curve(curves, path, title=None):
     axis.set_ylabel("validation accuracy (%)")
     axis.grid(True, alpha=0.3)
     axis.legend()
-    axis.set_title(title or "learning curve")
+    axis.margins(y=0.12)
+    if subtitle:
+        figure.suptitle(title or "learning curve")
+        axis.set_title(textwrap.fill(subtitle, 100), fontsize=7)
+    else:
+        axis.set_title(title or "learning curve")
     return _save(figure, path)
 
 

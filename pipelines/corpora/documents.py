@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from pipelines.corpora.files import DEFAULT_FRACTION, parse_spec
 from pipelines.corpora.sources import load_corpus
-from pipelines.corpora.splits import SPLITS, CorpusError, split_ids
+from pipelines.corpora.splits import SPLITS, CorpusError, sample_batches, split_ids
 
 AUTOTUNE = tf.data.AUTOTUNE
 LINES = 1024  # lines read, split and filtered together
@@ -40,17 +40,8 @@ class DocumentSource:
 
     def sample(self, split, size):
         """At most `size` documents of a split, evenly spaced through it."""
-        total = self.documents[split]
-        wanted = None if total <= size else (np.arange(size) * (total / size)).astype(np.int64)
-        texts, offset = [], 0
-        for batch in self.dataset(split).batch(LINES).as_numpy_iterator():
-            if wanted is None:
-                texts += [text.decode() for text in batch]
-            else:
-                first, last = np.searchsorted(wanted, [offset, offset + len(batch)])
-                texts += [batch[i - offset].decode() for i in wanted[first:last]]
-            offset += len(batch)
-        return texts
+        batches = self.dataset(split).batch(LINES).as_numpy_iterator()
+        return sample_batches(batches, self.documents[split], size)
 
 
 @dataclasses.dataclass

@@ -71,3 +71,23 @@ def vocab_sample(texts: list, size: int = VOCAB_SAMPLE) -> list:
         return texts
     step = len(texts) / size
     return [texts[int(i * step)] for i in range(size)]
+
+
+def sample_batches(batches, total: int, size: int) -> list:
+    """At most `size` of the `total` strings that `batches` (an iterator of numpy batches
+    of bytes) yields, evenly spaced, as `vocab_sample` picks them from a whole list; only
+    the picked ones become Python strings."""
+    import numpy as np
+
+    wanted = None
+    if size is not None and total > size:
+        wanted = (np.arange(size) * (total / size)).astype(np.int64)
+    texts, offset = [], 0
+    for batch in batches:
+        if wanted is None:
+            texts += [text.decode() for text in batch]
+        else:
+            first, last = np.searchsorted(wanted, [offset, offset + len(batch)])
+            texts += [batch[i - offset].decode() for i in wanted[first:last]]
+        offset += len(batch)
+    return texts

@@ -12,11 +12,10 @@ What needs the strings themselves gets a bounded share: the vocabulary a sample
 
 import itertools
 
-import numpy as np
 import tensorflow as tf
 
 from pipelines.corpora.files import DEFAULT_FRACTION, BadRows, lines, raw_lines
-from pipelines.corpora.splits import SPLITS, CorpusError, split_ids, summary_line
+from pipelines.corpora.splits import SPLITS, CorpusError, sample_batches, split_ids, summary_line
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -110,19 +109,8 @@ class StreamedCorpus:
         """At most `size` texts of one side, evenly spaced through the split, the same ones
         `pipelines.corpora.vocab_sample` takes from the whole list (picked batch by batch:
         only the picked texts become Python strings)."""
-        total = self._sizes[split]
-        wanted = None
-        if size is not None and total > size:
-            wanted = (np.arange(size) * (total / size)).astype(np.int64)
-        texts, offset = [], 0
-        for batch in self._batches(split).map(lambda *pair: pair[side]).as_numpy_iterator():
-            if wanted is None:
-                texts += [text.decode() for text in batch]
-            else:
-                first, last = np.searchsorted(wanted, [offset, offset + len(batch)])
-                texts += [batch[i - offset].decode() for i in wanted[first:last]]
-            offset += len(batch)
-        return texts
+        batches = self._batches(split).map(lambda *pair: pair[side]).as_numpy_iterator()
+        return sample_batches(batches, self._sizes[split], size)
 
     def summary(self) -> str:
         return summary_line(self, "parallel, streamed")
