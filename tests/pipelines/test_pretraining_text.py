@@ -226,6 +226,7 @@ def test_pretrain_refuses_a_labelled_row_without_its_label(tmp_path, capsys):
     assert not run.exists()
 
 
+@pytest.mark.slow  # trains: an end-to-end run
 def test_shares_are_recorded_in_the_config(tmp_path, capsys):
     """A short run on a plain file and a labelled file: config.json names both sources and
     their shares; the history has tokens a second."""
