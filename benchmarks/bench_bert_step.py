@@ -87,38 +87,57 @@ def ours(args, data, policy):
     return lambda: model.fit(x, labels, batch_size=args.batch, verbose=0), model.count_params()
 
 
-def keras_hub_side(args, data, policy, size):
+def backbone_inputs(ids):
+    """KerasHub's `BertBackbone` inputs from token ids: segment 0, padding where id 0."""
+    import keras
+
+    return {
+        "token_ids": ids,
+        "segment_ids": keras.ops.zeros_like(ids),
+        "padding_mask": keras.ops.not_equal(ids, 0),
+    }
+
+
+def hub_masked_lm(vocab, size, policy=None, dropout=0.1):
+    """KerasHub's `BertBackbone` of `size` (one of our presets) with a `MaskedLMHead`
+    tied to its token embedding, as a model taking ours' inputs (`token_ids`,
+    `mask_positions`) to float32 logits. Returns `(backbone, model)`."""
     import keras
     import keras_hub
-    import numpy as np
 
-    keras.utils.set_random_seed(0)
-    ids, positions, labels = data
     backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=args.vocab,
+        vocabulary_size=vocab,
         num_layers=size["num_layers"],
         num_heads=size["num_heads"],
         hidden_dim=size["d_model"],
         intermediate_dim=size["dff"],
+        dropout=dropout,
         max_sequence_length=size["max_length"],
         dtype=policy,
     )
     head = keras_hub.layers.MaskedLMHead(
-        vocabulary_size=args.vocab,
+        vocabulary_size=vocab,
         token_embedding=backbone.token_embedding,
         intermediate_activation="gelu",
         dtype=policy,
     )
-    inputs = {**backbone.input, "mask_positions": keras.Input((None,), dtype="int32")}
-    sequence = backbone(backbone.input)["sequence_output"]
-    model = keras.Model(inputs, head(sequence, mask_positions=inputs["mask_positions"]))
-    model.compile(keras.optimizers.AdamW(1e-3), loss=keras.losses.SparseCategoricalCrossentropy())
-    x = {
-        "token_ids": ids,
-        "segment_ids": np.zeros_like(ids),
-        "padding_mask": np.ones_like(ids, bool),
-        "mask_positions": positions,
-    }
+    ids = keras.Input((None,), dtype="int32")
+    positions = keras.Input((None,), dtype="int32")
+    sequence = backbone(backbone_inputs(ids))["sequence_output"]
+    logits = keras.ops.cast(head(sequence, positions), "float32")
+    return backbone, keras.Model({"token_ids": ids, "mask_positions": positions}, logits)
+
+
+def keras_hub_side(args, data, policy, size):
+    import keras
+
+    from tf_transformer.training import masked_loss
+
+    keras.utils.set_random_seed(0)
+    ids, positions, labels = data
+    _, model = hub_masked_lm(args.vocab, size, policy)
+    model.compile(keras.optimizers.AdamW(1e-3), loss=masked_loss, jit_compile=args.jit_compile)
+    x = {"token_ids": ids, "mask_positions": positions}
     model.fit(x, labels, batch_size=args.batch, verbose=0)
     return lambda: model.fit(x, labels, batch_size=args.batch, verbose=0), model.count_params()
 

@@ -192,8 +192,8 @@ def run_hub(data, ours_pretrain, tasks, steps=None):
     and packed, masked batches, for the same wall-clock time (or `steps` steps: the
     steps it makes in our time, when the machine is shared); then fine-tuned as ours."""
     import keras
-    import keras_hub
 
+    from benchmarks.bench_bert_step import hub_masked_lm
     from pipelines import masked_lm
     from pipelines.corpora.documents import load_documents
     from pipelines.masked_lm_batches import make_pretraining_batches, pack_documents
@@ -213,25 +213,7 @@ def run_hub(data, ours_pretrain, tasks, steps=None):
     size = PRESETS[settings["preset"]]
     keras.utils.set_random_seed(0)
     keras.config.set_dtype_policy(ours_pretrain["precision"])
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=tokenizer.vocab_size,
-        num_layers=size["num_layers"],
-        num_heads=size["num_heads"],
-        hidden_dim=size["d_model"],
-        intermediate_dim=size["dff"],
-        dropout=0.1,
-        max_sequence_length=size["max_length"],
-    )
-    head = keras_hub.layers.MaskedLMHead(
-        vocabulary_size=tokenizer.vocab_size,
-        token_embedding=backbone.token_embedding,
-        intermediate_activation="gelu",
-    )
-    ids = keras.Input((None,), dtype="int32")
-    positions = keras.Input((None,), dtype="int32")
-    outputs = backbone(_backbone_inputs(ids))
-    logits = keras.ops.cast(head(outputs["sequence_output"], positions), "float32")
-    mlm = keras.Model({"token_ids": ids, "mask_positions": positions}, logits)
+    backbone, mlm = hub_masked_lm(tokenizer.vocab_size, size)
     mlm.compile(
         optimizer=masked_lm.bert_optimizer(schedule, 0.01),
         loss=masked_loss,
@@ -274,24 +256,17 @@ def run_hub(data, ours_pretrain, tasks, steps=None):
     }
     pretrained_weights = backbone.get_weights()
     for task in tasks:
-        result[task] = _hub_finetune(data, task, backbone, pretrained_weights, tokenizer, ids)
+        result[task] = _hub_finetune(data, task, backbone, pretrained_weights, tokenizer)
     keras.config.set_dtype_policy("float32")
     return result
 
 
-def _backbone_inputs(ids):
+def _hub_finetune(data, task, backbone, weights, tokenizer):
     import keras
 
-    return {
-        "token_ids": ids,
-        "segment_ids": keras.ops.zeros_like(ids),
-        "padding_mask": keras.ops.not_equal(ids, 0),
-    }
+    from benchmarks.bench_bert_step import backbone_inputs
 
-
-def _hub_finetune(data, task, backbone, weights, tokenizer, ids):
-    import keras
-
+    ids = keras.Input((None,), dtype="int32")
     from pipelines import masked_lm
     from pipelines.corpora import load_corpus, stable_subset
 
@@ -309,7 +284,7 @@ def _hub_finetune(data, task, backbone, weights, tokenizer, ids):
         fine = masked_lm.bert_schedule(
             FINETUNE["learning_rate"], int(FINETUNE["warmup_fraction"] * total), total
         )
-        pooled = backbone(_backbone_inputs(ids))["pooled_output"]
+        pooled = backbone(backbone_inputs(ids))["pooled_output"]
         hidden = keras.layers.Dropout(0.1)(pooled)
         classes = keras.ops.cast(keras.layers.Dense(2)(hidden), "float32")
         classifier = keras.Model(ids, classes)

@@ -23,6 +23,7 @@ from pipelines.masked_lm import (
     bert_schedule,
     check_length,
     read_run_config,
+    stripped_texts,
 )
 from pipelines.masked_lm_batches import make_classification_batches, make_tagging_batches
 from pipelines.runs import (
@@ -41,7 +42,6 @@ from tf_transformer.models.bert import PRESETS as BERT_PRESETS
 from tf_transformer.models.presets import resolve
 from tf_transformer.serving import bert as bert_serving
 from tf_transformer.text import WordPieceTokenizer, load_tokenizer
-from tf_transformer.text.bert_inputs import strip_markup
 from tf_transformer.training import Throughput, masked_accuracy, masked_loss
 
 # Fine-tuning ---------------------------------------------------------------------------
@@ -127,14 +127,25 @@ def finetune(
     encoder_config = _encoder_config(config, tokenizer, pretrained, precision["policy"])
     labels = list(corpus.labels) if config.task == "classify" else [NO_TAG, *corpus.labels]
 
+    counted = {}  # training examples -> real tokens a batch: one pass for every start
+
     def fine_tune(origin, directory, corpus, config):
+        def tokens():
+            size = len(corpus.train)
+            if size not in counted:
+                batches = _batches(config)(
+                    corpus.dataset("train"), tokenizer, config.seq_len, config.batch_size
+                )
+                counted[size] = _tokens_per_step(batches)
+            return counted[size]
+
         keras.utils.set_random_seed(config.seed)
         with strategy.scope():
             encoder = BertEncoder(**encoder_config)
             if origin:
                 encoder.copy_weights_from(_encoder_of(origin.model))
             model = _task_model(config, encoder, labels)
-            return _fit_task(model, tokenizer, corpus, config, directory, start, run.commit)
+            return _fit_task(model, tokenizer, corpus, config, directory, start, run.commit, tokens)
 
     first = "pretrained" if pretrained else "scratch"
     runs = [("continued" if start else first, run.dir, pretrained)]
@@ -159,7 +170,7 @@ def _vocabulary_texts(corpus, config):
     texts = corpus.texts("train")
     if config.task != "classify" or config.keep_markup:
         return texts
-    return [t.decode() for t in strip_markup(tf.constant(texts, tf.string)).numpy()]
+    return stripped_texts(texts)
 
 
 def _read(config):
@@ -252,7 +263,10 @@ def _tokens_per_step(batches):
     return float(count[0]) / max(int(count[1]), 1)
 
 
-def _fit_task(model, tokenizer, corpus, config, run_dir, start=None, on_backup=None):
+def _fit_task(model, tokenizer, corpus, config, run_dir, start, on_backup, tokens):
+    """Compiles and fits `model` on the task (or loads the weights a finished `run_dir`
+    holds); `tokens()` gives the mean real tokens of a training batch, for `Throughput`.
+    Returns its predictor."""
     make = _batches(config)
     examples = corpus.dataset("train")
 
@@ -278,14 +292,13 @@ def _fit_task(model, tokenizer, corpus, config, run_dir, start=None, on_backup=N
         model.load_weights(os.path.join(run_dir, "model.keras"))
         return _predictor(model, tokenizer, dataclasses.asdict(config))
     os.makedirs(run_dir, exist_ok=True)
-    tokens = _tokens_per_step(make(examples, tokenizer, config.seq_len, config.batch_size))
     fit_run(
         model,
         train,
         steps,
         config.epochs,
         run_dir,
-        [Throughput(tokens)],
+        [Throughput(tokens())],
         validation_data=validation,
         time_budget=config.time_budget,
         backup_every=config.backup_every,

@@ -130,7 +130,7 @@ def pretrain(
 
     def vocabulary_texts():  # called only when the tokenizer is trained
         texts = documents.sample_texts(config.vocab_sample)
-        return texts if config.keep_markup else _stripped(texts)
+        return texts if config.keep_markup else stripped_texts(texts)
 
     tokenizer = run_tokenizer(
         WordPieceTokenizer,
@@ -270,7 +270,9 @@ def _validation(batches, config):
     return batches.apply(tf.data.experimental.assert_cardinality(count))
 
 
-def _stripped(texts):
+def stripped_texts(texts: list) -> list:
+    """Python strings with their markup stripped, as `strip_markup` strips it in the graph
+    (the vocabulary is learned from the text the model reads)."""
     return [text.decode() for text in strip_markup(tf.constant(texts, tf.string)).numpy()]
 
 

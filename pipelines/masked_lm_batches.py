@@ -173,19 +173,33 @@ def make_mlm_batches(
         dataset = similar_lengths(texts.shuffle(shuffle, seed=seed), batch_size, seed)
     else:
         dataset = texts.batch(batch_size)
+    encode = lambda batch: encode_texts(tokenizer, batch, seq_len)  # noqa: E731
+    return _masked(dataset, encode, tokenizer, seq_len, mask_rate, seed)
+
+
+def _masked(batches, encode, tokenizer, seq_len, mask_rate, seed, continuation=None):
+    """`({"token_ids", "mask_positions"}, labels)` of each batch: `encode(batch)` gives
+    its framed ragged ids, `mask_tokens` masks them in `map` (so every pass masks anew),
+    with a stateless seed a batch drawn from `seed` (new on every pass) where given."""
     special = sorted({i for i in tokenizer.special_ids.values() if i is not None})
 
     def to_example(batch, batch_seed=None):
-        ids = encode_texts(tokenizer, batch, seq_len)
         masked, positions, labels = mask_tokens(
-            ids, tokenizer.vocab_size, seq_len, mask_rate, batch_seed, tokenizer.mask_id, special
+            encode(batch),
+            tokenizer.vocab_size,
+            seq_len,
+            mask_rate,
+            batch_seed,
+            tokenizer.mask_id,
+            special,
+            continuation,
         )
         return {"token_ids": masked.to_tensor(PAD_ID), "mask_positions": positions}, labels
 
-    if seed is not None:  # a stateless seed a batch, new on every pass
+    if seed is not None:
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        dataset = tf.data.Dataset.zip(dataset, seeds)
-    return dataset.map(to_example, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+        batches = tf.data.Dataset.zip(batches, seeds)
+    return batches.map(to_example, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
 
 def continuation_ids(tokenizer):
@@ -240,28 +254,11 @@ def make_pretraining_batches(
     Every training batch is full (`drop_remainder`); validation keeps its last one."""
     if shuffle:
         windows = windows.shuffle(shuffle, seed=seed)
-    special = sorted({i for i in tokenizer.special_ids.values() if i is not None})
     continuation = continuation_ids(tokenizer) if whole_words else None
-
-    def to_example(ids, batch_seed=None):
-        ids = tf.RaggedTensor.from_tensor(ids)
-        masked, positions, labels = mask_tokens(
-            ids,
-            tokenizer.vocab_size,
-            seq_len,
-            mask_rate,
-            batch_seed,
-            tokenizer.mask_id,
-            special,
-            continuation,
-        )
-        return {"token_ids": masked.to_tensor(PAD_ID), "mask_positions": positions}, labels
-
-    dataset = windows.batch(batch_size, drop_remainder=drop_remainder)
-    if seed is not None:  # a stateless seed a batch, new on every pass
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        dataset = tf.data.Dataset.zip(dataset, seeds)
-    return dataset.map(to_example, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    batches = windows.batch(batch_size, drop_remainder=drop_remainder)
+    return _masked(
+        batches, tf.RaggedTensor.from_tensor, tokenizer, seq_len, mask_rate, seed, continuation
+    )
 
 
 def make_classification_batches(

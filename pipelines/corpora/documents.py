@@ -20,12 +20,11 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.corpora.files import DEFAULT_FRACTION, parse_spec
-from pipelines.corpora.sources import load_corpus
+from pipelines.corpora.sources import load_corpus, names_a_corpus
 from pipelines.corpora.splits import SPLITS, CorpusError, sample_batches, split_ids
 
 AUTOTUNE = tf.data.AUTOTUNE
 LINES = 1024  # lines read, split and filtered together
-SPEC_NAMES = ("cldr", "pydocs", "cldr-langid", "cldr-tags", "tfds", "tsv", "csv", "text", "lines")
 
 
 @dataclasses.dataclass
@@ -107,8 +106,7 @@ def load_documents(source: str, seed: int = 0, log=print) -> Documents:
 
 
 def _source(spec, seed):
-    name = spec.partition(":")[0]
-    if name in SPEC_NAMES:
+    if names_a_corpus(spec):
         corpus = load_corpus(spec, seed=seed)
         sides = (0, 1) if corpus.kind == "parallel" else (0,)
         texts = {
@@ -139,12 +137,13 @@ def _line_files(spec):
     }
     documents, characters = dict.fromkeys(SPLITS, 0), dict.fromkeys(SPLITS, 0)
     for path in paths:
-        counted = _check_lines(path)
-        for split, (count, length) in zip(SPLITS, _split_counts(path, carve), strict=True):
+        _check_lines(path)
+        counts = _split_counts(path, carve)
+        if not sum(count for count, _ in counts):
+            raise CorpusError(f"{path}: empty corpus (no text)")
+        for split, (count, length) in zip(SPLITS, counts, strict=True):
             documents[split] += count
             characters[split] += length
-        if not counted:
-            raise CorpusError(f"{path}: empty corpus (no text)")
 
     def dataset(split):
         index = SPLITS.index(split)
@@ -161,9 +160,8 @@ def _line_files(spec):
 
 
 def _check_lines(path):
-    """The number of non-blank lines of `path`; a NUL byte or bytes that are not UTF-8
-    are an error naming the file and line (a binary file is not text)."""
-    count = 0
+    """Fails on a NUL byte or bytes that are not UTF-8, naming the file and line (a binary
+    file is not text)."""
     try:
         handle = open(path, "rb")
     except OSError as error:
@@ -173,13 +171,11 @@ def _check_lines(path):
             if b"\0" in raw:
                 raise CorpusError(f"{path}:{number}: a NUL byte (a binary file, not text)")
             try:
-                line = raw.decode("utf-8")
+                raw.decode("utf-8")
             except UnicodeDecodeError as error:
                 raise CorpusError(
                     f"{path}:{number}: invalid UTF-8 at byte {error.start} (not a text file?)"
                 ) from None
-            count += bool(line.strip())
-    return count
 
 
 def _split_counts(path, carve):

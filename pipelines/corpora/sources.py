@@ -12,6 +12,14 @@ from pipelines.corpora.local_files import load_local
 from pipelines.corpora.splits import SPLITS, CorpusError, split_of
 from tf_transformer.errors import InputError
 
+EMBEDDED = ("pydocs", "cldr-langid", "cldr-tags")  # whole specs
+PREFIXES = ("cldr", "tfds", "tsv", "csv", "text", "lines")  # NAME:ARGUMENT specs
+
+
+def names_a_corpus(spec: str) -> bool:
+    """Whether `spec` is one of `load_corpus`'s forms (rather than, say, a file path)."""
+    return spec in EMBEDDED or spec.partition(":")[0] in PREFIXES
+
 
 def _by_hash(spec, kind, examples, key, labels=(), skipped=0):
     splits = {name: [] for name in SPLITS}
