@@ -9,6 +9,7 @@ import numpy as np
 
 from pipelines.causal_lm_batches import make_windows, token_stream
 from pipelines.corpora import load_corpus
+from pipelines.export_checks import generator_requests
 from pipelines.runs import (
     RunOptions,
     begin_run,
@@ -146,6 +147,7 @@ def train(
     log(f"model: GPT preset {config.preset!r}{_overrides(config)}, {_size(model, config)}")
     generator = generator_of(model, tokenizer, config)
     prompts = sample_prompts(config, corpus)
+    run.write_config(config, examples=prompts)  # the export's example and warm-up prompts
     sampling = SampleOutputs(
         lambda prompts: generator.complete_strings(prompts, max_new_tokens=48),
         prompts,
@@ -348,25 +350,5 @@ def load_run(run_dir: str):
 
 export_runner = export_generator  # what `export` does with a loaded run
 
-EXAMPLE_INPUT = "Return the"
-
-
-def conformance_requests(generator):
-    """Requests for both signatures (per-row options included), with in-process answers."""
-    prompts = ["", EXAMPLE_INPUT, "🙂", " ".join(["module"] * 3000)]  # the last: over-long
-    per_row = {
-        "max_new_tokens": np.array([8, 0, 16, 4], "int32"),
-        "temperature": np.array([0.0, 1.0, 0.7, 0.0], "float32"),
-        "top_k": np.array([0, 5, 40, 0], "int32"),
-        "top_p": np.array([1.0, 0.9, 0.95, 1.0], "float32"),
-        "seed": np.arange(len(prompts), dtype="int32"),
-    }
-    requests = [
-        ("serving_default", {"prompt": prompts}),
-        ("generate", {"prompt": prompts, **per_row}),
-    ]
-    expected = [
-        {"completion": generator.complete(prompts).numpy()},
-        {"completion": generator.complete(prompts, **per_row).numpy()},
-    ]
-    return requests, expected
+EXAMPLE_INPUT = "Return the"  # for runs that recorded no examples
+conformance_requests = generator_requests

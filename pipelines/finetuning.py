@@ -9,7 +9,8 @@ import os
 import keras
 import tensorflow as tf
 
-from pipelines.corpora import load_corpus, stable_subset
+from pipelines.corpora import example_texts, load_corpus, stable_subset
+from pipelines.export_checks import bert_requests
 from pipelines.finetuning_reports import (
     curve_report,
     evaluate_splits,
@@ -111,7 +112,10 @@ def finetune(
     run = begin_run(FAMILY, config, run_dir, root, overwrite, resume, log, f"bert {config.task}")
     precision = dtype_policy(config.mixed_precision, log)
     log(f"corpus {corpus.summary()}")
-    run.write_config(config, family=FAMILY, precision=precision)
+    shown = corpus.texts("validation")[:20] or corpus.texts("train")[:20]
+    markup = config.task != "classify" or config.keep_markup
+    examples = example_texts(shown if markup else stripped_texts(shown))
+    run.write_config(config, family=FAMILY, precision=precision, examples=examples)
     run.resumed(config)
     keras.utils.set_random_seed(config.seed)
     for origin in (start, pretrained):
@@ -344,24 +348,18 @@ def load_run(run_dir: str):
     return predictor, config
 
 
-def export_runner(predictor, model_dir: str = None, version: int = None):
-    return bert_serving.export_predictor(predictor, model_dir, version)
+def export_runner(predictor, model_dir: str = None, version: int = None, warmup=None):
+    return bert_serving.export_predictor(predictor, model_dir, version, warmup)
 
 
 def example_input(predictor) -> str:
+    """The example of a run that recorded none (imported, or trained before examples were)."""
     if isinstance(predictor, bert_serving.FillMask):
         return FILL_MASK_EXAMPLE
-    if isinstance(predictor, bert_serving.TextClassifier):
-        return "Samstag, 9. Juni 1984"
-    return "Saturday , June 9 , 1984"
+    return "Saturday, June 9, 1984"
 
 
-def conformance_requests(predictor):
-    """One request of edge cases (empty, no `[MASK]`, emoji, over-long) with the
-    in-process answers."""
-    texts = ["", example_input(predictor), "🙂 ok", " ".join(["word [MASK]"] * 2000), "plain"]
-    texts.append("line one<br /><br />line <i>two</i>")  # markup, stripped or kept
-    return [("serving_default", {"text": texts})], [predictor.predict(texts)]
+conformance_requests = bert_requests
 
 
 def run_task(run_dir: str) -> str:

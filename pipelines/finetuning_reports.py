@@ -5,6 +5,7 @@ the number of labelled examples, pretrained and from random weights)."""
 import dataclasses
 import math
 import os
+import re
 
 import numpy as np
 
@@ -42,7 +43,10 @@ def evaluate_task(predictor, corpus, split, run_dir, log=print):
     for out in _in_batches(predictor, texts):
         predicted.extend([tag for tag in row if tag] for row in strings(out["tags"]))
     truth = [list(tags) for _, tags in examples]
-    return {**tagging_report(truth, predicted, corpus.labels, log, split=split), "split": split}
+    report = {**tagging_report(truth, predicted, corpus.labels, log, split=split), "split": split}
+    if is_iob(corpus.labels):
+        report["entities"] = entity_report(truth, predicted, log, split)
+    return report
 
 
 def classification_report(truth, predicted, labels, run_dir=None, log=print, split="test"):
@@ -148,3 +152,40 @@ def curve_report(points, metrics, corpus, run_dir, log=print) -> dict:
     )
     log(f"learning curve: {path}")
     return {"points": {name: dict(sizes) for name, sizes in curves.items()}, "png": path}
+
+
+def is_iob(labels) -> bool:
+    """Whether tags are IOB entity tags (`O`, `B-TYPE`, `I-TYPE`, at least one `B-`)."""
+    return all(re.fullmatch(r"O|[BI]-\S+", label) for label in labels) and any(
+        label.startswith("B-") for label in labels
+    )
+
+
+def entity_report(truth, predicted, log=print, split="test"):
+    """Entity-level precision, recall and F1 per type and overall (micro-averaged), as the
+    CoNLL shared task's `conlleval` counts them (an entity is right only with its type and
+    both ends right), through `seqeval`. A word without a prediction counts as `O`."""
+    from seqeval.metrics import classification_report as seqeval_report
+
+    guesses = [
+        [tag or "O" for tag in guess] + ["O"] * (len(true) - len(guess))
+        for true, guess in zip(truth, predicted, strict=True)
+    ]
+    scores = seqeval_report(truth, guesses, output_dict=True, zero_division=0)
+
+    def plain(values):
+        return {
+            "precision": float(values["precision"]),
+            "recall": float(values["recall"]),
+            "f1": float(values["f1-score"]),
+            "support": int(values["support"]),
+        }
+
+    overall = plain(scores["micro avg"])
+    per_type = {name: plain(v) for name, v in scores.items() if not name.endswith(" avg")}
+    log(
+        f"{split} entity F1 {100 * overall['f1']:.1f} (precision {100 * overall['precision']:.1f}, "
+        f"recall {100 * overall['recall']:.1f}) over {overall['support']:,} entities: "
+        + ", ".join(f"{name} {100 * v['f1']:.1f}" for name, v in sorted(per_type.items()))
+    )
+    return {**overall, "per_type": per_type}

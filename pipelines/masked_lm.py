@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pipelines.corpora import example_texts, with_mask
 from pipelines.corpora.documents import load_documents
 from pipelines.masked_lm_batches import count_windows, make_pretraining_batches, pack_documents
 from pipelines.runs import (
@@ -142,7 +143,10 @@ def pretrain(
     train, validation, steps, count = _pretraining_batches(config, documents, tokenizer, log)
     schedule = bert_schedule(config.learning_rate, config.warmup_steps, steps * config.epochs)
     text = {"sources": documents.shares(), "training_windows": count}
-    run.write_config(config, schedule=schedule, text=text)
+    shown = [d.decode() for d in documents.dataset("validation").take(20).as_numpy_iterator()]
+    shown = shown if config.keep_markup or not shown else stripped_texts(shown)
+    examples = [with_mask(text) for text in example_texts(shown)]
+    run.write_config(config, schedule=schedule, text=text, examples=examples)
     run.resumed(config, schedule)
     with strategy.scope():
         model = _masked_lm(config, tokenizer, precision["policy"], schedule, start, log)

@@ -8,7 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines.corpora import load_corpus
+from pipelines.corpora import example_texts, load_corpus
+from pipelines.export_checks import translator_requests
 from pipelines.runs import (
     RunOptions,
     begin_run,
@@ -122,6 +123,8 @@ def train(
 
     translator = Translator(model, *tokenizers)
     samples = corpus.head("validation", 3)
+    shown = corpus.head("validation", 20) or corpus.head("train", 20)
+    run.write_config(config, examples=example_texts(source for source, _ in shown))
     sample_callback = SampleOutputs(
         translator.translate_strings,
         [s for s, _ in samples],
@@ -374,15 +377,5 @@ def plot_attention(translator, text, path):
 
 export_runner = export_translator  # what `export` does with a loaded run
 
-EXAMPLE_INPUT = "Saturday, June 9, 1984"
-
-
-def conformance_requests(translator):
-    """Requests for every signature of the export, with the in-process answers."""
-    texts = ["", EXAMPLE_INPUT, "3 kilometers", "🙂"]
-    requests = [("serving_default", {"text": texts}), ("beam_search", {"text": texts})]
-    expected = [
-        {"translation": translator.translate_strings(texts)},
-        {"translation": translator.translate_strings(texts, beam_size=4)},
-    ]
-    return requests, expected
+EXAMPLE_INPUT = "Saturday, June 9, 1984"  # for runs that recorded no examples
+conformance_requests = translator_requests

@@ -16,19 +16,23 @@ from pipelines.corpora.sources import load_corpus
 from pipelines.corpora.splits import (
     SPLITS,
     CorpusError,
+    example_texts,
     split_of,
     stable_subset,
     summary_line,
     vocab_sample,
+    with_mask,
 )
 
 __all__ = [
     "SPLITS",
     "Corpus",
     "CorpusError",
+    "example_texts",
     "load_corpus",
     "split_of",
     "stable_subset",
     "summary_line",
     "vocab_sample",
+    "with_mask",
 ]

@@ -3,17 +3,19 @@
 Embedded (no download): `cldr:SRC-TGT`, `pydocs`, `cldr-langid`, `cldr-tags`.
 Online: `tfds:NAME` (e.g. `tfds:ted_hrlr_translate/pt_to_en`). Local files: `tsv:`,
 `csv:`, `text:` and aligned `lines:` files, split by hash or one per split (see
-`pipelines.corpora.local_files`).
+`pipelines.corpora.local_files`); named entities in CoNLL columns, `conll:` (see
+`pipelines.corpora.conll`).
 """
 
 from pipelines.corpora import cldr, pydocs
+from pipelines.corpora.conll import load_conll
 from pipelines.corpora.corpus import Corpus
 from pipelines.corpora.local_files import load_local
 from pipelines.corpora.splits import SPLITS, CorpusError, split_of
 from tf_transformer.errors import InputError
 
 EMBEDDED = ("pydocs", "cldr-langid", "cldr-tags")  # whole specs
-PREFIXES = ("cldr", "tfds", "tsv", "csv", "text", "lines")  # NAME:ARGUMENT specs
+PREFIXES = ("cldr", "tfds", "tsv", "csv", "text", "lines", "conll")  # NAME:ARGUMENT specs
 
 
 def names_a_corpus(spec: str) -> bool:
@@ -69,9 +71,11 @@ def load_corpus(
         return _tfds_corpus(spec, argument)
     if name in ("tsv", "csv", "text", "lines") and argument:
         return load_local(spec, name, argument, skip_bad_rows, stream)
+    if name == "conll" and argument:
+        return load_conll(spec, argument, skip_bad_rows)
     raise CorpusError(
         f"unknown corpus {spec!r}; expected cldr:SRC-TGT, pydocs, cldr-langid, cldr-tags, "
-        "tfds:NAME, tsv:PATH, csv:PATH, text:GLOB or lines:SRC-TGT:PATH"
+        "tfds:NAME, tsv:PATH, csv:PATH, text:GLOB, lines:SRC-TGT:PATH or conll:PATH"
     )
 
 

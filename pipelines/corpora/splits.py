@@ -91,3 +91,31 @@ def sample_batches(batches, total: int, size: int) -> list:
             texts += [batch[i - offset].decode() for i in wanted[first:last]]
         offset += len(batch)
     return texts
+
+
+EXAMPLE_CHARS = 120
+
+
+def example_texts(texts, count: int = 3, max_chars: int = EXAMPLE_CHARS) -> list:
+    """Up to `count` of `texts` (an iterable, read only as far as needed) to show a model
+    with: the first that are not blank, whitespace collapsed, each cut at a word boundary
+    to at most `max_chars` characters (a first word longer than that is cut inside)."""
+    examples = []
+    for text in texts:
+        text = " ".join((text.decode() if isinstance(text, bytes) else text).split())
+        if len(text) > max_chars:
+            text = text[: max_chars + 1].rsplit(" ", 1)[0][:max_chars]
+        if text:
+            examples.append(text)
+        if len(examples) == count:
+            break
+    return examples
+
+
+def with_mask(text: str, mask: str = "[MASK]") -> str:
+    """`text` with its middle word replaced by `mask`: an example for a masked LM."""
+    words = text.split()
+    if not words:
+        return mask
+    words[len(words) // 2] = mask
+    return " ".join(words)

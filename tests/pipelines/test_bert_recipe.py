@@ -11,10 +11,12 @@ import pytest
 from pipelines import finetuning, finetuning_reports, masked_lm
 from pipelines.corpora import load_corpus
 from tf_transformer import cli
+from tf_transformer.cli.common import run_examples
 from tf_transformer.errors import InputError
 from tf_transformer.serving import conformance
 from tf_transformer.serving.client import strings
 from tf_transformer.serving.conformance import check_export
+from tf_transformer.serving.live_check import compare_all
 
 # end-to-end runs: `make test-slow` (with `make test`, in `.ci/run`)
 pytestmark = pytest.mark.slow
@@ -169,9 +171,13 @@ def test_fill_mask_answers_edge_cases_in_process(pretrained):
 def test_exports_pass_the_conformance_check(run, request, tmp_path):
     run_dir = request.getfixturevalue(run)
     predictor, config = finetuning.load_run(run_dir)
-    path = finetuning.export_runner(predictor, str(tmp_path / "model"))
-    requests, expected = finetuning.conformance_requests(predictor)
-    report = check_export(path, requests, expected)
+    examples = run_examples(run_dir)
+    path = finetuning.export_runner(predictor, str(tmp_path / "model"), warmup=examples)
+    requests, lives = finetuning.conformance_requests(predictor, examples)
+    report = check_export(path, requests)  # the C API against the reload
+    assert report.warmup_requests == 1 and requests[0][1]["text"][:1] == examples[:1]
+    lines = compare_all(requests, report.reference, lives, predictor.model)  # against live
+    assert lines[0].startswith("serving_default on 7 inputs") and "float32" in lines[0]
     assert conformance.check_hostile(path, "serving_default", "text", predictor.predict) < 2048
     signature = report.signatures["serving_default"]
     assert list(signature["inputs"]) == ["text"]
@@ -190,9 +196,9 @@ def test_exports_pass_the_conformance_check(run, request, tmp_path):
         words = [text.split() for text in texts]
         assert served["tokens"].shape == (len(texts), max(len(w) for w in words))
         tags = [[t.decode() for t in row if t] for row in served["tags"]]
-        assert [len(t) for t in tags[:3]] == [len(w) for w in words[:3]]
+        # every word is tagged, the 4,000 of the longest text too (read in windows)
+        assert [len(t) for t in tags] == [len(w) for w in words]
         assert set(t for row in tags for t in row) <= set(load_corpus("cldr-tags").labels)
-        assert len(tags[3]) < len(words[3])  # words past the model's length get no tag
 
 
 def test_predict_command_prints_one_line_per_text(classifier_run, tagger_run, capsys):
@@ -280,7 +286,11 @@ def test_export_command_checks_and_prints_how_to_serve(classifier_run, tmp_path,
     out = capsys.readouterr().out
     assert f"exported: {model_dir}/1" in out and "conformance check passed" in out
     assert "signature serving_default: (text: string[-1])" in out
-    assert "Samstag, 9. Juni 1984" in out  # the curl example
+    example = read(classifier_run, "config.json")["examples"][0]
+    curl = next(line for line in out.splitlines() if "curl -d" in line)
+    assert json.dumps({"instances": [example]}) in curl  # a text of the run's own data
+    assert example in load_corpus("cldr-langid").texts("validation")
+    assert "serving_default on 7 inputs (label, probabilities) answers as the run's model" in out
     assert cli.main(["bert", "export", classifier_run, "--model-dir", model_dir]) == 0
     assert sorted(os.listdir(model_dir)) == ["1", "2"]
 

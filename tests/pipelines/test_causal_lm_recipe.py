@@ -58,7 +58,13 @@ def test_cli_export_passes_the_conformance_check(run_dir, tmp_path, capsys):
     model_dir = str(tmp_path / "gpt")
     assert cli.main(["gpt", "export", run_dir, "--model-dir", model_dir]) == 0
     out = capsys.readouterr().out
-    assert "ran generate on 4 inputs: outputs equal the in-process ones" in out
+    assert "ran next_token on 5 inputs: outputs equal the export reloaded in Python" in out
+    assert "generate on 5 inputs (completion) answers as the run's model" in out
+    assert "next_token on 5 inputs (tokens, probabilities) answers as the run's model" in out
+    with open(os.path.join(run_dir, "config.json")) as handle:
+        prompts = json.load(handle)["examples"]
+    assert prompts == causal_lm.SAMPLE_PROMPTS  # pydocs' own, as the run's samples
+    assert f'curl -d \'{{"instances": ["{prompts[0]}"]}}\'' in out  # the run's own prompt
     assert "signature serving_default: (prompt: string[-1]) -> (completion: string[-1])" in out
     assert os.listdir(model_dir) == ["1"]
 

@@ -311,3 +311,35 @@ def test_two_multi_worker_processes_end_with_identical_weights(tmp_path):
         assert (run_dir / model_file).read_bytes() == (other / model_file).read_bytes()
     assert _losses(run_dir) == _losses(other)
     assert _losses(run_dir)[1] < _losses(run_dir)[0]
+
+
+BF16_XLA = ["--mixed-precision", "bf16", "--jit-compile", "--epochs", "1", "--steps-per-epoch"]
+TRAIN_TINY = {
+    "translate": ["translate", "train", "--preset", "tiny", "--corpus-size", "1500",
+                  "--vocab-size", "400", "--max-tokens", "16", "--batch-size", "16"],
+    "gpt": ["gpt", "train", "--preset", "gpt_tiny", "--seq-len", "32", "--vocab-size", "500"],
+    "bert": ["bert", "pretrain", "--preset", "bert_tiny", "--seq-len", "32"],
+    "bert-classify": ["bert", "finetune", "--task", "classify", "--seq-len", "32"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("family", ["translate", "gpt", "bert"])
+def test_bf16_xla_runs_export_with_a_passing_check(family, tmp_path, capsys):
+    """Forced bfloat16 and XLA, on this CPU (under `ONEDNN_MAX_CPU_ISA=AVX2` too: the suite
+    then runs bfloat16 on TensorFlow's own kernels, as the CLI does): every family's export
+    passes its check against the live bfloat16 model, and its example is the run's own."""
+    runs = [(family, tmp_path / family)]
+    if family == "bert":  # the pretraining's fill-mask export, then a classifier's
+        runs.append(("bert-classify", tmp_path / "classify"))
+    for kind, run in runs:
+        origin = ["--from", str(tmp_path / "bert")] if kind == "bert-classify" else []
+        args = [*TRAIN_TINY[kind], *origin, *BF16_XLA, "4", "--run-dir", str(run)]
+        assert cli.main([*args, "--export", str(tmp_path / "models" / kind)]) == 0
+        out = capsys.readouterr().out
+        assert "conformance check passed" in out
+        assert "answers as the run's model" in out and "tolerance 0.02 for bfloat16" in out
+        with open(run / "config.json") as handle:
+            config = json.load(handle)
+        assert config["precision"]["policy"] == "mixed_bfloat16"
+        curl = next(line for line in out.splitlines() if "curl -d" in line)
+        assert json.dumps({"instances": [config["examples"][0]]}) in curl

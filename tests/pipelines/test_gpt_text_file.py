@@ -53,7 +53,9 @@ def text_run(tmp_path_factory):
 
 def test_a_character_level_export_answers_as_in_process(text_run):
     printed = open(os.path.join(os.path.dirname(text_run), "printed.txt")).read()
-    assert "ran generate on 4 inputs: outputs equal the in-process ones" in printed
+    assert "outputs equal the export reloaded in Python" in printed
+    assert "(completion) answers as the run's model" in printed  # greedy, against live
+    assert "(tokens, probabilities) answers as the run's model" in printed
     assert "op audit:" in printed
     assert os.listdir(os.path.join(os.path.dirname(text_run), "served")) == ["1"]
 
@@ -109,7 +111,10 @@ def test_a_byte_level_run_and_its_export_answer_as_in_process(tmp_path, capsys):
     assert cli.main([*args, "--export", str(tmp_path / "served")]) == 0
     out = capsys.readouterr().out
     assert "bits a character" in out
-    assert "ran generate on 4 inputs: outputs equal the in-process ones" in out
+    assert "(completion) answers as the run's model" in out  # greedy, against live
+    prompt = read_json(run_dir, "config.json")["examples"][0]
+    assert f'"instances": ["{prompt}"]' in out  # the curl example: the validation text's
+    assert prompt in path.read_text(encoding="utf-8")[round(len(path.read_text()) * 0.8) - 20 :]
     metrics = read_json(run_dir, "metrics.json")
     validation = path.read_text(encoding="utf-8")[
         round(len(TEXT.replace("Romeo", "Roméo 🙂")) * 0.8) :

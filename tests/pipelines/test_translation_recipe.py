@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from pipelines import translation
+from pipelines.corpora import load_corpus
 from tf_transformer import cli
 from tf_transformer.training import precision
 
@@ -122,6 +123,12 @@ def test_cli_translate_text_and_export(run_dir, tmp_path, capsys):
     assert cli.main(["translate", "export", run_dir, "--model-dir", model_dir]) == 0
     out = capsys.readouterr().out
     assert "conformance check passed" in out and "docker run" in out
+    assert "serving_default on 5 inputs (translation) answers as the run's model" in out
+    assert out.count("(tokens, probabilities) answers as the run's model") == 2  # next_token
+    with open(os.path.join(run_dir, "config.json")) as handle:
+        example = json.load(handle)["examples"][0]
+    assert example in [s for s, _ in load_corpus(CONFIG.source, size=CONFIG.corpus_size).validation]
+    assert f'curl -d \'{{"instances": ["{example}"]}}\'' in out  # a source of its validation
     assert os.listdir(model_dir) == ["1"]
     # both SentencePiece models travel with the export
     assets = os.listdir(os.path.join(model_dir, "1", "assets"))

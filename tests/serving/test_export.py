@@ -71,7 +71,7 @@ def test_conformance_check_fails_when_outputs_differ(translator, exported):
 def test_default_check_compares_with_the_python_reload(exported):
     report = check_export(exported)
     names = [name for name, _, _ in report.compared]
-    assert names == ["beam_search", "serving_default"]
+    assert names == ["beam_search", "next_token", "serving_default"]
     assert len(report.compared[0][1]["text"]) == len(conformance.SAMPLE_TEXTS)
 
 

@@ -22,13 +22,18 @@ from tf_transformer.serving.export import (
 def test_every_export_writes_warmup_records_that_the_loader_runs(translator, exported):
     requests = read_warmup(os.path.join(exported, WARMUP_FILE))
     assert 0 < len(requests) <= 1000
-    assert sorted(name for name, _ in requests) == ["beam_search", "serving_default"]
-    for _, inputs in requests:
-        assert list(inputs) == ["text"]
+    assert sorted(name for name, _ in requests) == ["beam_search", "next_token", "serving_default"]
+    for name, inputs in requests:
+        assert sorted(inputs) == (["prefix", "text"] if name == "next_token" else ["text"])
         assert [t.decode() for t in inputs["text"]] == WARMUP_TEXTS
     answer = run_capi(exported, requests)
     for (name, inputs), served in zip(requests, answer["results"], strict=True):
         texts = [t.decode() for t in inputs["text"]]
+        if name == "next_token":
+            tokens, probabilities = translator.next_token(texts, inputs["prefix"], 10)
+            np.testing.assert_array_equal(served["tokens"], tokens.numpy())
+            np.testing.assert_allclose(served["probabilities"], probabilities, atol=1e-5)
+            continue
         expected = in_process(translator, texts, beam_size=4 if name == "beam_search" else 1)
         np.testing.assert_array_equal(served["translation"], expected)
 
@@ -52,7 +57,7 @@ def test_the_report_names_the_ops_and_where_they_come_from(exported):
     assert set(report.op_sources) == set(report.ops)
     lines = "\n".join(report.lines())
     assert "TF Text (SentencepieceDetokenizeOp" in lines
-    assert "saved_model_cli show --all" in lines and "warmup: the 2 requests" in lines
+    assert "saved_model_cli show --all" in lines and "warmup: the 3 requests" in lines
 
 
 def test_the_op_audit_names_an_op_the_server_does_not_link():

@@ -41,24 +41,30 @@ def test_mask_markers_become_the_mask_id(tokenizer):
     assert ids[4] == [START_ID, MASK_ID, MASK_ID, END_ID]
 
 
-def test_words_map_to_their_first_piece_and_the_cut_drops_words(tokenizer):
-    words = tf.ragged.constant([["the", "cats", "sat"], [], ["dogs", "ü", "mat", "the", "cat"]])
-    ids, starts = bert_inputs.encode_words(tokenizer, words, 6)
-    ids = ids.to_list()
-    assert [len(row) for row in ids] == [
-        2 + sum(len(w) for w in pieces)
-        for pieces in [
-            [tokenizer.tokenize([w])[0].numpy() for w in ["the", "cats", "sat"]],
-            [],
-            [[0], [0], [0], [0]],  # cut to 4 pieces
-        ]
-    ]
-    starts = starts.to_list()
-    for row, row_starts in zip(ids, starts, strict=True):
-        for start in row_starts:
-            assert start == -1 or 0 < start < len(row) - 1
-    assert ids[2][2] == UNK_ID  # a piece the vocabulary cannot spell
-    assert starts[2] == [1, 2, 3, 4, -1]  # the fifth word is past the cut
+@pytest.mark.parametrize("seq_len", [6, 9, 64])
+def test_long_texts_are_read_in_windows_of_whole_words(tokenizer, seq_len):
+    texts = [["the", "cats", "sat"], [], ["dogs", "ü", "mat", "the", "cat"] * 4, ["mat"]]
+    words = tf.ragged.constant(texts)
+    ids, window, position = bert_inputs.encode_words(tokenizer, words, seq_len)
+    ids, window, position = ids.to_list(), window.to_list(), position.to_list()
+    assert all(len(row) <= seq_len for row in ids)
+    assert all(row[0] == tokenizer.start_id and row[-1] == tokenizer.end_id for row in ids)
+    used = []
+    for text, windows, positions in zip(texts, window, position, strict=True):
+        assert len(windows) == len(text)  # every word is read: none is cut off
+        assert windows == sorted(windows) and (
+            not used or not windows or windows[0] == used[-1] + 1
+        )
+        used += sorted(set(windows))
+        pieces = []
+        for word, w, p in zip(text, windows, positions, strict=True):
+            first = tokenizer.tokenize([word])[0].numpy().tolist() or [UNK_ID]
+            assert ids[w][p] == first[0]  # the word's first piece, in its window
+            pieces += first
+        inner = [piece for w in sorted(set(windows)) for piece in ids[w][1:-1]]
+        assert inner == pieces  # the windows hold the text's pieces, in order, each once
+    assert used == list(range(len(ids)))  # the empty text has no window
+    assert (len(ids) == 3) == (seq_len == 64)  # one window a text when it fits
 
 
 def test_word_labels_mark_first_pieces_with_tag_plus_one(tokenizer):
@@ -67,13 +73,13 @@ def test_word_labels_mark_first_pieces_with_tag_plus_one(tokenizer):
     ids, labels = bert_inputs.word_labels(tokenizer, words, tags, 5)
     ids, labels = ids.to_tensor().numpy(), labels.numpy()
     assert labels.shape == ids.shape
-    _, starts = bert_inputs.encode_words(tokenizer, words, 5)
-    for row, (row_starts, row_tags) in enumerate(
-        zip(starts.to_list(), tags.to_list(), strict=True)
+    _, window, position = bert_inputs.encode_words(tokenizer, words, 5)
+    expected = np.zeros(ids.shape, "int32")
+    for windows, positions, row_tags in zip(
+        window.to_list(), position.to_list(), tags.to_list(), strict=True
     ):
-        expected = np.zeros(ids.shape[1], "int32")
-        for start, tag in zip(row_starts, row_tags, strict=True):
-            if start >= 0:
-                expected[start] = tag + 1
-        np.testing.assert_array_equal(labels[row], expected)
-    assert labels[:, 0].tolist() == [0, 0]  # [START] carries no label
+        for w, p, tag in zip(windows, positions, row_tags, strict=True):
+            expected[w, p] = tag + 1
+    np.testing.assert_array_equal(labels, expected)
+    assert (labels[:, 0] == 0).all()  # [START] carries no label
+    assert (labels > 0).sum() == 5  # every word's tag, though 5 pieces hold only 3 words

@@ -1,8 +1,11 @@
 import json
+import os
 
 import pytest
 
 from pipelines.runs import dtype_policy
+from tf_transformer import cli
+from tf_transformer.cpu import bfloat16_without_onednn
 from tf_transformer.errors import InputError
 from tf_transformer.native_logs import is_noise
 from tf_transformer.training.precision import choose_precision, cpu_flags, native_bfloat16
@@ -39,6 +42,41 @@ def test_auto_honours_onednn_isa_cap():
             )[0]
             == "mixed_bfloat16"
         )
+
+
+def test_bfloat16_leaves_onednn_only_where_a_cap_forbids_it_on_a_cpu_that_has_it():
+    bf16 = AVX512 | {"avx512_bf16"}
+    for flags, environ, expected in [
+        (bf16, {"ONEDNN_MAX_CPU_ISA": "AVX2"}, {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+        (bf16, {}, {}),  # no cap: oneDNN's bfloat16 kernels run
+        (bf16, {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"}, {}),
+        (AVX2, {"ONEDNN_MAX_CPU_ISA": "AVX2"}, {}),  # no bfloat16 to hand to oneDNN
+        (bf16, {"ONEDNN_MAX_CPU_ISA": "AVX2", "TF_ENABLE_ONEDNN_OPTS": "1"}, {}),  # yours
+    ]:
+        before = dict(environ)
+        assert bfloat16_without_onednn(environ, flags) == bool(expected)
+        assert environ == {**before, **expected}
+
+
+def test_the_cli_leaves_onednn_before_its_handler_for_a_bfloat16_run(tmp_path, monkeypatch):
+    """A command on a run trained in bfloat16 (its config.json says so) sets
+    TF_ENABLE_ONEDNN_OPTS=0 under a cap before the handler, which imports TensorFlow."""
+    from tf_transformer import cpu
+    from tf_transformer.cli import gpt
+
+    seen = []
+    monkeypatch.setattr(gpt, "gpt_export_command", lambda args: seen.append(dict(os.environ)))
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: AVX512 | {"avx512_bf16"})
+    environ = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    monkeypatch.setattr(os, "environ", {**environ, "ONEDNN_MAX_CPU_ISA": "AVX2"})  # a copy
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"precision": {"policy": "float32"}}))
+    assert cli.main(["gpt", "export", str(run)]) == 0
+    assert "TF_ENABLE_ONEDNN_OPTS" not in seen[-1]  # a float32 run keeps oneDNN
+    (run / "config.json").write_text(json.dumps({"precision": {"policy": "mixed_bfloat16"}}))
+    assert cli.main(["gpt", "export", str(run)]) == 0
+    assert seen[-1]["TF_ENABLE_ONEDNN_OPTS"] == "0"
 
 
 def test_auto_asks_the_accelerator_first():

@@ -6,6 +6,7 @@ Heavy imports (TensorFlow) happen inside the handlers, so `--help` and `--versio
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -47,6 +48,10 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if _computes_in_bfloat16(args):  # before TensorFlow is imported
+        from tf_transformer.cpu import bfloat16_without_onednn
+
+        bfloat16_without_onednn()
     try:
         return args.handler(args) or 0
     except InputError as error:
@@ -61,8 +66,17 @@ def main(argv=None) -> int:
         raise
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _computes_in_bfloat16(args) -> bool:
+    """Whether the command trains with `--mixed-precision bf16` or loads a run that was."""
+    if getattr(args, "mixed_precision", None) == "bf16":
+        return True
+    path = os.path.join(getattr(args, "run_dir", None) or "", "config.json")
+    try:
+        with open(path) as handle:
+            precision = json.load(handle).get("precision") or {}
+    except (OSError, ValueError):
+        return False
+    return isinstance(precision, dict) and precision.get("policy") == "mixed_bfloat16"
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import re
+import shlex
 
 from pipelines.runs.options import BACKUP_EVERY
 from tf_transformer.errors import InputError
@@ -15,9 +16,7 @@ DOCKER_LINE = (
     '--mount type=bind,source="{root}",target=/models/{name} '
     "-e MODEL_NAME={name} -t tensorflow/serving"
 )
-CURL_LINE = (
-    'curl -d \'{{"instances": ["{text}"]}}\' -X POST http://localhost:8501/v1/models/{name}:predict'
-)
+CURL_LINE = "curl -d {body} -X POST http://localhost:8501/v1/models/{name}:predict"
 
 
 def add_run_options(parser, runs, model_dir):
@@ -158,33 +157,51 @@ def check_positive(**values):
 
 
 def export_and_check(recipe, run_dir, model_dir, version=None, check=True):
-    """Exports a run with its recipe module, checks it through the C API against the
-    in-process answers, and prints how to serve it."""
+    """Exports a run with its recipe module, with warm-up requests of the run's own texts;
+    checks that the served graph (the C API) answers as the export reloaded in Python and
+    that the export answers as the run's model (`tf_transformer.serving.live_check`); and
+    prints how to serve it, with one of the run's texts in the example request."""
     from tf_transformer.serving.conformance import check_export
+    from tf_transformer.serving.live_check import compare_all
 
     runner, _ = recipe.load_run(run_dir)  # once, for the export and the check
-    path = recipe.export_runner(runner, model_dir, version)
+    examples = run_examples(run_dir) or [
+        recipe.example_input(runner) if hasattr(recipe, "example_input") else recipe.EXAMPLE_INPUT
+    ]
+    path = recipe.export_runner(runner, model_dir, version, warmup=examples)
     print(f"exported: {path}")
     if check:
-        requests, expected = recipe.conformance_requests(runner)
-        report = check_export(path, requests, expected)
+        requests, lives = recipe.conformance_requests(runner, examples)
+        report = check_export(path, requests)
+        compared = compare_all(requests, report.reference, lives, runner.model)
         print("conformance check passed:")
-        for line in report.lines():
+        for line in [*report.lines(), *compared]:
             print(f"  {line}")
-    example = recipe.example_input(runner) if hasattr(recipe, "example_input") else None
-    print_serving(path, example or recipe.EXAMPLE_INPUT)
+    print_serving(path, examples[0])
     return path
 
 
+def run_examples(run_dir) -> list:
+    """The texts a run recorded from its own data for examples (`config.json`'s
+    "examples"); empty for runs that recorded none."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(path):
+        return []
+    with open(path) as handle:
+        return list(json.load(handle).get("examples") or [])
+
+
 def print_serving(path, example):
-    """The `docker run` line that serves the export's model directory, and a `curl`."""
+    """The `docker run` line that serves the export's model directory, and a `curl` that
+    sends `example` (quoted for the shell)."""
     model_dir = os.path.dirname(os.path.abspath(path))
     relative = os.path.relpath(model_dir)
     root = model_dir if relative.startswith("..") else f"$(pwd)/{relative}"
     name = os.path.basename(model_dir)
+    body = json.dumps({"instances": [example]}, ensure_ascii=False)
     print("serve it with TensorFlow Serving (Docker):")
     print(f"  {DOCKER_LINE.format(root=root, name=name)}")
-    print(f"  {CURL_LINE.format(text=example, name=name)}")
+    print(f"  {CURL_LINE.format(body=shlex.quote(body), name=name)}")
 
 
 def read_metrics(run_dir):

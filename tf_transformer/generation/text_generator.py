@@ -56,9 +56,28 @@ class TextGenerator(tf.Module):
         limits = tf.cast(
             tf.broadcast_to(self._option(max_new_tokens, "max_new_tokens"), [batch]), tf.int32
         )
-        context = self.model.max_length
-        limits = tf.clip_by_value(limits, 0, context - 1)
+        limits = tf.clip_by_value(limits, 0, self.model.max_length - 1)
         steps = tf.reduce_max(tf.concat([limits, [0]], 0))
+        left_padded, cache, static = self._start(prompts, steps)
+        return generate(
+            self.model.decode_step,
+            left_padded,
+            cache,
+            static,
+            steps,
+            temperature=self._option(temperature, "temperature"),
+            top_k=self._option(top_k, "top_k"),
+            top_p=self._option(top_p, "top_p"),
+            seed=self._option(seed, "seed"),
+            row_limits=limits,
+            end_id=self.tokenizer.end_id,
+            pad_id=self.tokenizer.pad_id,
+        )
+
+    def _start(self, prompts, steps):
+        """The prompts framed, cut to what fits beside `steps` new tokens and left-padded,
+        with a cache of room for them and the rows' offsets and padding mask."""
+        context = self.model.max_length
         ids = self.tokenizer.tokenize(prompts)
         starts = tf.ones_like(ids.row_lengths())  # one end id before every prompt
         if self.prompt_start == "none":
@@ -74,25 +93,24 @@ class TextGenerator(tf.Module):
         )
         left_padded, offsets = _left_pad(ids)
         total = tf.shape(left_padded)[1] + steps
-        cache = self.model.init_cache(batch, total)
+        cache = self.model.init_cache(tf.shape(prompts)[0], total)
         static = {
             "positions_offset": offsets,
             "padding_mask": tf.range(total)[None, :] >= offsets[:, None],
         }
-        return generate(
-            self.model.decode_step,
-            left_padded,
-            cache,
-            static,
-            steps,
-            temperature=self._option(temperature, "temperature"),
-            top_k=self._option(top_k, "top_k"),
-            top_p=self._option(top_p, "top_p"),
-            seed=self._option(seed, "seed"),
-            row_limits=limits,
-            end_id=self.tokenizer.end_id,
-            pad_id=self.tokenizer.pad_id,
-        )
+        return left_padded, cache, static
+
+    def next_token(self, prompts, k=10):
+        """The `k` likeliest next tokens after each prompt, as the model scores them
+        (temperature 1, nothing cut): `(tokens: string[batch, k], probabilities:
+        float32[batch, k])`, likeliest first; a prompt longer than the context keeps its
+        last tokens."""
+        prompts = tf.convert_to_tensor(prompts, tf.string)
+        left_padded, cache, static = self._start(prompts, 0)
+        logits, _ = self.model.decode_step(left_padded, cache, 0, static)
+        k = min(k, self.tokenizer.vocab_size)
+        probabilities, ids = tf.math.top_k(tf.nn.softmax(logits[:, -1]), k=k)
+        return self.tokenizer.lookup(ids), probabilities
 
     def complete(self, prompts, **options):
         """Completions (the new text only) of a `[batch]` string tensor or list."""

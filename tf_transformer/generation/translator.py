@@ -64,6 +64,22 @@ class Translator(tf.Module):
         blank = tf.strings.regex_full_match(texts, BLANK)
         return tf.where(blank[:, None], self.target_tokenizer.pad_id, tokens)
 
+    def next_token(self, texts, prefixes, k=10):
+        """The `k` likeliest next target tokens of each source text after its translation
+        so far (`prefixes`, target text, empty for the first token), as the model scores
+        them: `(tokens: string[batch, k], probabilities: float32[batch, k])`, likeliest
+        first. A prefix longer than the model's positions keeps its first tokens."""
+        texts = tf.convert_to_tensor(texts, tf.string)
+        source = self.source_ids(texts)
+        prefix = self.target_tokenizer.tokenize(prefixes)[:, : self.max_length - 1]
+        start = tf.fill([tf.shape(source)[0], 1], self.target_tokenizer.start_id)
+        target = tf.concat([start, tf.cast(prefix.to_tensor(), tf.int32)], axis=1)
+        logits = self.model((source, target), training=False)
+        last = tf.cast(prefix.row_lengths(), tf.int32)  # the position after the prefix
+        k = min(k, self.target_tokenizer.vocab_size)
+        probabilities, ids = tf.math.top_k(tf.nn.softmax(tf.gather(logits, last, batch_dims=1)), k)
+        return self.target_tokenizer.lookup(ids), probabilities
+
     def translate(self, texts, beam_size=1):
         """Translations of a `[batch]` string tensor (or list), as a `[batch]` string tensor."""
         return self.target_tokenizer.detokenize(self.token_ids(texts, beam_size))

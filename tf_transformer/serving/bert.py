@@ -103,8 +103,9 @@ class TextClassifier(Predictor):
 
 class TokenTagger(Predictor):
     """`serve(texts)`: each text split on whitespace into words, and a tag per word (read at
-    its first piece). Returns `{"tokens": string[batch, words], "tags": string[batch,
-    words]}`, padded with `""`; a word beyond the model's positions is tagged `""`.
+    its first piece; a text longer than `seq_len` pieces is read in windows of whole words,
+    so every word gets one). Returns `{"tokens": string[batch, words], "tags":
+    string[batch, words]}`, padded with `""`.
 
     The model's class 0 is the "no label" of the training data (see
     `pipelines.masked_lm`), so tag names are `model.labels[1:]`.
@@ -114,29 +115,39 @@ class TokenTagger(Predictor):
         super().__init__(model, tokenizer, seq_len, name="token_tagger")
         self.tags = tf.constant(model.labels or [str(i) for i in range(model.num_tags)])
 
-    def serve(self, texts):
+    def word_probabilities(self, texts):
+        """The words of each text and, per word, the probabilities of the tags (read at its
+        first piece, in the window of whole words it falls in: see
+        `bert_inputs.encode_words`): `(words, probabilities)`, ragged `[batch, (words)]`
+        and `[batch, (words), tags]`."""
         texts = tf.convert_to_tensor(texts, tf.string)
         words = tf.strings.split(texts)
-        ids, starts = encode_words(self.tokenizer, words, self.seq_len)
+        ids, window, position = encode_words(self.tokenizer, words, self.seq_len)
         logits = self.model(_padded(ids), training=False)
-        best = tf.argmax(logits[..., 1:], axis=-1, output_type=tf.int32) + 1
-        kept = starts.flat_values >= 0
-        rows = tf.cast(starts.value_rowids(), tf.int32)
-        index = tf.stack([rows, tf.maximum(starts.flat_values, 0)], axis=1)
-        flat_tags = tf.where(kept, tf.gather(self.tags, tf.gather_nd(best, index)), "")
+        probabilities = tf.nn.softmax(tf.cast(logits[..., 1:], tf.float32))
+        index = tf.stack([window.flat_values, position.flat_values], axis=1)
+        return words, words.with_flat_values(tf.gather_nd(probabilities, index))
+
+    def serve(self, texts):
+        words, probabilities = self.word_probabilities(texts)
+        flat = probabilities.flat_values
+        best = tf.argmax(flat, axis=-1, output_type=tf.int32) + 1
+        flat_tags = tf.gather(self.tags, best)
         return {
             "tokens": words.to_tensor(""),
             "tags": words.with_flat_values(flat_tags).to_tensor(""),
         }
 
 
-def export_predictor(predictor: Predictor, model_dir: str, version: int = None):
+def export_predictor(predictor: Predictor, model_dir: str, version: int = None, warmup=None):
     """Exports a predictor as a new version of `model_dir` with one signature,
-    `serving_default`: `text: string[None]` to the predictor's outputs. Returns its path."""
+    `serving_default`: `text: string[None]` to the predictor's outputs; `warmup`: the texts
+    of the warm-up requests (default `export.WARMUP_TEXTS`). Returns its path."""
     return export_model(
         predictor.model,
         {"": predictor.tokenizer},
         {"serving_default": (predictor.serve, [TEXT])},
         model_dir,
         version,
+        warmup,
     )

@@ -19,6 +19,7 @@ import sys
 
 import numpy as np
 
+from tf_transformer.cpu import capped_below_bfloat16
 from tf_transformer.errors import InputError
 from tf_transformer.serving.capi_runner import read_saved_model
 
@@ -106,7 +107,13 @@ def run_capi(export_dir: str, requests=(), timeout: float = 900, repeat: int = 1
         answer = json.loads(process.stdout)
     except json.JSONDecodeError:
         tail = process.stderr.strip().splitlines()[-3:]
-        raise ConformanceError(f"the C API loader crashed: {' | '.join(tail)}") from None
+        hint = ""
+        if "dnnl::error" in process.stderr and capped_below_bfloat16():
+            hint = (
+                " (oneDNN is capped below bfloat16 by ONEDNN_MAX_CPU_ISA: run a bfloat16 "
+                "export with TF_ENABLE_ONEDNN_OPTS=0)"
+            )
+        raise ConformanceError(f"the C API loader crashed: {' | '.join(tail)}{hint}") from None
     if "error" in answer:
         if "op_sources" in answer:  # loaded: an op the server lacks is the likelier cause
             audit_ops(answer["op_sources"])
@@ -184,6 +191,8 @@ class Report:
     op_sources: dict = dataclasses.field(default_factory=dict)
     peak_rss_mb: float = 0.0
     warmup_requests: int = 0
+    reference: list = None  # what the outputs were compared with, one dict a request
+    reloaded: bool = False  # whether that was the export reloaded in Python
 
     def lines(self):
         yield f"loaded {self.export_dir} with TF_LoadSessionFromSavedModel (tag 'serve')"
@@ -197,10 +206,10 @@ class Report:
             if name.startswith("__"):  # the SavedModel init op, not a serving signature
                 continue
             ins = ", ".join(
-                f"{k}: {v['dtype']}{v['shape']}" for k, v in signature["inputs"].items()
+                f"{k}: {v['dtype']}{v['shape']}" for k, v in sorted(signature["inputs"].items())
             )
             outs = ", ".join(
-                f"{k}: {v['dtype']}{v['shape']}" for k, v in signature["outputs"].items()
+                f"{k}: {v['dtype']}{v['shape']}" for k, v in sorted(signature["outputs"].items())
             )
             yield f"signature {name}: ({ins}) -> ({outs})"
         if self.warmup_requests:
@@ -210,7 +219,11 @@ class Report:
             )
         for name, inputs, _ in self.compared:
             rows = len(next(iter(inputs.values()))) if inputs else 0
-            yield f"ran {name} on {rows} inputs: outputs equal the in-process ones"
+            yield f"ran {name} on {rows} inputs: outputs equal {self.compared_with}"
+
+    @property
+    def compared_with(self):
+        return "the export reloaded in Python" if self.reloaded else "the in-process ones"
 
 
 def _assert_equal(name, key, served, expected):
@@ -255,7 +268,8 @@ def check_export(export_dir: str, requests=None, expected=None) -> Report:
     audit_ops(answer["op_sources"])
     check_batch_first(signatures)
     saved_model_cli_show(export_dir, [name for name in signatures if not name.startswith("__")])
-    if expected is None:
+    reloaded = expected is None
+    if reloaded:
         expected = _python_outputs(export_dir, requests)
     for (name, _), got, want in zip(requests, served, expected, strict=True):
         for key in signatures[name]["outputs"]:
@@ -268,6 +282,8 @@ def check_export(export_dir: str, requests=None, expected=None) -> Report:
         answer["op_sources"],
         answer["peak_rss_mb"],
         len(warmup),
+        expected,
+        reloaded,
     )
 
 

@@ -18,6 +18,8 @@ from tensorflow_serving.apis import prediction_log_pb2
 from tf_transformer.serving.client import predict_request
 
 TEXT = tf.TensorSpec([None], tf.string, name="text")
+PREFIX = tf.TensorSpec([None], tf.string, name="prefix")
+NEXT_TOKENS = 10  # how many tokens a `next_token` signature returns
 
 
 def next_version(model_dir: str) -> int:
@@ -102,8 +104,9 @@ def export_model(
     files copied into `assets/` as `<prefix><file name>`) and `endpoints` (`{name: (fn,
     input_signature)}`) as a new version of `model_dir`; returns the version's path.
 
-    `warmup` (`[(signature, {input: values})]`) defaults to `WARMUP_TEXTS` into every
-    endpoint whose inputs are all strings."""
+    `warmup` is a list of texts (default `WARMUP_TEXTS`; the recipes pass their run's
+    own) sent to every endpoint whose inputs are all strings, or the requests themselves,
+    `[(signature, {input: values})]`."""
     archive = keras.export.ExportArchive()
     archive.track(model)
     for tokenizer in tokenizers.values():
@@ -111,18 +114,29 @@ def export_model(
     for name, (fn, signature) in endpoints.items():
         archive.add_endpoint(name, fn, input_signature=signature)
     assets = {f"{prefix}{t.file_name}": t.file_bytes() for prefix, t in tokenizers.items()}
-    if warmup is None:
+    if warmup is None or all(isinstance(text, str) for text in warmup):
+        texts = list(warmup or WARMUP_TEXTS)
         warmup = [
-            (name, {spec.name: WARMUP_TEXTS for spec in signature})
+            (name, {spec.name: texts for spec in signature})
             for name, (_, signature) in endpoints.items()
             if all(spec.dtype == tf.string for spec in signature)
         ]
     return write_archive(archive, model_dir, version, assets, warmup)
 
 
-def export_translator(translator, model_dir: str, version: int = None, beam_size: int = 4):
+def _next_token(tokens_and_probabilities):
+    tokens, probabilities = tokens_and_probabilities
+    return {"tokens": tokens, "probabilities": probabilities}
+
+
+def export_translator(
+    translator, model_dir: str, version: int = None, beam_size: int = 4, warmup=None
+):
     """Exports a `Translator`: `serving_default` (greedy) and `beam_search` signatures, both
-    `text: string[None] -> translation: string[None]`. Returns the version's path."""
+    `text: string[None] -> translation: string[None]`, and `next_token` (`text`, `prefix`:
+    string[None] -> the `NEXT_TOKENS` likeliest next tokens after the prefix, `tokens`:
+    string[None, k] and `probabilities`: float32[None, k]). `warmup`: texts (default
+    `WARMUP_TEXTS`). Returns the version's path."""
     return export_model(
         translator.model,
         {"source_": translator.source_tokenizer, "target_": translator.target_tokenizer},
@@ -132,9 +146,14 @@ def export_translator(translator, model_dir: str, version: int = None, beam_size
                 lambda text: {"translation": translator.translate(text, beam_size=beam_size)},
                 [TEXT],
             ),
+            "next_token": (
+                lambda text, prefix: _next_token(translator.next_token(text, prefix, NEXT_TOKENS)),
+                [TEXT, PREFIX],
+            ),
         },
         model_dir,
         version,
+        warmup,
     )
 
 
@@ -157,10 +176,15 @@ GENERATE_WARMUP = {
 }
 
 
-def export_generator(generator, model_dir: str, version: int = None):
+def export_generator(generator, model_dir: str, version: int = None, warmup=None):
     """Exports a `TextGenerator`: `serving_default` (`prompt: string[None] -> completion:
-    string[None]` with the generator's sampling defaults) and `generate` (the same plus
-    per-row `max_new_tokens`, `temperature`, `top_k`, `top_p`, `seed`)."""
+    string[None]` with the generator's sampling defaults), `generate` (the same plus
+    per-row `max_new_tokens`, `temperature`, `top_k`, `top_p`, `seed`) and `next_token`
+    (`prompt` -> the `NEXT_TOKENS` likeliest next tokens, `tokens`: string[None, k], and
+    their `probabilities`: float32[None, k]). Warm-up requests send `warmup` (texts,
+    default `WARMUP_TEXTS`) to each."""
+    texts = list(warmup or WARMUP_TEXTS)[:3]
+    options = {name: values[: len(texts)] for name, values in GENERATE_WARMUP.items()}
 
     def generate(prompt, max_new_tokens, temperature, top_k, top_p, seed):
         completion = generator.complete(
@@ -182,11 +206,16 @@ def export_generator(generator, model_dir: str, version: int = None):
                 [PROMPT],
             ),
             "generate": (generate, [PROMPT, *PER_ROW.values()]),
+            "next_token": (
+                lambda prompt: _next_token(generator.next_token(prompt, NEXT_TOKENS)),
+                [PROMPT],
+            ),
         },
         model_dir,
         version,
         warmup=[
-            ("serving_default", {"prompt": WARMUP_TEXTS}),
-            ("generate", {"prompt": WARMUP_TEXTS, **GENERATE_WARMUP}),
+            ("serving_default", {"prompt": texts}),
+            ("generate", {"prompt": texts, **options}),
+            ("next_token", {"prompt": texts}),
         ],
     )

@@ -67,29 +67,53 @@ def _pieces_of_words(tokenizer, words):
     return tf.concat([pieces, unknown], axis=1)
 
 
-def encode_words(tokenizer, words, seq_len):
-    """Words `(batch, (w))` to framed ragged ids and the position of each word's first
-    piece in them, `(batch, (w))`, or -1 where the cut to `seq_len` dropped the word."""
-    pieces = _pieces_of_words(tokenizer, words)
+MAX_WORD_PIECES = 16  # a longer word keeps its first pieces (its tag is read at the first)
+
+
+def encode_words(tokenizer, words, seq_len, max_word_pieces=MAX_WORD_PIECES):
+    """Words `(batch, (w))` in windows of whole words that fit `seq_len`, so that no word
+    is cut off: a text whose pieces fit is one window; a longer one is cut between words
+    into several, each framed `[START] ... [END]`, each word read with the context of its
+    own window. A word keeps its first `max_word_pieces` pieces (at most half a window).
+
+    Returns `(ids, window, position)`: framed ragged ids `(windows, (n <= seq_len))`, and
+    for every word, ragged `(batch, (w))`, the window it is in and the position of its
+    first piece there. A text's windows are consecutive and in order; an empty text has
+    none."""
+    max_word_pieces = max(1, min(max_word_pieces, (seq_len - 2) // 2))
+    budget = seq_len - 2 - (max_word_pieces - 1)  # word starts a window may hold
+    pieces = _pieces_of_words(tokenizer, words)[:, :max_word_pieces]
     counts = pieces.row_lengths()
     global_start = tf.cumsum(counts, exclusive=True)
     row_first = tf.gather(tf.concat([global_start, [tf.reduce_sum(counts)]], 0), words.row_starts())
-    start = global_start - tf.repeat(row_first, words.row_lengths()) + 1  # after [START]
-    start = tf.where(start < seq_len - 1, start, -1)
-    ids = tf.RaggedTensor.from_row_lengths(pieces, words.row_lengths()).merge_dims(1, 2)
-    return frame(tokenizer, ids, seq_len), words.with_flat_values(tf.cast(start, tf.int32))
+    start = global_start - tf.repeat(row_first, words.row_lengths())  # within the text
+    in_text = start // budget  # the window of each word, within its text
+    per_text = tf.maximum(tf.reduce_max(words.with_flat_values(in_text), axis=1) + 1, 0)
+    first_window = tf.cumsum(per_text, exclusive=True)
+    window = tf.repeat(first_window, words.row_lengths()) + in_text
+    windows = tf.reduce_sum(per_text)
+    words_a_window = tf.math.bincount(
+        tf.cast(window, tf.int32), minlength=tf.cast(windows, tf.int32), dtype=tf.int64
+    )
+    window_start = tf.gather(start, tf.cumsum(words_a_window, exclusive=True))  # its 1st word's
+    position = start - tf.gather(window_start, window) + 1  # after [START]
+    ids = tf.RaggedTensor.from_row_lengths(pieces, words_a_window).merge_dims(1, 2)
+    return (
+        frame(tokenizer, ids, seq_len),
+        words.with_flat_values(tf.cast(window, tf.int32)),
+        words.with_flat_values(tf.cast(position, tf.int32)),
+    )
 
 
 def word_labels(tokenizer, words, tags, seq_len):
-    """Framed ids and dense labels `(batch, n)` for tagging: `tag + 1` at each word's
-    first piece, 0 (ignored by the masked loss) at its other pieces and the frame."""
-    ids, starts = encode_words(tokenizer, words, seq_len)
-    kept = starts.flat_values >= 0
-    rows = tf.cast(starts.value_rowids(), tf.int32)
-    indices = tf.stack([tf.boolean_mask(rows, kept), tf.boolean_mask(starts.flat_values, kept)], 1)
-    values = tf.boolean_mask(tf.cast(tags.flat_values, tf.int32), kept) + 1
+    """Framed ids of the words' windows (see `encode_words`) and dense labels `(windows,
+    n)` for tagging: `tag + 1` at each word's first piece, 0 (ignored by the masked loss)
+    at its other pieces and the frame."""
+    ids, window, position = encode_words(tokenizer, words, seq_len)
+    indices = tf.stack([window.flat_values, position.flat_values], 1)
+    values = tf.cast(tags.flat_values, tf.int32) + 1
     shape = tf.cast(tf.stack([ids.nrows(), tf.reduce_max(ids.row_lengths())]), tf.int32)
-    labels = tf.scatter_nd(indices, values, shape)
+    labels = tf.scatter_nd(indices, values, tf.maximum(shape, 0))
     return ids, labels
 
 

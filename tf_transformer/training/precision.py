@@ -6,48 +6,25 @@ emulates it, and a mixed-precision step is several times slower than a float32 o
 
 import os
 
+from tf_transformer.cpu import (
+    BF16_CPU_FLAGS,
+    ONEDNN_ISAS,
+    below_bfloat16,
+    cpu_flags,
+    onednn_cap,
+)
+
+__all__ = [
+    "BF16_CPU_FLAGS",
+    "ONEDNN_ISAS",
+    "choose_precision",
+    "cpu_flags",
+    "native_bfloat16",
+    "onednn_cap",
+]
+
 POLICIES = {"float32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 CHOICES = ("auto", *POLICIES)
-
-# oneDNN's CPU ISA levels (ONEDNN_MAX_CPU_ISA), lowest first; bfloat16 is native from
-# AVX512_CORE_BF16 (Cooper Lake, Zen 4) and with AMX (Sapphire Rapids) upwards.
-ONEDNN_ISAS = (
-    "SSE41",
-    "AVX",
-    "AVX2",
-    "AVX2_VNNI",
-    "AVX2_VNNI_2",
-    "AVX512_CORE",
-    "AVX512_CORE_VNNI",
-    "AVX512_CORE_BF16",
-    "AVX10_1_512",
-    "AVX512_CORE_FP16",
-    "AVX10_1_512_AMX",
-    "AVX512_CORE_AMX",
-    "AVX10_1_512_AMX_FP16",
-    "AVX512_CORE_AMX_FP16",
-)
-BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
-
-
-def cpu_flags(path: str = "/proc/cpuinfo") -> set:
-    """The CPU's feature flags as Linux reports them (empty where it does not)."""
-    try:
-        with open(path) as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    return set(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return set()
-
-
-def onednn_cap(environ=None):
-    """oneDNN's ISA cap (`ONEDNN_MAX_CPU_ISA`, or the older `DNNL_MAX_CPU_ISA`), upper-cased,
-    or None when oneDNN may use everything the CPU has."""
-    environ = os.environ if environ is None else environ
-    cap = (environ.get("ONEDNN_MAX_CPU_ISA") or environ.get("DNNL_MAX_CPU_ISA") or "").upper()
-    return None if cap in ("", "ALL", "DEFAULT") else cap
 
 
 def native_bfloat16(flags=None, accelerators=None, environ=None):
@@ -68,9 +45,7 @@ def native_bfloat16(flags=None, accelerators=None, environ=None):
         isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "its ISA"
         return False, f"the CPU has {isa} but no native bfloat16 (no amx_bf16 or avx512_bf16 flag)"
     cap = onednn_cap(environ)
-    if cap is not None and (
-        cap not in ONEDNN_ISAS or ONEDNN_ISAS.index(cap) < ONEDNN_ISAS.index("AVX512_CORE_BF16")
-    ):
+    if below_bfloat16(cap):
         return False, f"oneDNN is capped at {cap} (ONEDNN_MAX_CPU_ISA), below bfloat16"
     return True, f"the CPU computes bfloat16 natively ({', '.join(native)})"
 
@@ -100,6 +75,9 @@ def choose_precision(requested: str = "auto", **detect):
     if requested not in CHOICES:
         raise InputError(f"unknown mixed precision {requested!r}; use {', '.join(CHOICES)}")
     if requested != "auto":
-        return POLICIES[requested], f"--mixed-precision {requested}"
+        reason = f"--mixed-precision {requested}"
+        if requested == "bf16" and os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0":
+            reason += " on TensorFlow's own kernels (oneDNN's rewrites off)"
+        return POLICIES[requested], reason
     native, reason = native_bfloat16(**detect)
     return ("mixed_bfloat16" if native else "float32"), f"auto: {reason}"
