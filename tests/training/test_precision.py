@@ -87,7 +87,8 @@ def test_auto_asks_the_accelerator_first():
     assert chosen == "float32" and "Tesla T4" in why
 
 
-def test_forced_choices_and_errors():
+def test_forced_choices_and_errors(monkeypatch):
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)  # set by the suite under a cap
     for name, policy in [
         ("bf16", "mixed_bfloat16"),
         ("fp16", "mixed_float16"),
@@ -99,6 +100,13 @@ def test_forced_choices_and_errors():
         )
     with pytest.raises(InputError, match="unknown mixed precision 'int8'"):
         choose_precision("int8")
+
+
+def test_a_forced_bfloat16_says_when_it_runs_without_onednn(monkeypatch):
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert choose_precision("bf16")[1] == (
+        "--mixed-precision bf16 on TensorFlow's own kernels (oneDNN's rewrites off)"
+    )
 
 
 def test_dtype_policy_says_the_choice_once(capsys):
