@@ -92,7 +92,9 @@ def translator_requests(translator, examples):
         lambda t, p: translator.next_token(t, p, NEXT_TOKENS), input_signature=[STRINGS] * 2
     )
     detokenize = translator.target_tokenizer.detokenize
-    prefixes = ["", *(t[: len(t) // 2] for t in translator.translate_strings(texts[:1]))]
+    translations = detokenize(tf.constant(live_ids)).numpy()  # greedy: decoded once, here
+    first = translations[0].decode("utf-8", errors="replace")
+    prefixes = ["", first[: len(first) // 2]]
     prefixed = [texts[0]] * len(prefixes)
 
     def margin(row, key, served):
@@ -108,7 +110,7 @@ def translator_requests(translator, examples):
         ("next_token", {"text": prefixed, "prefix": prefixes}),
     ]
     lives = [
-        Live({"translation": detokenize(tf.constant(live_ids)).numpy()}, margin=margin),
+        Live({"translation": translations}, margin=margin),
         None,  # a beam's score sums many steps' rounding: compared with the reload only
         _next_token_live(*next_token(texts, [""] * len(texts))),
         _next_token_live(*next_token(prefixed, prefixes)),
