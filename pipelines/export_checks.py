@@ -118,12 +118,23 @@ def translator_requests(translator, examples):
     return requests, lives
 
 
+def _pair_requests(examples):
+    """The pair classifier's pairs: the run's, and empty, over-long and markup sides."""
+    long = " ".join(["word"] * 2000)
+    pairs = [tuple(pair) for pair in examples[:2]]
+    pairs += [("", ""), ("a text", ""), ("", "a pair"), ("🙂 ok", long), (long, "plain")]
+    pairs.append(("line one<br /><br />line <i>two</i>", "<p>markup</p>"))
+    return pairs
+
+
 def bert_requests(predictor, examples):
     """A BERT export's one request, the run's texts and edge cases (empty, no `[MASK]`,
-    emoji, over-long, markup), compared with the live model: class probabilities, fill-mask
-    scores, tag choices."""
+    emoji, over-long, markup; for pairs, either side empty or over-long), compared with the
+    live model: class probabilities, fill-mask scores, tag choices."""
     texts = [*examples[:2], "", "🙂 ok", " ".join(["word [MASK]"] * 2000), "plain"]
     texts.append("line one<br /><br />line <i>two</i>")  # markup, stripped or kept
+    if isinstance(predictor, bert_serving.PairClassifier):
+        texts = _pair_requests(examples)
     values = predictor.predict(texts)
     if isinstance(predictor, bert_serving.TextClassifier):
 
@@ -143,4 +154,7 @@ def bert_requests(predictor, examples):
             return float(np.max(gaps[differs], initial=0.0))
 
         live = Live(values, margin=margin)
-    return [("serving_default", {"text": texts})], [live]
+    inputs = {"text": texts}
+    if isinstance(predictor, bert_serving.PairClassifier):
+        inputs = {"text": [text for text, _ in texts], "pair": [pair for _, pair in texts]}
+    return [("serving_default", inputs)], [live]

@@ -9,7 +9,7 @@ import os
 import keras
 import tensorflow as tf
 
-from pipelines.corpora import example_texts, load_corpus, stable_subset
+from pipelines.corpora import example_key, example_texts, load_corpus, stable_subset
 from pipelines.export_checks import bert_requests
 from pipelines.finetuning_reports import (
     curve_report,
@@ -112,10 +112,10 @@ def finetune(
     run = begin_run(FAMILY, config, run_dir, root, overwrite, resume, log, f"bert {config.task}")
     precision = dtype_policy(config.mixed_precision, log)
     log(f"corpus {corpus.summary()}")
-    shown = corpus.texts("validation")[:20] or corpus.texts("train")[:20]
-    markup = config.task != "classify" or config.keep_markup
-    examples = example_texts(shown if markup else stripped_texts(shown))
-    run.write_config(config, family=FAMILY, precision=precision, examples=examples)
+    examples = _examples(corpus, config.task != "classify" or config.keep_markup)
+    run.write_config(
+        config, family=FAMILY, precision=precision, examples=examples, pairs=corpus.pairs
+    )
     run.resumed(config)
     keras.utils.set_random_seed(config.seed)
     for origin in (start, pretrained):
@@ -170,6 +170,17 @@ def finetune(
     return run.finish()
 
 
+def _examples(corpus, markup):
+    """A few validation texts (training texts without them) to show the model with, as the
+    model reads them: `[text, pair]` lists for a corpus of pairs."""
+    shown = corpus.texts("validation")[:40] or corpus.texts("train")[:40]
+    shown = shown if markup else stripped_texts(shown)
+    if not corpus.pairs:
+        return example_texts(shown)
+    firsts, seconds = example_texts(shown[::2]), example_texts(shown[1::2])
+    return [list(pair) for pair in zip(firsts, seconds, strict=False)]
+
+
 def _vocabulary_texts(corpus, config):
     texts = corpus.texts("train")
     if config.task != "classify" or config.keep_markup:
@@ -204,10 +215,15 @@ def _read(config):
         )
     if not corpus.validation:
         raise InputError(f"{config.source}: no validation examples to report on")
+    if start and bool(start.config.get("pairs")) != corpus.pairs:
+        what = "pairs of texts" if corpus.pairs else "single texts"
+        raise InputError(
+            f"--init-from {config.init_from}: trained on the other kind of input than "
+            f"{config.source}, which holds {what}"
+        )
     if config.train_limit:
-        key = (lambda ex: " ".join(ex[0])) if config.task == "tag" else (lambda ex: ex[0])
         corpus = dataclasses.replace(
-            corpus, train=stable_subset(corpus.train, config.train_limit, key)
+            corpus, train=stable_subset(corpus.train, config.train_limit, example_key)
         )
     return config, corpus, start, pretrained
 
@@ -260,7 +276,12 @@ def _batches(config):
 
 def _tokens_per_step(batches):
     """The mean number of real (not padding) tokens in a batch of `batches` (one pass)."""
-    count = batches.map(lambda ids, _: tf.math.count_nonzero(ids)).reduce(
+
+    def real(inputs, _):
+        ids = inputs["token_ids"] if isinstance(inputs, dict) else inputs
+        return tf.math.count_nonzero(ids)
+
+    count = batches.map(real).reduce(
         (tf.constant(0, tf.int64), tf.constant(0, tf.int64)),
         lambda total, n: (total[0] + n, total[1] + 1),
     )
@@ -292,9 +313,10 @@ def _fit_task(model, tokenizer, corpus, config, run_dir, start, on_backup, token
     model.build()
     if start:
         start.init_weights(model)
+    settings = {**dataclasses.asdict(config), "pairs": corpus.pairs}
     if os.path.isfile(os.path.join(run_dir, "model.keras")):  # finished before a resume
         model.load_weights(os.path.join(run_dir, "model.keras"))
-        return _predictor(model, tokenizer, dataclasses.asdict(config))
+        return _predictor(model, tokenizer, settings)
     os.makedirs(run_dir, exist_ok=True)
     fit_run(
         model,
@@ -309,7 +331,7 @@ def _fit_task(model, tokenizer, corpus, config, run_dir, start, on_backup, token
         verbose=2 if os.environ.get("CI") else 1,
         on_backup=on_backup,
     )
-    return _predictor(model, tokenizer, dataclasses.asdict(config))
+    return _predictor(model, tokenizer, settings)
 
 
 def _predictor(model, tokenizer, config: dict):
@@ -320,6 +342,8 @@ def _predictor(model, tokenizer, config: dict):
         return bert_serving.FillMask(model, tokenizer, config.get("top_k", 5), seq_len)
     if task == "classify":
         keep, markup = config.get("truncate", "head"), config.get("keep_markup", True)
+        if config.get("pairs"):
+            return bert_serving.PairClassifier(model, tokenizer, seq_len, markup=markup)
         return bert_serving.TextClassifier(model, tokenizer, seq_len, keep, markup)
     return bert_serving.TokenTagger(model, tokenizer, seq_len)
 

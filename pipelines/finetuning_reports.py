@@ -5,12 +5,12 @@ the number of labelled examples, pretrained and from random weights)."""
 import dataclasses
 import math
 import os
-import re
 
 import numpy as np
 
-from pipelines.corpora import stable_subset
+from pipelines.corpora import example_key, stable_subset
 from tf_transformer.serving import bert as bert_serving
+from tf_transformer.serving.bert import is_iob
 from tf_transformer.serving.client import strings
 
 CURVE_MIN_STEPS = 200  # a curve point trains at least this many steps
@@ -46,14 +46,16 @@ def evaluate_task(predictor, corpus, split, run_dir, log=print):
     report = {**tagging_report(truth, predicted, corpus.labels, log, split=split), "split": split}
     if is_iob(corpus.labels):
         report["entities"] = entity_report(truth, predicted, log, split)
+        report["entities"].update(type_confusion(truth, predicted, run_dir, split))
     return report
 
 
 def classification_report(truth, predicted, labels, run_dir=None, log=print, split="test"):
-    """Accuracy, macro-F1 (the mean over labels of each label's F1) and the confusion
-    matrix (rows true, columns predicted) of label strings; with `run_dir`, the matrix is
-    also drawn there (`confusion_matrix.png`, `confusion_matrix_validation.png` for the
-    validation split)."""
+    """Accuracy, macro-F1 (the mean over labels of each label's F1), each label's F1 (and
+    for two labels, `positive_f1`: the second's, as GLUE reports MRPC's) and the
+    confusion matrix (rows true, columns predicted) of label strings; with `run_dir`, the
+    matrix is also drawn there (`confusion_matrix.png`, `confusion_matrix_validation.png`
+    for the validation split)."""
     index = {label: i for i, label in enumerate(labels)}
     matrix = np.zeros([len(labels), len(labels)], dtype=int)
     for true, guess in zip(truth, predicted, strict=True):
@@ -64,6 +66,11 @@ def classification_report(truth, predicted, labels, run_dir=None, log=print, spl
     macro = float(f1[actual > 0].mean()) if (actual > 0).any() else 0.0
     report = {"split": split, "examples": len(truth), "accuracy": accuracy, "macro_f1": macro}
     report.update(labels=list(labels), confusion_matrix=matrix.tolist())
+    report["f1"] = {label: float(value) for label, value in zip(labels, f1, strict=True)}
+    positive = ""
+    if len(labels) == 2:  # GLUE's F1 for two classes: of the second (sorted) label, e.g. "1"
+        report["positive_f1"] = float(f1[1])
+        positive = f", F1 of {labels[1]!r} {100 * f1[1]:.1f}"
     if run_dir:
         from tf_transformer.plotting import plot_confusion_matrix
 
@@ -73,7 +80,7 @@ def classification_report(truth, predicted, labels, run_dir=None, log=print, spl
         plot_confusion_matrix(matrix, labels, path, title=title)
         report["confusion_matrix_png"] = path
     log(
-        f"{split} accuracy {100 * accuracy:.1f}%, macro-F1 {100 * macro:.1f} "
+        f"{split} accuracy {100 * accuracy:.1f}%, macro-F1 {100 * macro:.1f}{positive} "
         f"on {len(truth):,} texts"
     )
     return report
@@ -114,10 +121,9 @@ def learning_curve(config, corpus, runs, fine_tune, run_dir, log=print) -> dict:
         return {}
     if config.task != "classify":
         raise ValueError("a learning curve is drawn for classification")
-    key = lambda example: example[0]  # noqa: E731
     points = {name: {} for name, _, _ in runs}
     for size in sorted(n for n in config.learning_curve if n < len(corpus.train)):
-        subset = dataclasses.replace(corpus, train=stable_subset(corpus.train, size, key))
+        subset = dataclasses.replace(corpus, train=stable_subset(corpus.train, size, example_key))
         steps = max(math.ceil(size / config.batch_size), -(-CURVE_MIN_STEPS // config.epochs))
         point = dataclasses.replace(
             config, steps_per_epoch=steps, train_limit=size, learning_curve=None
@@ -154,11 +160,35 @@ def curve_report(points, metrics, corpus, run_dir, log=print) -> dict:
     return {"points": {name: dict(sizes) for name, sizes in curves.items()}, "png": path}
 
 
-def is_iob(labels) -> bool:
-    """Whether tags are IOB entity tags (`O`, `B-TYPE`, `I-TYPE`, at least one `B-`)."""
-    return all(re.fullmatch(r"O|[BI]-\S+", label) for label in labels) and any(
-        label.startswith("B-") for label in labels
-    )
+def entity_type(tag) -> str:
+    """The entity type of an IOB tag (`B-PER`, `I-PER`: `PER`); `O` for `O` or no tag."""
+    return tag[2:] if tag[:2] in ("B-", "I-") else "O"
+
+
+def type_confusion(truth, predicted, run_dir=None, split="test") -> dict:
+    """Word by word, the entity type of the true tag against the predicted one's (`O`
+    last): which types the tagger mistakes for which, and for no entity. With `run_dir`,
+    drawn as `entity_confusion.png` (`entity_confusion_<split>.png` but for test)."""
+    pairs = [
+        (entity_type(true), entity_type(guess))
+        for true_row, guess_row in zip(truth, predicted, strict=True)
+        for true, guess in zip(true_row, list(guess_row) + [""] * len(true_row), strict=False)
+    ]
+    types = sorted({kind for pair in pairs for kind in pair} - {"O"}) + ["O"]
+    index = {kind: i for i, kind in enumerate(types)}
+    matrix = np.zeros([len(types), len(types)], dtype=int)
+    for true, guess in pairs:
+        matrix[index[true], index[guess]] += 1
+    report = {"types": types, "type_confusion": matrix.tolist()}
+    if run_dir:
+        from tf_transformer.plotting import plot_confusion_matrix
+
+        name = "entity_confusion.png" if split == "test" else f"entity_confusion_{split}.png"
+        title = f"{split}: entity type of each word, true (rows) against predicted"
+        report["type_confusion_png"] = plot_confusion_matrix(
+            matrix, types, os.path.join(run_dir, name), title=title
+        )
+    return report
 
 
 def entity_report(truth, predicted, log=print, split="test"):

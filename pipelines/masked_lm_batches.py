@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from tf_transformer.text import MASK_ID, PAD_ID, RESERVED_TOKENS
-from tf_transformer.text.bert_inputs import encode_texts, frame, word_labels
+from tf_transformer.text.bert_inputs import encode_pairs, encode_texts, frame, word_labels
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -271,14 +271,20 @@ def make_classification_batches(
     keep="head",
     markup=True,
 ):
-    """`(token_ids, label)` batches from a dataset of `(text, label id)`; shuffled ones hold
-    texts of similar lengths (`similar_lengths`). `keep` and `markup` as `encode_texts`."""
+    """`(token_ids, label)` batches from a dataset of `(text, label id)`, and
+    `({"token_ids", "segment_ids"}, label)` from one of `((text, pair), label id)`
+    (`encode_pairs`); shuffled ones hold texts of similar lengths (`similar_lengths`).
+    `keep` (single texts) and `markup` as `encode_texts`."""
     if shuffle:
         dataset = similar_lengths(examples.shuffle(shuffle, seed=seed), batch_size, seed)
     else:
         dataset = examples.batch(batch_size)
 
     def to_example(texts, labels):
+        if isinstance(texts, tuple):
+            ids, segments = encode_pairs(tokenizer, *texts, seq_len, markup)
+            inputs = {"token_ids": ids.to_tensor(PAD_ID), "segment_ids": segments.to_tensor(0)}
+            return inputs, labels
         return encode_texts(tokenizer, texts, seq_len, keep, markup).to_tensor(PAD_ID), labels
 
     return dataset.map(to_example, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
@@ -288,16 +294,18 @@ POOL = 32  # batches whose texts are sorted by length together
 
 
 def similar_lengths(examples, batch_size, seed=None, pool=POOL):
-    """Batches of shuffled `examples` (strings, or tuples whose first item is the text)
-    with texts of similar lengths, as BERT's batches are padded to their longest: each
+    """Batches of shuffled `examples` (strings, or tuples whose first item is the text or
+    a tuple of texts, measured together) with texts of similar lengths, as BERT's batches
+    are padded to their longest: each
     run of `pool` batches is sorted by text length, cut into batches, and those batches
     shuffled. The same number of batches as `examples.batch(batch_size)`, each example
     once."""
     count = int(examples.cardinality())
 
     def by_length(*columns):
-        order = tf.argsort(tf.strings.length(columns[0]), stable=True)
-        ordered = tuple(tf.gather(column, order) for column in columns)
+        lengths = tf.add_n([tf.strings.length(text) for text in tf.nest.flatten(columns[0])])
+        order = tf.argsort(lengths, stable=True)
+        ordered = tf.nest.map_structure(lambda column: tf.gather(column, order), columns)
         return ordered if len(ordered) > 1 else ordered[0]
 
     batches = (

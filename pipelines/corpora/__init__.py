@@ -11,7 +11,7 @@
     cldr, pydocs the embedded corpora
 """
 
-from pipelines.corpora.corpus import Corpus
+from pipelines.corpora.corpus import Corpus, example_key
 from pipelines.corpora.sources import load_corpus
 from pipelines.corpora.splits import (
     SPLITS,
@@ -28,6 +28,7 @@ __all__ = [
     "SPLITS",
     "Corpus",
     "CorpusError",
+    "example_key",
     "example_texts",
     "load_corpus",
     "split_of",

@@ -7,13 +7,21 @@ from pipelines.corpora.splits import SPLITS, CorpusError, summary_line, vocab_sa
 KINDS = ("parallel", "text", "classification", "tagging")
 
 
+def example_key(example) -> str:
+    """The string an example is known by (for splitting by hash and stable subsets): the
+    text, a pair's two texts, a tagged sentence's words."""
+    first = example if isinstance(example, str) else example[0]
+    return first if isinstance(first, str) else "\t".join(first)
+
+
 @dataclasses.dataclass
 class Corpus:
     """Examples in three splits.
 
     `kind` says what an example is: `parallel` (source, target) strings; `text` a string;
-    `classification` (text, label) with `labels` the sorted label names; `tagging`
-    (tokens, tags) tuples with `labels` the tag names.
+    `classification` (text, label), or ((text, pair), label) for a corpus of pairs, with
+    `labels` the sorted label names; `tagging` (tokens, tags) tuples with `labels` the
+    tag names.
     """
 
     spec: str
@@ -29,18 +37,27 @@ class Corpus:
             raise CorpusError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
         return getattr(self, name)
 
+    @property
+    def pairs(self) -> bool:
+        """Whether each example is a pair of texts (classified together)."""
+        first = next((examples[0] for examples in (self.train, self.validation) if examples), None)
+        return self.kind == "classification" and first is not None and not isinstance(first[0], str)
+
     def texts(self, split: str = "train", side: int = 0) -> list:
-        """The plain strings of a split (`side` 1 is the target side of a parallel corpus)."""
+        """The plain strings of a split (`side` 1 is the target side of a parallel corpus;
+        a corpus of pairs gives both texts of each pair, one after the other)."""
         examples = self.split(split)
         if self.kind == "text":
             return list(examples)
         if self.kind == "tagging":
             return [" ".join(tokens) for tokens, _ in examples]
+        if self.pairs:
+            return [text for texts, _ in examples for text in texts]
         return [example[side] for example in examples]
 
     def dataset(self, split: str = "train", limit: int = None):
         """The split (its first `limit` examples) as a `tf.data.Dataset`: strings, string
-        pairs, (text, label id) or (tokens, tag ids)."""
+        pairs, (text, label id), ((text, pair), label id) or (tokens, tag ids)."""
         import tensorflow as tf
 
         examples = self.split(split)[:limit]
@@ -53,11 +70,13 @@ class Corpus:
             )
         label_id = {label: i for i, label in enumerate(self.labels)}
         if self.kind == "classification":
-            texts = [text for text, _ in examples]
-            ids = [label_id[label] for _, label in examples]
-            return tf.data.Dataset.from_tensor_slices(
-                (tf.constant(texts, tf.string), tf.constant(ids, tf.int32))
-            )
+            ids = tf.constant([label_id[label] for _, label in examples], tf.int32)
+            if self.pairs:
+                sides = tuple(zip(*(texts for texts, _ in examples), strict=True)) or ((), ())
+                texts = tuple(tf.constant(side, tf.string) for side in sides)
+            else:
+                texts = tf.constant([text for text, _ in examples], tf.string)
+            return tf.data.Dataset.from_tensor_slices((texts, ids))
         tokens = tf.ragged.constant([list(t) for t, _ in examples], dtype=tf.string)
         tags = tf.ragged.constant([[label_id[t] for t in tags] for _, tags in examples], tf.int32)
         return tf.data.Dataset.from_tensor_slices((tokens, tags))

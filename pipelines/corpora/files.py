@@ -67,11 +67,12 @@ def raw_lines(path):
 
 
 def lines(path, report, raws=None):
-    """(line number, text) of a UTF-8 file (or of its `raws`, already read); a line that
-    does not decode is a bad row."""
+    """(line number, text) of a UTF-8 file (or of its `raws`, already read), without the
+    byte-order mark a file may start with (GLUE's TSV files do); a line that does not
+    decode is a bad row."""
     for number, raw in enumerate(raw_lines(path) if raws is None else raws, start=1):
         try:
-            yield number, raw.decode("utf-8")
+            yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as error:
             report(path, number, f"invalid UTF-8 at byte {error.start}")
 

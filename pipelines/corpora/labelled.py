@@ -6,9 +6,12 @@
     csv:reviews.csv                                   csv: with a `label` header column
     tsv:ner.tsv,text=tokens,tags=tags                 tagging: space-separated tokens and
                                                       one tag a token
+    tsv:train.tsv,text=#1 String,pair=#2 String,label=Quality
+                                                      pairs: two texts a row, read together
 
 Labels are any non-empty strings. A missing header, an unknown column, a row without its
-label (or text), or tags that do not match the tokens: one line naming file and line.
+label (or either text), or tags that do not match the tokens: one line naming file and
+line. A byte-order mark before the header (GLUE's files have one) is not part of it.
 """
 
 import csv
@@ -17,7 +20,7 @@ import io
 from pipelines.corpora.files import BadRows, lines
 from pipelines.corpora.splits import CorpusError
 
-COLUMN_OPTIONS = ("text", "label", "tags")
+COLUMN_OPTIONS = ("text", "pair", "label", "tags")
 
 
 def has_label_header(path) -> bool:
@@ -35,8 +38,9 @@ def _fields(line, delimiter):
 
 
 class HeaderColumns:
-    """Which columns hold the text and the label (or tags), from a file's header row and
-    the spec's `text=`, `label=`, `tags=` names."""
+    """Which columns hold the text (and the second text of a pair) and the label (or
+    tags), from a file's header row and the spec's `text=`, `pair=`, `label=`, `tags=`
+    names."""
 
     def __init__(self, path, number, header, names):
         columns = [column.strip() for column in header]
@@ -52,23 +56,31 @@ class HeaderColumns:
                 f"line must name the columns, and {role}= names the one to learn"
             )
         self.target = lowered.index(target.lower())
+        self.pair = None
+        if "pair" in names:
+            self.pair = self._named_column(where, shown, lowered, names["pair"])
         self.text = self._text_column(where, shown, lowered, names.get("text"))
         self.width = len(columns)
 
+    @staticmethod
+    def _named_column(where, shown, lowered, name):
+        if name.lower() not in lowered:
+            raise CorpusError(f"{where}: no {name!r} column in the header ({shown})")
+        return lowered.index(name.lower())
+
     def _text_column(self, where, shown, lowered, name):
         if name is not None:
-            if name.lower() not in lowered:
-                raise CorpusError(f"{where}: no {name!r} column in the header ({shown})")
-            return lowered.index(name.lower())
+            return self._named_column(where, shown, lowered, name)
         if "text" in lowered:
             return lowered.index("text")
-        others = [i for i in range(len(lowered)) if i != self.target]
+        others = [i for i in range(len(lowered)) if i not in (self.target, self.pair)]
         if len(others) != 1:
             raise CorpusError(f"{where}: name the text column, text=COLUMN ({shown})")
         return others[0]
 
     def row(self, fields):
-        """`(text, label)` or `(tokens, tags)`, or a string naming what is wrong."""
+        """`(text, label)`, `((text, pair), label)` or `(tokens, tags)`, or a string naming
+        what is wrong."""
         if len(fields) != self.width:
             return f"expected {self.width} columns as the header, found {len(fields)}"
         text, target = fields[self.text].strip(), fields[self.target].strip()
@@ -76,6 +88,9 @@ class HeaderColumns:
             return "empty text"
         if not target:
             return "empty tags" if self.tagging else "empty label"
+        if self.pair is not None:
+            pair = fields[self.pair].strip()
+            return ((text, pair), target) if pair else "empty second text (pair=)"
         if not self.tagging:
             return text, target
         tokens, tags = tuple(text.split()), tuple(target.split())

@@ -24,7 +24,7 @@ import os
 import tensorflow as tf
 
 from pipelines.corpora import streaming
-from pipelines.corpora.corpus import Corpus
+from pipelines.corpora.corpus import Corpus, example_key
 from pipelines.corpora.files import (
     DEFAULT_FRACTION,
     BadRows,
@@ -132,6 +132,8 @@ def spec_options(spec, kind_name, argument):
         raise CorpusError(f"{spec}: {', '.join(names)}= name columns of tsv: or csv: files")
     if "tags" in names and "label" in names:
         raise CorpusError(f"{spec}: label= (classification) or tags= (tagging), not both")
+    if "tags" in names and "pair" in names:
+        raise CorpusError(f"{spec}: pair= names a second text to classify with; not for tags=")
     return ",".join(items), by, names
 
 
@@ -248,8 +250,7 @@ def load_local(spec, kind_name, argument, skip_bad_rows, stream=True):
         delimiter = "\t" if kind_name == "tsv" else ","
         read = lambda path: read_labelled(path, names, delimiter, skip_bad_rows)  # noqa: E731
         kind = "tagging" if "tags" in names else "classification"
-        key = (lambda ex: " ".join(ex[0])) if kind == "tagging" else (lambda ex: ex[0])
-        return assemble(spec, kind, files, fractions, read, key=key, labels=True)
+        return assemble(spec, kind, files, fractions, read, key=example_key, labels=True)
     if kind_name == "tsv" and stream:
         skipped = sum(streaming.check_rows(path, skip_bad_rows, tsv_row) for path in files.values())
         return streaming.StreamedCorpus(spec, files, fractions, streaming.tsv_dataset, skipped)

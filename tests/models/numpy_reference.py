@@ -79,9 +79,10 @@ def gpt2_greedy(t, config, ids, new_tokens):
     return ids[-new_tokens:]
 
 
-def bert_outputs(t, config, ids):
+def bert_outputs(t, config, ids, segments=None):
     """`(sequence (len, d), pooled (d,), masked-LM logits (len, vocab) or None)` of the BERT
-    checkpoint tensors `t` for one unpadded row of `ids` (segment 0)."""
+    checkpoint tensors `t` for one unpadded row of `ids` (`segments`: its token types,
+    default all 0)."""
     t = {k.removeprefix("bert."): np.asarray(v, np.float64) for k, v in t.items()}
     eps, heads = config["layer_norm_eps"], config["num_attention_heads"]
     act = ACTIVATIONS[config["hidden_act"]]
@@ -89,7 +90,8 @@ def bert_outputs(t, config, ids):
     norm = lambda x, name: layer_norm(x, t[f"{name}.weight"], t[f"{name}.bias"], eps)  # noqa: E731
     e = "embeddings."
     x = t[e + "word_embeddings.weight"][ids] + t[e + "position_embeddings.weight"][: len(ids)]
-    x = norm(x + t[e + "token_type_embeddings.weight"][0], e + "LayerNorm")
+    segments = np.zeros(len(ids), int) if segments is None else np.asarray(segments)
+    x = norm(x + t[e + "token_type_embeddings.weight"][segments], e + "LayerNorm")
     everywhere = np.ones((len(ids), len(ids)), bool)
     for i in range(config["num_hidden_layers"]):
         a = f"encoder.layer.{i}.attention."

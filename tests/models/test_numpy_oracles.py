@@ -7,6 +7,7 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from safetensors.numpy import save_file
 
 from tests.models.numpy_reference import (
@@ -16,6 +17,8 @@ from tests.models.numpy_reference import (
     random_gpt2,
 )
 from tf_transformer.models.hugging_face import gpt_from_hugging_face, read_bert
+from tf_transformer.text import BertVocabTokenizer
+from tf_transformer.text.bert_inputs import encode_pairs
 
 GPT2 = {
     "model_type": "gpt2",
@@ -79,3 +82,24 @@ def test_bert_with_its_head_computes_the_papers_outputs(tmp_path, activation):
     got = keras.ops.convert_to_numpy(masked_lm({"token_ids": ids[None]}))[0]
     np.testing.assert_allclose(got, logits, atol=2e-4 * np.abs(logits).max())
     assert masked_lm.head.activation == encoder.activation
+
+
+def test_bert_reads_a_pair_with_its_trained_segment_table(tmp_path):
+    """`[CLS] a [SEP] b [SEP]` as `encode_pairs` builds it, segment ids 0 then 1: the
+    imported encoder and pooler compute what the equations compute with the checkpoint's
+    token-type table, and the second segment's row changes the answer."""
+    config = dict(BERT)
+    tensors = random_bert(np.random.default_rng(5), config)
+    encoder, _ = read_bert(folder(tmp_path / "bert", config, tensors))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c", "d", "##s"]
+    tokenizer = BertVocabTokenizer(vocab + [f"w{i}" for i in range(config["vocab_size"] - 10)])
+    ids, segments = encode_pairs(tokenizer, tf.constant(["a b cs"]), tf.constant(["d c"]), 16)
+    ids, segments = ids[0].numpy(), segments[0].numpy()
+    assert segments.tolist() == [0, 0, 0, 0, 0, 0, 1, 1, 1]
+    sequence, pooled, _ = bert_outputs(tensors, config, ids, segments)
+    hidden = encoder(ids[None], segment_ids=segments[None])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(hidden)[0], sequence, atol=1e-4)
+    pool = keras.ops.convert_to_numpy(encoder.pool(hidden))[0]
+    np.testing.assert_allclose(pool, pooled, atol=1e-4)
+    one_segment, _, _ = bert_outputs(tensors, config, ids)
+    assert np.abs(one_segment - sequence).max() > 0.1  # the table matters

@@ -7,9 +7,11 @@ import os
 
 import numpy as np
 import pytest
+from seqeval.metrics.sequence_labeling import get_entities
 
 from pipelines import finetuning, finetuning_reports, masked_lm
 from pipelines.corpora import load_corpus
+from tests.serving.fake_tf_serving import FakeServer
 from tf_transformer import cli
 from tf_transformer.cli.common import run_examples
 from tf_transformer.errors import InputError
@@ -241,6 +243,17 @@ def test_cli_errors_exit_2_without_a_traceback(tmp_path, capsys):
     )
     assert capsys.readouterr().err.strip() == f"tf-transformer: error: {bad}:3: empty label"
     assert os.listdir(tmp_path) == ["bad.tsv"]
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("\ufeffQuality\t#1 String\t#2 String\n1\ta\tb\n")
+    source = f"tsv:{pairs},label=Quality,text=#1 String,pair=#3 String"
+    args = ["bert", "finetune", "--task", "classify", "--source", source, "--run-dir", run]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"tf-transformer: error: {pairs}:1: no '#3 String' column in the header "
+        "('Quality', '#1 String', '#2 String')"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["bad.tsv", "pairs.tsv"]
 
 
 def test_finetune_on_labelled_files_with_a_header_and_a_train_limit(pretrained, tmp_path, capsys):
@@ -310,3 +323,142 @@ def test_finetune_reads_a_tfds_dataset_offline(pretrained, tmp_path):
         "neg",
         "pos",
     }
+
+
+WORDS = "red blue green cat dog house tree river stone light".split()
+
+
+def write_pairs(path, count, seed):
+    """A GLUE-style pair file (byte-order mark, MRPC's header): label 1 where the second
+    sentence has the first's words in another order, 0 where its words are others."""
+    rng = np.random.default_rng(seed)
+    rows = ["\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String"]
+    for i in range(count):
+        first = list(rng.choice(WORDS, rng.integers(3, 8)))
+        same = bool(rng.integers(2))
+        second = list(rng.permutation(first)) if same else list(rng.choice(WORDS, len(first)))
+        rows.append(f"{int(same)}\t{i}\t{i + count}\t{' '.join(first)}\t{' '.join(second)}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def pair_run(pretrained, tmp_path_factory):
+    data = tmp_path_factory.mktemp("mrpc")
+    train, dev = write_pairs(data / "train.tsv", 400, 0), write_pairs(data / "dev.tsv", 60, 1)
+    config = finetuning.FinetuneConfig(
+        task="classify",
+        source=f"tsv:train={train},validation={dev},test=0,text=#1 String,pair=#2 String,"
+        "label=Quality",
+        from_run=pretrained,
+        epochs=2,
+        steps_per_epoch=20,
+        learning_rate=1e-3,
+        compare_scratch=False,
+        mixed_precision="float32",
+    )
+    return finetuning.finetune(config, str(tmp_path_factory.mktemp("bert") / "pairs"))
+
+
+def test_pairs_fine_tune_export_and_answer_as_served(pair_run, tmp_path, capsys):
+    config = read(pair_run, "config.json")
+    assert config["pairs"] and all(len(pair) == 2 for pair in config["examples"])
+    report = read(pair_run, "metrics.json")["pretrained"]
+    matrix = np.array(report["confusion_matrix"])
+    hits, guessed, actual = matrix[1, 1], matrix[:, 1].sum(), matrix[1].sum()
+    assert report["positive_f1"] == pytest.approx(2 * hits / (guessed + actual))
+    model_dir = str(tmp_path / "pairs")
+    assert cli.main(["bert", "export", pair_run, "--model-dir", model_dir]) == 0
+    out = capsys.readouterr().out
+    assert "signature serving_default: (pair: string[-1], text: string[-1])" in out
+    # the run's pairs, both sides empty, either side empty, over-long, markup
+    assert "serving_default on 8 inputs (label, probabilities) answers as the run's model" in out
+    text, pair = config["examples"][0]
+    curl = next(line for line in out.splitlines() if "curl -d" in line)
+    assert json.dumps({"instances": [{"text": text, "pair": pair}]}) in curl
+    predictor, _ = finetuning.load_run(pair_run)
+    answers = predictor.predict([(text, pair), (text, ""), (pair, text)])
+    assert cli.main(["bert", "predict", pair_run, text, text, "--pair", pair, "--pair", ""]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split("\t")[:3] for line in lines] == [
+        [text, pair, strings(answers["label"])[0]],
+        [text, "", strings(answers["label"])[1]],
+    ]
+    # the order of the two texts is read (segment ids): swapping them changes the answer
+    assert not np.allclose(answers["probabilities"][0], answers["probabilities"][2])
+    assert cli.main(["bert", "predict", pair_run, text]) == 2
+    assert "give one --pair for each text (1 texts, 0 --pair)" in capsys.readouterr().err
+    server = FakeServer(f"{model_dir}/1", "pairs")  # TF Serving's REST and gRPC APIs
+    server.start_rest()
+    server.start_grpc()
+    try:
+        for transport in (["--url", server.rest_url], ["--url", server.rest_url, "--columnar"]):
+            argv = ["serving", "request", "--model", "pairs", *transport, text, "--pair", pair]
+            assert cli.main(argv) == 0
+            served = capsys.readouterr().out.strip().split("\t")
+            assert served[:2] == [text, pair]
+            assert json.loads(served[2])["label"] == strings(answers["label"])[0]
+        argv = ["serving", "request", "--grpc", "--url", server.grpc_target, "--model", "pairs"]
+        assert cli.main([*argv, text, "--pair", ""]) == 0
+        served = json.loads(capsys.readouterr().out.strip().split("\t")[2])
+        assert served["label"] == strings(answers["label"])[1]
+        np.testing.assert_allclose(served["probabilities"], answers["probabilities"][1], atol=1e-6)
+    finally:
+        server.stop()
+
+
+def write_conll(path, count, seed, long_sentence=False):
+    """CoNLL-2003 columns (word, POS, chunk, IOB1 entity tag), names and places."""
+    rng = np.random.default_rng(seed)
+    names, places = ["Anna", "Boris", "Clara"], ["Paris", "New York", "Oslo"]
+    sentences = []
+    for _ in range(count):
+        name, place = rng.choice(names), rng.choice(places).split()
+        words = [(name, "I-PER"), ("visited", "O")] + [(w, "I-LOC") for w in place]
+        sentences.append(words + [(".", "O")])
+    if long_sentence:  # 3 x 25 words: more than --seq-len 32 pieces
+        sentences.append([(w, t) for _ in range(15) for w, t in sentences[0]])
+    blocks = ["\n".join(f"{w} NNP I-NP {t}" for w, t in words) for words in sentences]
+    path.write_text("-DOCSTART- -X- -X- O\n\n" + "\n\n".join(blocks) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_conll_tagger_predicts_every_word_and_exports_entity_spans(pretrained, tmp_path, capsys):
+    train = write_conll(tmp_path / "train.txt", 300, 0)
+    valid = write_conll(tmp_path / "valid.txt", 20, 1, long_sentence=True)
+    run_dir = str(tmp_path / "tagger")
+    args = ["bert", "finetune", "--task", "tag", "--from", pretrained, "--run-dir", run_dir]
+    args += ["--source", f"conll:train={train},validation={valid}", "--seq-len", "32"]
+    args += ["--epochs", "2", "--steps-per-epoch", "30", "--learning-rate", "1e-3"]
+    assert cli.main([*args, "--no-compare", "--mixed-precision", "float32"]) == 0
+    out = capsys.readouterr().out
+    assert "validation entity F1 from pretrained encoder" in out
+    report = read(run_dir, "metrics.json")["pretrained"]
+    entities = report["entities"]
+    # a name and a place in each of 20 sentences and 15 times in the long one
+    assert set(entities["per_type"]) == {"LOC", "PER"} and entities["support"] == 2 * 35
+    assert entities["types"] == ["LOC", "PER", "O"]
+    words = sum(1 for line in valid.read_text().splitlines() if line and "DOCSTART" not in line)
+    assert np.array(entities["type_confusion"]).sum() == words  # every word
+    assert os.path.getsize(entities["type_confusion_png"]) > 5_000
+    model_dir = str(tmp_path / "model")
+    assert cli.main(["bert", "export", run_dir, "--model-dir", model_dir]) == 0
+    out = capsys.readouterr().out
+    assert "entity_types: string[-1, -1]" in out and "conformance check passed" in out
+    predictor, _ = finetuning.load_run(run_dir)
+    texts = ["Clara visited New York .", "", "nothing here", " ".join(["Anna visited Oslo ."] * 20)]
+    served = predictor.predict(texts)
+    for row, text in enumerate(texts):
+        tags = [t for t in strings(served["tags"][row]) if t]
+        assert len(tags) == len(text.split())  # every word, the 80 of the longest too
+        expected = [kind for kind, _, _ in get_entities(tags)]
+        types = [t for t in strings(served["entity_types"][row]) if t]
+        assert types == expected
+        for first, last, span in zip(
+            served["entity_starts"][row],
+            served["entity_ends"][row],
+            served["entity_texts"][row],
+            strict=True,
+        ):
+            assert first == last == -1 or text[first:last] == span.decode()
+    assert strings(served["entity_types"][1]) == [""] * served["entity_types"].shape[1]

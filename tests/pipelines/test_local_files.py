@@ -1,5 +1,7 @@
 """The user's own corpora: fractions, a file per split, aligned one-sentence-per-line files."""
 
+import os
+
 import pytest
 
 from pipelines.corpora import SPLITS, CorpusError, load_corpus
@@ -197,9 +199,37 @@ def test_labelled_files_name_their_columns_in_a_header(tmp_path):
     assert tagging.train == [(("Monday", "is", "5"), ("WEEKDAY", "O", "NUMBER"))]
 
 
+def test_pair_files_name_two_text_columns_and_lose_their_byte_order_mark(tmp_path):
+    glue = "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"  # MRPC's header, with a BOM
+    rows = ["1\t7\t8\tHe said so .\tSo he said .", "0\t9\t10\tA cat .\tThe stock fell ."]
+    path = write(tmp_path / "mrpc.tsv", glue + "\n".join(rows) + "\n")
+    spec = f"tsv:train={path},validation=0,test=0,text=#1 String,pair=#2 String,label=Quality"
+    corpus = load_corpus(spec)
+    assert corpus.pairs and corpus.labels == ("0", "1")
+    assert corpus.train == [
+        (("He said so .", "So he said ."), "1"),
+        (("A cat .", "The stock fell ."), "0"),
+    ]
+    assert corpus.texts("train") == ["He said so .", "So he said .", "A cat .", "The stock fell ."]
+    (texts, pairs), labels = next(iter(corpus.dataset("train").batch(2)))
+    assert texts.numpy().tolist() == [b"He said so .", b"A cat ."]
+    assert pairs.numpy().tolist() == [b"So he said .", b"The stock fell ."]
+    assert labels.numpy().tolist() == [1, 0]
+    single = load_corpus(f"tsv:train={path},validation=0,test=0,text=#1 String,label=Quality")
+    assert not single.pairs and single.train[0] == ("He said so .", "1")
+
+
 @pytest.mark.parametrize(
     "content, options, message",
     [
+        (
+            "label\ta\tb\n1\tx\ty\n",
+            "label=label,text=a,pair=c",
+            r"x:1: no 'c' column in the header",
+        ),
+        ("label\ta\tb\n1\tx\ty\n0\tx\t \n", "label=label,text=a,pair=b", r"x:3: empty second text"),
+        ("label\ta\tb\n1\t\ty\n", "label=label,text=a,pair=b", r"x:2: empty text"),
+        ("t\tg\tp\na\tO\tb\n", "text=t,tags=g,pair=p", "not for tags="),
         ("0\thide new secretions\n", "label=label", r"x:1: no 'label' column in the header"),
         (SST, "label=label,text=review", r"x:1: no 'review' column in the header"),
         (SST, "label=stars", r"x:1: no 'stars' column"),
@@ -249,3 +279,19 @@ def test_a_stable_subset_is_the_same_every_time_and_nested():
     assert set(small) <= set(large)
     assert large == sorted(large, key=examples.index)  # in the corpus' order
     assert stable_subset(examples, 5000, key=lambda ex: ex[0]) == examples
+
+
+MRPC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "mrpc")
+
+
+@pytest.mark.skipif(not os.path.isdir(MRPC), reason="../shared/data/mrpc is absent")
+def test_glues_mrpc_reads_as_published():
+    spec = (
+        f"tsv:train={MRPC}/train.tsv,validation={MRPC}/dev.tsv,test=0,"
+        "text=#1 String,pair=#2 String,label=Quality"
+    )
+    corpus = load_corpus(spec)
+    assert corpus.pairs and corpus.labels == ("0", "1")
+    assert (corpus.size("train"), corpus.size("validation")) == (3667, 408)
+    positive = sum(label == "1" for _, label in corpus.validation)
+    assert round(100 * positive / 408, 1) == 68.4  # the majority class, as GLUE reports it

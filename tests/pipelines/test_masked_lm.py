@@ -165,3 +165,31 @@ def test_shuffled_batches_hold_texts_of_similar_length_each_once():
     # strings alone, as the masked-LM batches give them
     alone = masked_lm_batches.similar_lengths(tf.data.Dataset.from_tensor_slices(texts), 16, seed=1)
     assert sum(len(batch) for batch in alone.as_numpy_iterator()) == 1000
+
+
+def test_pair_batches_carry_segment_ids_and_group_pairs_by_their_joint_length():
+    from tf_transformer.text import WordPieceTokenizer
+
+    tokenizer = WordPieceTokenizer.train(["a b c d e f"] * 20, vocab_size=40)
+    rng = np.random.default_rng(0)
+    firsts = [" ".join(["a"] * int(n)) for n in rng.integers(1, 20, 200)]
+    seconds = [" ".join(["b"] * int(n)) for n in rng.integers(0, 20, 200)]
+    data = tf.data.Dataset.from_tensor_slices(((firsts, seconds), np.arange(200)))
+    batches = list(
+        masked_lm_batches.make_classification_batches(data, tokenizer, 24, 16, shuffle=200, seed=0)
+    )
+    assert sorted(int(i) for _, labels in batches for i in labels) == list(range(200))
+    for inputs, labels in batches:
+        ids, segments = inputs["token_ids"].numpy(), inputs["segment_ids"].numpy()
+        assert ids.shape == segments.shape and ids.shape[1] <= 24
+        for row, label in zip(ids, labels.numpy(), strict=True):
+            a, b = firsts[label].split(), seconds[label].split()
+            real = row[row != PAD_ID]
+            assert real[0] == START_ID and list(real).count(END_ID) == 2 and real[-1] == END_ID
+            cut = list(real).index(END_ID)  # the first text's end
+            kept_a, kept_b = cut - 1, len(real) - cut - 2
+            assert kept_a + kept_b == min(len(a) + len(b), 21)
+        expected = (np.arange(ids.shape[1])[None] > np.argmax(ids == END_ID, 1)[:, None]) & (
+            ids != PAD_ID
+        )
+        assert (segments == expected).all()  # 1 after the first [END], 0 before and at padding

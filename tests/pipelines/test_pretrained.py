@@ -172,6 +172,27 @@ def test_imported_bert_fine_tunes_and_exports(tmp_path, capsys):
     assert cli.main(["bert", "export", imported, "--model-dir", model_dir]) == 2
     assert "without a masked-LM head" in capsys.readouterr().err
 
+    # pairs: [CLS] a [SEP] b [SEP] with the checkpoint's own (trained) segment table
+    words = [w for w in BERT_VOCAB if w.isalpha() and not w.startswith("[")][:6]
+    rows = [
+        f"{i % 2}\t{words[i % 6]} {words[(i + 1) % 6]}\t{words[(i + 2) % 6]}" for i in range(40)
+    ]
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("label\ta\tb\n" + "\n".join(rows) + "\n")
+    paired = str(tmp_path / "paired")
+    source = f"tsv:{pairs},label=label,text=a,pair=b,validation=0.2,test=0"
+    args = ["bert", "finetune", "--task", "classify", "--from", imported, "--run-dir", paired]
+    args += ["--source", source, "--epochs", "1", "--steps-per-epoch", "2", "--no-compare"]
+    args += ["--seq-len", "16", "--learning-rate", "1e-9", "--mixed-precision", "float32"]
+    assert cli.main(args) == 0
+    tuned_table = keras.models.load_model(os.path.join(paired, "model.keras"), compile=False)
+    tuned_table = tuned_table.encoder.segment_embedding.embeddings.numpy()
+    trained = keras.ops.convert_to_numpy(backbone.get_layer("segment_embedding").embeddings)
+    np.testing.assert_allclose(tuned_table, trained, atol=1e-6)
+    assert np.abs(trained[1] - trained[0]).max() > 0.01  # two rows, as trained: not one
+    assert cli.main(["bert", "export", paired, "--model-dir", str(tmp_path / "pairs")]) == 0
+    assert "(pair: string[-1], text: string[-1])" in capsys.readouterr().out
+
 
 def test_a_hugging_face_bert_with_its_head_exports_fill_mask(tmp_path, capsys):
     tensors, config, _ = bert_checkpoint()

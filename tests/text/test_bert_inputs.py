@@ -1,8 +1,18 @@
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_transformer.text import END_ID, MASK_ID, START_ID, UNK_ID, WordPieceTokenizer, bert_inputs
+from tf_transformer.text import (
+    END_ID,
+    MASK_ID,
+    START_ID,
+    UNK_ID,
+    BertVocabTokenizer,
+    WordPieceTokenizer,
+    bert_inputs,
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +93,55 @@ def test_word_labels_mark_first_pieces_with_tag_plus_one(tokenizer):
     np.testing.assert_array_equal(labels, expected)
     assert (labels[:, 0] == 0).all()  # [START] carries no label
     assert (labels > 0).sum() == 5  # every word's tag, though 5 pieces hold only 3 words
+
+
+def test_pairs_are_framed_with_segment_ids_and_cut_longest_first(tokenizer):
+    texts = tf.constant(["the cat sat on the mat", "", "a dog", "the cat", "<b>cats</b>"])
+    pairs = tf.constant(["a dog", "cats", "", "a dog sat down on the mat", "and <i>dogs</i>"])
+    ids, segments = bert_inputs.encode_pairs(tokenizer, texts, pairs, 8, markup=False)
+    rows = tokens(tokenizer, ids)
+    assert rows[0] == ["[START]", "the", "cat", "sat", "[END]", "a", "dog", "[END]"]
+    assert segments.to_list()[0] == [0, 0, 0, 0, 0, 1, 1, 1]
+    assert rows[1] == ["[START]", "[END]", "cats", "[END]"] and segments.to_list()[1] == [
+        0,
+        0,
+        1,
+        1,
+    ]
+    assert rows[2] == ["[START]", "a", "dog", "[END]", "[END]"]  # an empty second text
+    assert segments.to_list()[2] == [0, 0, 0, 0, 1]
+    # the longer text loses pieces first: 2 + 6 pieces into 5 keeps 2 + 3
+    assert rows[3] == ["[START]", "the", "cat", "[END]", "a", "dog", "sat", "[END]"]
+    assert rows[4] == ["[START]", "cats", "[END]", "and", "dogs", "[END]"]  # markup stripped
+    assert max(len(row) for row in rows) <= 8
+
+
+BERT_VOCAB = os.path.join(
+    os.path.dirname(__file__), "..", "..", "..", "shared", "data", "vocab", "bert-base-uncased"
+)
+
+
+@pytest.mark.skipif(
+    not os.path.isdir(BERT_VOCAB), reason="the published bert-base-uncased vocab.txt is absent"
+)
+def test_pairs_give_hugging_faces_ids_and_token_types_on_bert_base_uncased():
+    """`tokenizers` (the reference) encodes pairs with `longest_first` truncation as BERT's
+    `create_pretraining_data` and `run_classifier` do; ours must give the same ids and
+    segment ids at every length, ties included."""
+    tokenizers = pytest.importorskip("tokenizers")
+    path = os.path.join(BERT_VOCAB, "vocab.txt")
+    ours = BertVocabTokenizer.from_file(path, lowercase=True)
+    theirs = tokenizers.BertWordPieceTokenizer(path, lowercase=True)
+    rng = np.random.default_rng(0)
+    words = "the quick brown fox jumped over lazy dogs unbelievably 1984 , . Zürich ?".split()
+    texts = [" ".join(rng.choice(words, rng.integers(0, 12))) for _ in range(60)]
+    pairs = [" ".join(rng.choice(words, rng.integers(0, 12))) for _ in range(60)]
+    for seq_len in (5, 9, 16, 40):
+        theirs.enable_truncation(seq_len, strategy="longest_first")
+        ids, segments = bert_inputs.encode_pairs(
+            ours, tf.constant(texts), tf.constant(pairs), seq_len
+        )
+        for row, (text, pair) in enumerate(zip(texts, pairs, strict=True)):
+            expected = theirs.encode(text, pair)
+            assert ids[row].numpy().tolist() == expected.ids, (seq_len, text, pair)
+            assert segments[row].numpy().tolist() == expected.type_ids

@@ -101,6 +101,13 @@ def add_commands(commands):
     predict = bert_commands.add_parser("predict", help="fill masks, classify or tag with a run")
     predict.add_argument("run_dir")
     predict.add_argument("texts", nargs="+")
+    predict.add_argument(
+        "--pair",
+        action="append",
+        metavar="TEXT",
+        help="the second text of a pair, for a run fine-tuned on pairs: one --pair for "
+        "each text, in order",
+    )
     predict.set_defaults(handler=bert_predict_command)
 
     add_export_command(
@@ -197,6 +204,8 @@ def _print_report(report, origin):
     split = report.get("split", "test")  # runs written before reports named their split
     if "accuracy" in report:
         macro = f", macro-F1 {100 * report['macro_f1']:.1f}" if "macro_f1" in report else ""
+        if "positive_f1" in report:
+            macro += f", F1 of {report['labels'][1]!r} {100 * report['positive_f1']:.1f}"
         print(
             f"{split} accuracy from {origin}: {100 * report['accuracy']:.1f}%{macro} "
             f"({report['examples']:,} texts; confusion matrix {report['confusion_matrix_png']})"
@@ -205,6 +214,15 @@ def _print_report(report, origin):
     print(f"{split} macro F1 from {origin}: {100 * report['macro_f1']:.1f}")
     for tag, scores in report["per_label"].items():
         print(f"  {tag:10s} F1 {100 * scores['f1']:5.1f}  ({scores['support']:,} words)")
+    entities = report.get("entities")
+    if entities:
+        print(
+            f"{split} entity F1 from {origin}: {100 * entities['f1']:.1f} (precision "
+            f"{100 * entities['precision']:.1f}, recall {100 * entities['recall']:.1f}; "
+            f"types confused: {entities.get('type_confusion_png', '-')})"
+        )
+        for kind, scores in sorted(entities["per_type"].items()):
+            print(f"  {kind:10s} F1 {100 * scores['f1']:5.1f}  ({scores['support']:,} entities)")
 
 
 def bert_predict_command(args):
@@ -212,8 +230,10 @@ def bert_predict_command(args):
     from tf_transformer.serving.client import strings
 
     predictor, config = finetuning.load_run(args.run_dir)
-    outputs = {key: strings(value) for key, value in predictor.predict(args.texts).items()}
-    for row, text in enumerate(args.texts):
+    texts = _predict_inputs(args, config)
+    outputs = {key: strings(value) for key, value in predictor.predict(texts).items()}
+    for row, text in enumerate(texts):
+        text = "\t".join(text) if isinstance(text, tuple) else text
         if config["task"] == "pretrain":
             fills = [
                 ", ".join(f"{t} {s:.2f}" for t, s in zip(tokens, scores, strict=True) if t)
@@ -228,6 +248,21 @@ def bert_predict_command(args):
             pairs = zip(outputs["tokens"][row], outputs["tags"][row], strict=True)
             print(f"{text}\t" + " ".join(f"{w}/{t}" for w, t in pairs if w))
     return 0
+
+
+def _predict_inputs(args, config):
+    """The texts to predict on, paired with the `--pair`s for a run that reads pairs."""
+    pairs = args.pair or []
+    if not config.get("pairs"):
+        if pairs:
+            raise InputError(f"{args.run_dir} reads single texts; --pair is for a run of pairs")
+        return args.texts
+    if len(pairs) != len(args.texts):
+        raise InputError(
+            f"{args.run_dir} classifies pairs of texts: give one --pair for each text "
+            f"({len(args.texts)} texts, {len(pairs)} --pair)"
+        )
+    return list(zip(args.texts, pairs, strict=True))
 
 
 def bert_export_command(args):

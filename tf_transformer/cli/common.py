@@ -193,11 +193,14 @@ def run_examples(run_dir) -> list:
 
 def print_serving(path, example):
     """The `docker run` line that serves the export's model directory, and a `curl` that
-    sends `example` (quoted for the shell)."""
+    sends `example` (quoted for the shell): a text, or a `[text, pair]` list for a model
+    that reads pairs."""
     model_dir = os.path.dirname(os.path.abspath(path))
     relative = os.path.relpath(model_dir)
     root = model_dir if relative.startswith("..") else f"$(pwd)/{relative}"
     name = os.path.basename(model_dir)
+    if isinstance(example, list | tuple):
+        example = dict(zip(("text", "pair"), example, strict=True))
     body = json.dumps({"instances": [example]}, ensure_ascii=False)
     print("serve it with TensorFlow Serving (Docker):")
     print(f"  {DOCKER_LINE.format(root=root, name=name)}")

@@ -31,6 +31,13 @@ def add_commands(commands):
     request.add_argument("--model", required=True, help="the model name, e.g. translator")
     request.add_argument("--signature", help="default: serving_default")
     request.add_argument("--input", default=None, help="input name (default: text or prompt)")
+    request.add_argument(
+        "--pair",
+        action="append",
+        metavar="TEXT",
+        help="the second text of each pair (input `pair`), for a classifier of pairs: one "
+        "--pair for each text, in order",
+    )
     request.add_argument("--grpc", action="store_true", help="use gRPC (port 8500) instead of REST")
     request.add_argument(
         "--columnar", action="store_true", help="REST columnar format (inputs) instead of rows"
@@ -67,27 +74,32 @@ def serving_request(args):
     from tf_transformer.serving.client import GrpcClient, RestClient, ServingError, strings
 
     name = args.input or ("prompt" if args.model == "gpt" else "text")
+    columns = {name: args.texts}
+    if args.pair:
+        if len(args.pair) != len(args.texts):
+            raise InputError(
+                f"give one --pair for each text ({len(args.texts)} texts, {len(args.pair)} --pair)"
+            )
+        columns["pair"] = args.pair
+    count = len(args.texts)
     try:
         if args.grpc:
             client = GrpcClient(args.url.split("://")[-1], args.model)
-            outputs = client.predict({name: args.texts}, args.signature)
-            rows = [
-                {key: value[i] for key, value in outputs.items()} for i in range(len(args.texts))
-            ]
+            outputs = client.predict(columns, args.signature)
+            rows = [{key: value[i] for key, value in outputs.items()} for i in range(count)]
         else:
             client = RestClient(args.url, args.model)
             if args.columnar:
-                outputs = client.predict({name: args.texts}, args.signature, columnar=True)
+                outputs = client.predict(columns, args.signature, columnar=True)
                 rows = outputs  # one output: a list of values, as in the row format
                 if isinstance(outputs, dict):
-                    rows = [
-                        {key: value[i] for key, value in outputs.items()}
-                        for i in range(len(args.texts))
-                    ]
+                    rows = [{key: value[i] for key, value in outputs.items()} for i in range(count)]
             else:
-                rows = client.predict([{name: text} for text in args.texts], args.signature)
+                instances = [{k: v[i] for k, v in columns.items()} for i in range(count)]
+                rows = client.predict(instances, args.signature)
     except ServingError as error:
         raise InputError(f"the server answered: {error}") from None
-    for text, row in zip(args.texts, rows, strict=True):
-        print(f"{text}\t{json.dumps(strings(row), ensure_ascii=False)}")
+    for i, row in enumerate(rows):
+        shown = "\t".join(values[i] for values in columns.values())
+        print(f"{shown}\t{json.dumps(strings(row), ensure_ascii=False)}")
     return 0

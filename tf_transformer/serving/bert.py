@@ -1,4 +1,5 @@
-"""Text in, answers out, for the BERT-style models: fill-mask, classification, tagging.
+"""Text in, answers out, for the BERT-style models: fill-mask, classification of texts
+and of pairs of texts, tagging.
 
 Each predictor is a `tf.Module` whose method runs entirely in the graph (tokenize, encode,
 read out), so the same object answers in process and, exported, in TensorFlow Serving.
@@ -6,10 +7,18 @@ Texts are cut to `seq_len` tokens (default: the model's positions; the recipes p
 length they trained on).
 """
 
+import re
+
 import tensorflow as tf
+import tensorflow_text as tf_text
 
 from tf_transformer.serving.export import TEXT, export_model
-from tf_transformer.text.bert_inputs import encode_texts, encode_with_masks, encode_words
+from tf_transformer.text.bert_inputs import (
+    encode_pairs,
+    encode_texts,
+    encode_with_masks,
+    encode_words,
+)
 from tf_transformer.text.tokenizer import PAD_ID
 
 
@@ -21,9 +30,15 @@ def _padded(ids):
     return tf.pad(dense, [[0, 0], [0, tf.maximum(2 - tf.shape(dense)[1], 0)]])
 
 
+PAIR = tf.TensorSpec([None], tf.string, name="pair")  # the second text of each pair
+
+
 class Predictor(tf.Module):
     """A model, its tokenizer and `serve(texts) -> {name: tensor}`, the graph function
-    the export serves. `predict(list of str)` runs it compiled, traced once."""
+    the export serves (its inputs: `signature`). `predict(list of str)` runs it compiled,
+    traced once."""
+
+    signature = (TEXT,)
 
     def __init__(self, model, tokenizer, seq_len=None, name=None):
         super().__init__(name=name)
@@ -40,9 +55,13 @@ class Predictor(tf.Module):
     def predict(self, texts):
         """`serve` on a list of Python strings; numpy outputs."""
         if self._compiled is None:
-            self._compiled = tf.function(self.serve, input_signature=[TEXT])
-        outputs = self._compiled(tf.constant(list(texts), tf.string))
+            self._compiled = tf.function(self.serve, input_signature=list(self.signature))
+        outputs = self._compiled(*self.columns(texts))
         return {key: value.numpy() for key, value in outputs.items()}
+
+    def columns(self, texts) -> tuple:
+        """`predict`'s argument as the tensors `serve` takes."""
+        return (tf.constant(list(texts), tf.string),)
 
 
 class FillMask(Predictor):
@@ -95,17 +114,95 @@ class TextClassifier(Predictor):
     def serve(self, texts):
         texts = tf.convert_to_tensor(texts, tf.string)
         ids = encode_texts(self.tokenizer, texts, self.seq_len, self.keep, self.markup)
-        token_ids = _padded(ids)
-        probabilities = tf.nn.softmax(self.model(token_ids, training=False))
+        return self.answer(_padded(ids))
+
+    def answer(self, inputs):
+        probabilities = tf.nn.softmax(tf.cast(self.model(inputs, training=False), tf.float32))
         label = tf.gather(self.labels, tf.argmax(probabilities, axis=-1, output_type=tf.int32))
         return {"label": label, "probabilities": probabilities}
+
+
+class PairClassifier(TextClassifier):
+    """`serve(texts, pairs)`: each text read together with its pair as BERT reads two
+    texts (`[CLS] text [SEP] pair [SEP]`, segment ids 0 then 1, the longer one cut first:
+    `bert_inputs.encode_pairs`); outputs as `TextClassifier`'s. `predict` takes a list
+    of `(text, pair)`."""
+
+    signature = (TEXT, PAIR)
+
+    def __init__(self, model, tokenizer, seq_len=None, markup=True):
+        super().__init__(model, tokenizer, seq_len, markup=markup)
+
+    def serve(self, texts, pairs):
+        texts = tf.convert_to_tensor(texts, tf.string)
+        pairs = tf.convert_to_tensor(pairs, tf.string)
+        ids, segments = encode_pairs(self.tokenizer, texts, pairs, self.seq_len, self.markup)
+        return self.answer({"token_ids": _padded(ids), "segment_ids": _padded(segments)})
+
+    def columns(self, pairs) -> tuple:
+        pairs = [tuple(pair) for pair in pairs]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError("a pair classifier reads (text, pair) two texts at a time")
+        sides = tuple(zip(*pairs, strict=True)) or ((), ())
+        return tuple(tf.constant(list(side), tf.string) for side in sides)
+
+
+def is_iob(labels) -> bool:
+    """Whether tags are IOB entity tags (`O`, `B-TYPE`, `I-TYPE`, at least one `B-`)."""
+    return all(re.fullmatch(r"O|[BI]-\S+", label) for label in labels) and any(
+        label.startswith("B-") for label in labels
+    )
+
+
+def split_words(texts):
+    """The whitespace-separated words of each text, with the byte offsets where each starts
+    and ends: ragged `(words, starts, ends)`, `[batch, (words)]` each."""
+    words, starts, ends = tf_text.WhitespaceTokenizer().tokenize_with_offsets(texts)
+    return words, starts, ends
+
+
+def entity_spans(texts, tags, starts, ends):
+    """The entities of IOB-tagged words as the CoNLL rules read them (an entity starts at
+    `B-X`, or at `I-X` after a word outside it) for each text: ragged `(types, first,
+    last, text)`, `[batch, (entities)]`, `first`/`last` the entity's character offsets in
+    its text (`text[first:last]` in Python), `text` that substring."""
+    flat = tags.flat_values
+    rows = tags.value_rowids()
+    inside = tf.strings.regex_full_match(flat, r"[BI]-.+")
+    kind = tf.where(inside, tf.strings.regex_replace(flat, "^[BI]-", ""), "")
+    first_word = tf.equal(tf.range(tf.size(rows, tf.int64)), tf.gather(tags.row_starts(), rows))
+    before = tf.where(first_word, "", tf.concat([[""], kind[:-1]], 0))
+    begins = inside & (tf.strings.regex_full_match(flat, "B-.+") | tf.not_equal(before, kind))
+    entity = tf.cumsum(tf.cast(begins, tf.int32)) - 1  # of each word inside an entity
+    opening = tf.where(begins)[:, 0]
+    last_byte = tf.math.unsorted_segment_max(
+        tf.boolean_mask(ends.flat_values, inside),
+        tf.boolean_mask(entity, inside),
+        tf.size(opening),
+    )
+    row = tf.gather(rows, opening)
+    first_byte = tf.gather(starts.flat_values, opening)
+    text = tf.gather(texts, row)
+    span = tf.strings.substr(text, first_byte, last_byte - first_byte)
+    before_span = tf.strings.substr(text, tf.zeros_like(first_byte), first_byte)
+    first = tf.strings.length(before_span, unit="UTF8_CHAR")
+    last = first + tf.strings.length(span, unit="UTF8_CHAR")
+    batch = tf.shape(texts, out_type=tf.int64)[0]
+
+    def ragged(values):
+        return tf.RaggedTensor.from_value_rowids(values, row, nrows=batch)
+
+    return ragged(tf.gather(kind, opening)), ragged(first), ragged(last), ragged(span)
 
 
 class TokenTagger(Predictor):
     """`serve(texts)`: each text split on whitespace into words, and a tag per word (read at
     its first piece; a text longer than `seq_len` pieces is read in windows of whole words,
     so every word gets one). Returns `{"tokens": string[batch, words], "tags":
-    string[batch, words]}`, padded with `""`.
+    string[batch, words]}`, padded with `""`; with IOB tags (`B-PER`, `I-PER`, `O`) also
+    the entity spans (`entity_spans`): `entity_types` and `entity_texts`
+    (string[batch, entities], padded with `""`), `entity_starts` and `entity_ends`
+    (int32[batch, entities], character offsets, padded with -1).
 
     The model's class 0 is the "no label" of the training data (see
     `pipelines.masked_lm`), so tag names are `model.labels[1:]`.
@@ -113,7 +210,9 @@ class TokenTagger(Predictor):
 
     def __init__(self, model, tokenizer, seq_len=None):
         super().__init__(model, tokenizer, seq_len, name="token_tagger")
-        self.tags = tf.constant(model.labels or [str(i) for i in range(model.num_tags)])
+        labels = model.labels or [str(i) for i in range(model.num_tags)]
+        self.tags = tf.constant(labels)
+        self.spans = is_iob(labels[1:])
 
     def word_probabilities(self, texts):
         """The words of each text and, per word, the probabilities of the tags (read at its
@@ -121,32 +220,47 @@ class TokenTagger(Predictor):
         `bert_inputs.encode_words`): `(words, probabilities)`, ragged `[batch, (words)]`
         and `[batch, (words), tags]`."""
         texts = tf.convert_to_tensor(texts, tf.string)
-        words = tf.strings.split(texts)
+        words, _, _ = split_words(texts)
+        return words, self._probabilities(words)
+
+    def _probabilities(self, words):
         ids, window, position = encode_words(self.tokenizer, words, self.seq_len)
         logits = self.model(_padded(ids), training=False)
         probabilities = tf.nn.softmax(tf.cast(logits[..., 1:], tf.float32))
         index = tf.stack([window.flat_values, position.flat_values], axis=1)
-        return words, words.with_flat_values(tf.gather_nd(probabilities, index))
+        return words.with_flat_values(tf.gather_nd(probabilities, index))
 
     def serve(self, texts):
-        words, probabilities = self.word_probabilities(texts)
-        flat = probabilities.flat_values
+        texts = tf.convert_to_tensor(texts, tf.string)
+        words, starts, ends = split_words(texts)
+        flat = self._probabilities(words).flat_values
         best = tf.argmax(flat, axis=-1, output_type=tf.int32) + 1
-        flat_tags = tf.gather(self.tags, best)
-        return {
-            "tokens": words.to_tensor(""),
-            "tags": words.with_flat_values(flat_tags).to_tensor(""),
-        }
+        tags = words.with_flat_values(tf.gather(self.tags, best))
+        outputs = {"tokens": words.to_tensor(""), "tags": tags.to_tensor("")}
+        if self.spans:
+            types, first, last, span = entity_spans(texts, tags, starts, ends)
+            outputs.update(
+                entity_types=types.to_tensor(""),
+                entity_starts=tf.cast(first, tf.int32).to_tensor(-1),
+                entity_ends=tf.cast(last, tf.int32).to_tensor(-1),
+                entity_texts=span.to_tensor(""),
+            )
+        return outputs
 
 
 def export_predictor(predictor: Predictor, model_dir: str, version: int = None, warmup=None):
     """Exports a predictor as a new version of `model_dir` with one signature,
-    `serving_default`: `text: string[None]` to the predictor's outputs; `warmup`: the texts
-    of the warm-up requests (default `export.WARMUP_TEXTS`). Returns its path."""
+    `serving_default`: `text: string[None]` (and `pair: string[None]` for a pair
+    classifier) to the predictor's outputs; `warmup`: the texts (pairs) of the warm-up
+    requests (default `export.WARMUP_TEXTS`). Returns its path."""
+    if len(predictor.signature) > 1 and warmup is not None:
+        columns = predictor.columns(warmup)
+        names = [spec.name for spec in predictor.signature]
+        warmup = [("serving_default", {n: c.numpy() for n, c in zip(names, columns, strict=True)})]
     return export_model(
         predictor.model,
         {"": predictor.tokenizer},
-        {"serving_default": (predictor.serve, [TEXT])},
+        {"serving_default": (predictor.serve, list(predictor.signature))},
         model_dir,
         version,
         warmup,

@@ -1,10 +1,11 @@
 """BERT-style model inputs built in the graph: `[START] pieces [END]` per text (`[START]`
 plays BERT's `[CLS]`, `[END]` its `[SEP]`; a checkpoint's tokenizer gives its own `[CLS]`
 and `[SEP]` ids) with the head, the tail or both of a longer text kept and markup
-stripped, word-aligned pieces for tagging, and texts whose literal `[MASK]` markers
-become the tokenizer's mask id."""
+stripped, pairs of texts `[START] a [END] b [END]` with segment ids, word-aligned pieces
+for tagging, and texts whose literal `[MASK]` markers become the tokenizer's mask id."""
 
 import tensorflow as tf
+import tensorflow_text as tf_text
 
 MASK_MARKER = "[MASK]"
 
@@ -54,6 +55,47 @@ def encode_texts(tokenizer, texts, seq_len, keep="head", markup=True):
     if not markup:
         texts = strip_markup(texts)
     return frame(tokenizer, tokenizer.tokenize(texts), seq_len, keep)
+
+
+def longest_first(first, second, budget):
+    """Ragged ids `first` and `second` cut so that each row's two hold at most `budget`
+    pieces together, longest first, as Hugging Face's `longest_first` truncation cuts:
+    only the longer loses pieces (from its end) while the shorter fits in half the budget;
+    else each keeps half, the longer the odd piece (of two as long, `second`). TF Text's
+    `ShrinkLongestTrimmer` gives the odd piece to the other text in some of those cases."""
+    a, b = first.row_lengths(), second.row_lengths()
+    budget = tf.cast(budget, a.dtype)
+    half = budget // 2
+    keep_a = tf.where(
+        a + b <= budget,
+        a,
+        tf.where(
+            b <= half, budget - b, tf.where(a <= half, a, tf.where(a > b, budget - half, half))
+        ),
+    )
+    keep_b = tf.minimum(b, budget - keep_a)
+
+    def cut(ids, keep):
+        return tf.ragged.boolean_mask(ids, tf.ragged.range(ids.row_lengths()) < keep[:, None])
+
+    return cut(first, keep_a), cut(second, keep_b)
+
+
+def encode_pairs(tokenizer, texts, pairs, seq_len, markup=True):
+    """Two strings a row, `(batch,)` each, to BERT's pair input `[START] a [END] b [END]`
+    (`[CLS] a [SEP] b [SEP]`) with segment ids 0 up to the first `[END]` and 1 after it,
+    as published checkpoints were trained; a pair longer than `seq_len` loses pieces from
+    the end of the longer text first (`longest_first`), and TF Text's `combine_segments`
+    frames the two. `markup=False` strips HTML tags from both texts first.
+
+    Returns ragged `(ids, segment_ids)`, `(batch, (n <= seq_len))` each."""
+    if not markup:
+        texts, pairs = strip_markup(texts), strip_markup(pairs)
+    segments = longest_first(tokenizer.tokenize(texts), tokenizer.tokenize(pairs), seq_len - 3)
+    ids, segment_ids = tf_text.combine_segments(
+        list(segments), tokenizer.start_id, tokenizer.end_id
+    )
+    return ids, tf.cast(segment_ids, ids.dtype)
 
 
 def _pieces_of_words(tokenizer, words):

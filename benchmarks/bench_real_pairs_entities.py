@@ -1,0 +1,293 @@
+"""Real data for the encoder's other two jobs: MRPC sentence pairs (dev accuracy and F1 of
+the paraphrase class) and CoNLL-2003 named entities (validation entity F1, `conlleval`
+rules), pretrained against random weights and non-Transformer baselines.
+
+1. `pretrain`: `bert pretrain` (masked LM, packed windows, whole words) on unlabelled news
+   text: Reuters-21578's 19,043 articles, the CoNLL-2003 training sentences and MRPC's
+   training sentences, their labels unused (`pretrain_source`), for at most `--minutes`.
+2. `ours`: `bert finetune --from` that run on each task; each fine-tuning also runs from
+   random weights (same size, tokenizer, schedule and steps: the recipe's
+   `compare_scratch`).
+3. `baselines`, trained in the same run: for MRPC the majority class and a bag of words of
+   the two sentences (multi-hot of each and of the words they share, one dense layer);
+   for CoNLL a Keras tagger of a bidirectional LSTM over word embeddings and a
+   character-level BiLSTM of each word (Lample et al. 2016 without the CRF).
+
+Neither task's test set is in `../shared/data`: MRPC reports `dev.tsv`, CoNLL `valid.txt`.
+Writes `results.json` into `--out` and prints the tables for RESULTS.md.
+
+    .venv/bin/python -m benchmarks.bench_real_pairs_entities --data ../shared/data \\
+        [--only pretrain,ours,baselines] [--tasks mrpc,conll] [--minutes 50] \\
+        [--pretrained RUN_DIR] [--out DIR] [--report]
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from benchmarks.bench_real_bert import pretrain_result
+from benchmarks.common import saved_results
+
+PRETRAIN = dict(
+    preset="bert_tiny",
+    seq_len=128,
+    batch_size=64,
+    epochs=14,  # about 475 steps an epoch: the budget ends it first on 2 cores
+    mask_rate=0.15,
+    learning_rate=1e-3,
+    warmup_steps=500,
+    vocab_size=8000,
+    vocab_sample=20000,
+)
+TASKS = {
+    "mrpc": dict(
+        spec="tsv:train={data}/mrpc/train.tsv,validation={data}/mrpc/dev.tsv,test=0,"
+        "text=#1 String,pair=#2 String,label=Quality",
+        finetune=dict(task="classify", seq_len=128, epochs=10, batch_size=32, learning_rate=2e-4),
+    ),
+    "conll": dict(
+        spec="conll:train={data}/conll2003/train.txt,validation={data}/conll2003/valid.txt",
+        finetune=dict(task="tag", seq_len=128, epochs=5, batch_size=32, learning_rate=5e-4),
+    ),
+}
+NAMES = {"mrpc": "MRPC dev (408 pairs)", "conll": "CoNLL-2003 validation (5,942 entities)"}
+
+
+def pretrain_source(data):
+    mrpc = f"tsv:train={data}/mrpc/train.tsv,validation={data}/mrpc/dev.tsv,label=Quality"
+    return "+".join(
+        [
+            f"{data}/reuters21578/news.txt",
+            TASKS["conll"]["spec"].format(data=data),
+            f"{mrpc},text=#1 String",
+            f"{mrpc},text=#2 String",
+        ]
+    )
+
+
+def run_pretrain(data, out_dir, minutes):
+    from pipelines import masked_lm
+
+    start = time.perf_counter()
+    config = masked_lm.PretrainConfig(
+        source=pretrain_source(data), time_budget=60 * minutes, **PRETRAIN
+    )
+    run_dir = masked_lm.pretrain(config, os.path.join(out_dir, "pretrain"), overwrite=True)
+    return pretrain_result(run_dir, (time.perf_counter() - start) / 60)
+
+
+def run_ours(data, out_dir, pretrained, task):
+    from pipelines import finetuning
+    from pipelines.runs import read_json
+
+    start = time.perf_counter()
+    config = finetuning.FinetuneConfig(
+        source=TASKS[task]["spec"].format(data=data),
+        from_run=pretrained,
+        warmup_fraction=0.1,
+        **TASKS[task]["finetune"],
+    )
+    run_dir = finetuning.finetune(config, os.path.join(out_dir, task), overwrite=True)
+    metrics = read_json(run_dir, "metrics.json")
+    result = {start_from: _scores(report) for start_from, report in metrics.items()}
+    return {**result, "minutes": (time.perf_counter() - start) / 60, "run": run_dir}
+
+
+def _scores(report):
+    if "entities" in report:
+        entities = report["entities"]
+        per_type = {kind: scores["f1"] for kind, scores in entities["per_type"].items()}
+        return {key: entities[key] for key in ("f1", "precision", "recall")} | {
+            "per_type": per_type
+        }
+    return {"accuracy": report["accuracy"], "f1": report["positive_f1"]}
+
+
+def run_mrpc_baselines(data):
+    """The majority class and a bag of words of the two sentences (multi-hot of each and of
+    their shared words, one sigmoid unit), as keras.io's text-classification baseline."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from pipelines.corpora import load_corpus
+    from pipelines.finetuning_reports import classification_report
+
+    corpus = load_corpus(TASKS["mrpc"]["spec"].format(data=data))
+    truth = [label for _, label in corpus.validation]
+    majority = max(corpus.labels, key=[label for _, label in corpus.train].count)
+    results = {"majority": _scores(_quiet(classification_report, truth, [majority] * len(truth)))}
+
+    keras.utils.set_random_seed(0)
+    vectorize = keras.layers.TextVectorization(max_tokens=20000, output_mode="multi_hot")
+    vectorize.adapt(tf.constant(corpus.texts("train")))
+
+    def features(examples):
+        a = vectorize(tf.constant([first for (first, _), _ in examples]))
+        b = vectorize(tf.constant([second for (_, second), _ in examples]))
+        return tf.concat([a, b, a * b], axis=1).numpy()
+
+    labels = np.array([int(label) for _, label in corpus.train], "float32")
+    model = keras.Sequential([keras.Input((3 * vectorize.vocabulary_size(),))])
+    model.add(keras.layers.Dense(1, activation="sigmoid"))
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    model.fit(features(corpus.train), labels, epochs=20, batch_size=32, verbose=0)
+    guesses = model.predict(features(corpus.validation), verbose=0)[:, 0] > 0.5
+    predicted = [str(int(g)) for g in guesses]
+    results["bag_of_words"] = _scores(_quiet(classification_report, truth, predicted))
+    return results
+
+
+def _quiet(report, truth, predicted):
+    return report(truth, predicted, ("0", "1"), log=lambda line: None, split="validation")
+
+
+def run_conll_baseline(data, epochs=10):
+    """A Keras tagger of a bidirectional LSTM over word embeddings (learned from the
+    training text) and a character CNN of each word (Ma and Hovy 2016, without the CRF),
+    softmax over the tags; batches padded to their own longest sentence."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from pipelines.corpora import load_corpus
+    from pipelines.finetuning_reports import entity_report
+
+    corpus = load_corpus(TASKS["conll"]["spec"].format(data=data))
+    tags = list(corpus.labels)
+    keras.utils.set_random_seed(0)
+    words = keras.layers.StringLookup(max_tokens=30000, mask_token="")
+    words.adapt(tf.constant([w for tokens, _ in corpus.train for w in tokens]))
+    chars = keras.layers.StringLookup(max_tokens=200, mask_token="")
+    chars.adapt(tf.constant([c for tokens, _ in corpus.train for w in tokens for c in w]))
+    index = {tag: i for i, tag in enumerate(tags)}
+
+    def dataset(examples, shuffle=False):
+        tokens = tf.ragged.constant([list(t) for t, _ in examples])
+        labels = tf.ragged.constant([[index[t] for t in row] for _, row in examples])
+        data = tf.data.Dataset.from_tensor_slices((tokens, labels))
+        data = data.shuffle(len(examples), seed=0) if shuffle else data
+
+        def padded(tokens, labels):
+            letters = tf.strings.unicode_split(tokens, "UTF-8")[:, :, :20]
+            inputs = (words(tokens.to_tensor("")), chars(letters.to_tensor("")))
+            real = tf.cast(tf.ones_like(labels).to_tensor(0), "float32")
+            return inputs, labels.to_tensor(0), real
+
+        return data.ragged_batch(32).map(padded).prefetch(tf.data.AUTOTUNE)
+
+    word_ids = keras.Input((None,), dtype="int64")
+    char_ids = keras.Input((None, None), dtype="int64")
+    embedded = keras.layers.Embedding(words.vocabulary_size(), 100)(word_ids)
+    letters = keras.layers.Embedding(chars.vocabulary_size(), 30)(char_ids)
+    spelled = keras.layers.Conv2D(30, (1, 3), padding="same", activation="tanh")(letters)
+    spelled = keras.ops.max(spelled, axis=2)  # over each word's characters
+    hidden = keras.layers.Dropout(0.5)(keras.layers.Concatenate()([embedded, spelled]))
+    hidden = keras.layers.Bidirectional(keras.layers.LSTM(100, return_sequences=True))(hidden)
+    output = keras.layers.Dense(len(tags), activation="softmax")(keras.layers.Dropout(0.5)(hidden))
+    model = keras.Model([word_ids, char_ids], output)
+    model.compile("adam", "sparse_categorical_crossentropy")
+
+    start = time.perf_counter()
+    model.fit(dataset(corpus.train, shuffle=True), epochs=epochs, verbose=2)
+    minutes = (time.perf_counter() - start) / 60
+    predicted = []
+    for inputs, _, real in dataset(corpus.validation):
+        guesses = np.argmax(model.predict_on_batch(inputs), axis=-1)
+        lengths = real.numpy().sum(axis=1).astype(int)
+        predicted += [[tags[i] for i in row[:n]] for row, n in zip(guesses, lengths, strict=True)]
+    truth = [list(labels) for _, labels in corpus.validation]
+    report = entity_report(truth, predicted, split="validation")
+    return {"bilstm": _scores({"entities": report}), "minutes": minutes, "epochs": epochs}
+
+
+def report(results):
+    from benchmarks.common import machine, table
+
+    policy = results.get("pretrain", {}).get("precision", "the recipe's auto choice")
+    print(f"Machine: {machine(policy)}\n")
+    pre = results.get("pretrain")
+    if pre:
+        print(
+            f"Pretraining (ours, {pre['settings']['preset']}): {pre['minutes'] or 0:.0f} min; "
+            f"validation masked accuracy "
+            f"{100 * pre['metrics']['validation_masked_accuracy']:.1f}%\n"
+        )
+    ours, baselines = results.get("ours", {}), results.get("baselines", {})
+
+    def cells(scores, keys):
+        return [f"{100 * scores[k]:.1f}" if k in scores else "" for k in keys]
+
+    if "mrpc" in ours or "mrpc" in baselines:
+        rows = [
+            [name, *cells(scores, ("accuracy", "f1"))]
+            for name, scores in [
+                ("ours, pretrained", ours.get("mrpc", {}).get("pretrained", {})),
+                ("ours, random init", ours.get("mrpc", {}).get("scratch", {})),
+                ("majority class", baselines.get("mrpc", {}).get("majority", {})),
+                ("bag of words", baselines.get("mrpc", {}).get("bag_of_words", {})),
+            ]
+        ]
+        print(f"{NAMES['mrpc']}:\n\n{table(['start', 'accuracy', 'F1'], rows)}\n")
+    if "conll" in ours or "conll" in baselines:
+        starts = [
+            ("ours, pretrained", ours.get("conll", {}).get("pretrained", {})),
+            ("ours, random init", ours.get("conll", {}).get("scratch", {})),
+            ("BiLSTM words + characters", baselines.get("conll", {}).get("bilstm", {})),
+        ]
+        types = sorted({t for _, scores in starts for t in scores.get("per_type", {})})
+        rows = [
+            [name, *cells(scores, ("f1", "precision", "recall"))]
+            + cells(scores.get("per_type", {}), types)
+            for name, scores in starts
+        ]
+        header = ["start", "entity F1", "precision", "recall", *types]
+        print(f"{NAMES['conll']}:\n\n{table(header, rows)}\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data")
+    parser.add_argument("--only", default="pretrain,ours,baselines", help="comma-separated parts")
+    parser.add_argument("--tasks", default="mrpc,conll", help="comma-separated: mrpc, conll")
+    parser.add_argument("--minutes", type=float, default=50, help="pretraining budget")
+    parser.add_argument("--pretrained", help="an existing pretraining run to use")
+    parser.add_argument("--out", default="runs/bench_real_pairs_entities")
+    parser.add_argument("--report", action="store_true", help="print the saved results only")
+    args = parser.parse_args(argv)
+    results, save = saved_results(args.out)
+    tasks = [task for task in args.tasks.split(",") if task]
+    if not args.report:
+        for needed in ("mrpc/dev.tsv", "conll2003/valid.txt", "reuters21578/news.txt"):
+            if not os.path.isfile(os.path.join(args.data, needed)):
+                print(f"{args.data}: no {needed} (see ../shared/data/README.md)", file=sys.stderr)
+                return 2
+        for part in args.only.split(","):
+            if part == "pretrain":
+                if args.pretrained:
+                    results["pretrain"] = pretrain_result(args.pretrained)
+                else:
+                    results["pretrain"] = run_pretrain(args.data, args.out, args.minutes)
+            elif part == "ours":
+                for task in tasks:
+                    pretrained = results["pretrain"]["run"]
+                    results.setdefault("ours", {})[task] = run_ours(
+                        args.data, args.out, pretrained, task
+                    )
+                    save()
+            elif part == "baselines":
+                baselines = results.setdefault("baselines", {})
+                if "mrpc" in tasks:
+                    baselines["mrpc"] = run_mrpc_baselines(args.data)
+                if "conll" in tasks:
+                    baselines["conll"] = run_conll_baseline(args.data)
+            else:
+                parser.error(f"unknown part {part!r}; use pretrain, ours, baselines")
+            save()
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
