@@ -193,6 +193,23 @@ def run_hub(data, ours_pretrain, tasks, steps=None):
     steps it makes in our time, when the machine is shared); then fine-tuned as ours."""
     import keras
 
+    backbone, result, tokenizer = hub_pretrain(pretrain_source(data), ours_pretrain, steps)
+    pretrained_weights = backbone.get_weights()
+    for task in tasks:
+        result[task] = _hub_finetune(data, task, backbone, pretrained_weights, tokenizer)
+    keras.config.set_dtype_policy("float32")
+    return result
+
+
+def hub_pretrain(source, ours_pretrain, steps=None, epochs=None):
+    """KerasHub's `BertBackbone` and `MaskedLMHead` at the size of our pretraining run
+    (`pretrain_result`), pretrained on `source` with that run's tokenizer, packed windows,
+    masking, schedule and precision, for its wall-clock time (or `steps` steps on a
+    schedule of their own, or the first `epochs` epochs of the run's schedule, as many as
+    the run made). Returns `(backbone, result, tokenizer)`; the dtype policy stays the
+    run's until reset."""
+    import keras
+
     from benchmarks.bench_bert_step import hub_masked_lm
     from pipelines import masked_lm
     from pipelines.corpora.documents import load_documents
@@ -203,11 +220,11 @@ def run_hub(data, ours_pretrain, tasks, steps=None):
     from tf_transformer.training import TimeBudget, masked_accuracy, masked_loss
 
     settings, schedule = ours_pretrain["settings"], ours_pretrain["schedule"]
-    epochs = settings["epochs"]
-    per_epoch = -(-steps // epochs) if steps else schedule["total_steps"] // epochs
+    total_epochs = settings["epochs"]
+    per_epoch = -(-steps // total_epochs) if steps else schedule["total_steps"] // total_epochs
     if steps:  # its own schedule, of the same shape, over its steps
         schedule = masked_lm.bert_schedule(
-            schedule["peak_learning_rate"], schedule["warmup_steps"], per_epoch * epochs
+            schedule["peak_learning_rate"], schedule["warmup_steps"], per_epoch * total_epochs
         )
     tokenizer = load_tokenizer(os.path.join(ours_pretrain["run"], "tokenizer"))
     size = PRESETS[settings["preset"]]
@@ -219,7 +236,7 @@ def run_hub(data, ours_pretrain, tasks, steps=None):
         loss=masked_loss,
         metrics=[masked_accuracy],
     )
-    documents = load_documents(pretrain_source(data), log=lambda line: None)
+    documents = load_documents(source, log=lambda line: None)
 
     def batches(split, shuffle):
         windows = pack_documents(
@@ -236,13 +253,13 @@ def run_hub(data, ours_pretrain, tasks, steps=None):
             drop_remainder=shuffle,
         )
 
-    budget = [] if steps else [TimeBudget(60 * ours_pretrain["minutes"])]
+    budget = [] if steps or epochs else [TimeBudget(60 * ours_pretrain["minutes"])]
     start = time.perf_counter()
     history = mlm.fit(
         batches("train", True).repeat(),
         steps_per_epoch=per_epoch,
         validation_data=batches("validation", False).take(64).cache(),
-        epochs=epochs,
+        epochs=min(epochs or total_epochs, total_epochs),
         callbacks=budget,
         verbose=2,
     )
@@ -254,11 +271,7 @@ def run_hub(data, ours_pretrain, tasks, steps=None):
         "minutes": (time.perf_counter() - start) / 60,
         "steps": per_epoch * len(history.history["loss"]) if steps else None,
     }
-    pretrained_weights = backbone.get_weights()
-    for task in tasks:
-        result[task] = _hub_finetune(data, task, backbone, pretrained_weights, tokenizer)
-    keras.config.set_dtype_policy("float32")
-    return result
+    return backbone, result, tokenizer
 
 
 def _hub_finetune(data, task, backbone, weights, tokenizer):

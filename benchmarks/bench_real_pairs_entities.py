@@ -8,7 +8,12 @@ rules), pretrained against random weights and non-Transformer baselines.
 2. `ours`: `bert finetune --from` that run on each task; each fine-tuning also runs from
    random weights (same size, tokenizer, schedule and steps: the recipe's
    `compare_scratch`).
-3. `baselines`, trained in the same run: for MRPC the majority class and a bag of words of
+3. `hub`: KerasHub's `BertBackbone` of the same size with a `MaskedLMHead`, pretrained on
+   the same packed, masked batches for as many epochs of the same schedule as ours made,
+   then fine-tuned the same way (our batches, schedule and epochs; a dropout and dense
+   head on its pooled output for pairs, on its sequence output for tags) and scored by
+   the same code (`finetuning_reports.evaluate_task`, through our predictors).
+4. `baselines`, trained in the same run: for MRPC the majority class and a bag of words of
    the two sentences (multi-hot of each and of the words they share, one dense layer);
    for CoNLL a Keras tagger of a bidirectional LSTM over word embeddings and a
    character-level BiLSTM of each word (Lample et al. 2016 without the CRF).
@@ -17,7 +22,7 @@ Neither task's test set is in `../shared/data`: MRPC reports `dev.tsv`, CoNLL `v
 Writes `results.json` into `--out` and prints the tables for RESULTS.md.
 
     .venv/bin/python -m benchmarks.bench_real_pairs_entities --data ../shared/data \\
-        [--only pretrain,ours,baselines] [--tasks mrpc,conll] [--minutes 50] \\
+        [--only pretrain,ours,hub,baselines] [--tasks mrpc,conll] [--minutes 50] \\
         [--pretrained RUN_DIR] [--out DIR] [--report]
 """
 
@@ -25,6 +30,8 @@ import argparse
 import os
 import sys
 import time
+
+import keras
 
 from benchmarks.bench_real_bert import pretrain_result
 from benchmarks.common import saved_results
@@ -47,7 +54,7 @@ TASKS = {
         finetune=dict(task="classify", seq_len=128, epochs=10, batch_size=32, learning_rate=2e-4),
     ),
     "conll": dict(
-        spec="conll:train={data}/conll2003/train.txt,validation={data}/conll2003/valid.txt",
+        spec="conll:train={data}/conll2003/train.txt,validation={data}/conll2003/valid.txt,test=0",
         finetune=dict(task="tag", seq_len=128, epochs=5, batch_size=32, learning_rate=5e-4),
     ),
 }
@@ -104,10 +111,91 @@ def _scores(report):
     return {"accuracy": report["accuracy"], "f1": report["positive_f1"]}
 
 
+def run_hub(data, ours_pretrain, tasks):
+    """KerasHub's backbone pretrained as ours was (`bench_real_bert.hub_pretrain`, as many
+    epochs as ours made), fine-tuned on each task as `run_ours` fine-tunes."""
+
+    from benchmarks.bench_real_bert import hub_pretrain
+    from pipelines.runs import read_json
+
+    made = len(read_json(ours_pretrain["run"], "history.json")["loss"])
+    source = pretrain_source(data)
+    backbone, result, tokenizer = hub_pretrain(source, ours_pretrain, epochs=made)
+    weights = backbone.get_weights()
+    keras.config.set_dtype_policy("float32")  # the heads: as ours, float32 logits
+    for task in tasks:
+        backbone.set_weights(weights)
+        result[task] = _hub_finetune(data, task, backbone, tokenizer, ours_pretrain)
+    return result
+
+
+def _hub_finetune(data, task, backbone, tokenizer, ours_pretrain):
+
+    from pipelines import masked_lm
+    from pipelines.corpora import load_corpus
+    from pipelines.finetuning import NO_TAG
+    from pipelines.finetuning_reports import evaluate_task
+    from pipelines.masked_lm_batches import make_classification_batches, make_tagging_batches
+    from tf_transformer.serving import bert as bert_serving
+    from tf_transformer.training import masked_accuracy, masked_loss
+
+    settings = TASKS[task]["finetune"]
+    corpus = load_corpus(TASKS[task]["spec"].format(data=data))
+    keras.utils.set_random_seed(0)
+    seq_len, tagging = settings["seq_len"], settings["task"] == "tag"
+    make = make_tagging_batches if tagging else make_classification_batches
+    train = make(corpus.dataset("train"), tokenizer, seq_len, settings["batch_size"], 10000, 0)
+    labels = [NO_TAG, *corpus.labels] if tagging else list(corpus.labels)
+    model = HubTaskModel(backbone, labels, tagging)
+    total = int(train.cardinality()) * settings["epochs"]
+    schedule = masked_lm.bert_schedule(settings["learning_rate"], int(0.1 * total), total)
+    if tagging:
+        loss, metrics = masked_loss, [masked_accuracy]
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metrics = ["accuracy"]
+    model.compile(optimizer=masked_lm.bert_optimizer(schedule, 0.01), loss=loss, metrics=metrics)
+    start = time.perf_counter()
+    model.fit(train, epochs=settings["epochs"], verbose=2)
+    minutes = (time.perf_counter() - start) / 60
+    predictor = (bert_serving.TokenTagger if tagging else bert_serving.PairClassifier)(
+        model, tokenizer, seq_len
+    )
+    report = evaluate_task(predictor, corpus, "validation", None)
+    return {"pretrained": _scores(report), "minutes": minutes}
+
+
+class HubTaskModel(keras.Model):
+    """A KerasHub `BertBackbone` with a task head, called as our task models are (token ids
+    for a tagger, `{"token_ids", "segment_ids"}` for a classifier of pairs), so that our
+    predictors and reports score it: dropout and a dense layer on the sequence output
+    (tags, class 0 "no tag") or on the pooled `[CLS]` output (classes)."""
+
+    def __init__(self, backbone, labels, tagging, **kwargs):
+        super().__init__(**kwargs)
+        self.backbone, self.tagging, self.labels = backbone, tagging, labels
+        self.num_tags = self.num_classes = len(labels)
+        self.dropout = keras.layers.Dropout(0.1)
+        self.head = keras.layers.Dense(len(labels))
+        example = keras.ops.ones((1, 4), "int32")
+        self(example if tagging else {"token_ids": example, "segment_ids": example * 0})
+
+    def call(self, inputs, training=None):
+        if isinstance(inputs, dict):
+            ids, segments = inputs["token_ids"], inputs["segment_ids"]
+        else:
+            ids, segments = inputs, keras.ops.zeros_like(inputs)
+        outputs = self.backbone(
+            {"token_ids": ids, "segment_ids": segments, "padding_mask": ids != 0},
+            training=training,
+        )
+        hidden = outputs["sequence_output" if self.tagging else "pooled_output"]
+        return keras.ops.cast(self.head(self.dropout(hidden, training=training)), "float32")
+
+
 def run_mrpc_baselines(data):
     """The majority class and a bag of words of the two sentences (multi-hot of each and of
     their shared words, one sigmoid unit), as keras.io's text-classification baseline."""
-    import keras
     import numpy as np
     import tensorflow as tf
 
@@ -147,7 +235,6 @@ def run_conll_baseline(data, epochs=10):
     """A Keras tagger of a bidirectional LSTM over word embeddings (learned from the
     training text) and a character CNN of each word (Ma and Hovy 2016, without the CRF),
     softmax over the tags; batches padded to their own longest sentence."""
-    import keras
     import numpy as np
     import tensorflow as tf
 
@@ -215,6 +302,13 @@ def report(results):
             f"{100 * pre['metrics']['validation_masked_accuracy']:.1f}%\n"
         )
     ours, baselines = results.get("ours", {}), results.get("baselines", {})
+    hub = results.get("hub", {})
+    if hub:
+        masked = hub["pretrain"]["validation_masked_accuracy"]
+        print(
+            f"Pretraining (KerasHub, the same batches and schedule, {hub['minutes']:.0f} min): "
+            f"validation masked accuracy {100 * masked:.1f}%\n"
+        )
 
     def cells(scores, keys):
         return [f"{100 * scores[k]:.1f}" if k in scores else "" for k in keys]
@@ -225,6 +319,7 @@ def report(results):
             for name, scores in [
                 ("ours, pretrained", ours.get("mrpc", {}).get("pretrained", {})),
                 ("ours, random init", ours.get("mrpc", {}).get("scratch", {})),
+                ("KerasHub BertBackbone, pretrained", hub.get("mrpc", {}).get("pretrained", {})),
                 ("majority class", baselines.get("mrpc", {}).get("majority", {})),
                 ("bag of words", baselines.get("mrpc", {}).get("bag_of_words", {})),
             ]
@@ -234,6 +329,7 @@ def report(results):
         starts = [
             ("ours, pretrained", ours.get("conll", {}).get("pretrained", {})),
             ("ours, random init", ours.get("conll", {}).get("scratch", {})),
+            ("KerasHub BertBackbone, pretrained", hub.get("conll", {}).get("pretrained", {})),
             ("BiLSTM words + characters", baselines.get("conll", {}).get("bilstm", {})),
         ]
         types = sorted({t for _, scores in starts for t in scores.get("per_type", {})})
@@ -276,6 +372,8 @@ def main(argv=None):
                         args.data, args.out, pretrained, task
                     )
                     save()
+            elif part == "hub":
+                results["hub"] = run_hub(args.data, results["pretrain"], tasks)
             elif part == "baselines":
                 baselines = results.setdefault("baselines", {})
                 if "mrpc" in tasks:
@@ -283,7 +381,7 @@ def main(argv=None):
                 if "conll" in tasks:
                     baselines["conll"] = run_conll_baseline(args.data)
             else:
-                parser.error(f"unknown part {part!r}; use pretrain, ours, baselines")
+                parser.error(f"unknown part {part!r}; use pretrain, ours, hub, baselines")
             save()
     report(results)
     return 0

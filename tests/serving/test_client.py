@@ -113,6 +113,10 @@ def test_request_command_over_rest_and_grpc(server, translator, capsys):
     argv = ["serving", "request", "--url", server.rest_url, "--model", "translator"]
     assert cli.main([*argv, "--signature", "nope", "x"]) == 2
     assert "the server answered" in capsys.readouterr().err
+    sent = len(server.requests)
+    assert cli.main([*argv, "a", "b", "--pair", "c"]) == 2  # pairs: one --pair a text
+    assert "give one --pair for each text (2 texts, 1 --pair)" in capsys.readouterr().err
+    assert len(server.requests) == sent  # refused before anything was sent
 
 
 def parse_config(text):

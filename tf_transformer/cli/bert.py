@@ -50,7 +50,10 @@ def add_commands(commands):
     finetune = bert_commands.add_parser("finetune", help="fine-tune for classification or tagging")
     finetune.add_argument("--task", required=True, choices=["classify", "tag"])
     finetune.add_argument(
-        "--source", help="corpus spec (default cldr-langid for classify, cldr-tags for tag)"
+        "--source",
+        help="corpus spec (default cldr-langid for classify, cldr-tags for tag), e.g. "
+        "tsv:FILE,label=COLUMN; pairs: tsv:FILE,text=COLUMN,pair=COLUMN,label=COLUMN; "
+        "entities: conll:FILE",
     )
     finetune.add_argument(
         "--from", dest="from_run", metavar="RUN_DIR", help="a pretraining run (default: none)"
