@@ -7,6 +7,7 @@ from tf_transformer.layers.attention import (
     GlobalSelfAttention,
 )
 from tf_transformer.layers.cached_multi_head_attention import CachedMultiHeadAttention
+from tf_transformer.layers.capture import Capture, Record, capture
 from tf_transformer.layers.decoder import Decoder, DecoderLayer
 from tf_transformer.layers.encoder import Encoder, EncoderLayer
 from tf_transformer.layers.feed_forward import FeedForward
@@ -20,6 +21,7 @@ from tf_transformer.layers.positional_embedding import (
 __all__ = [
     "BaseAttention",
     "CachedMultiHeadAttention",
+    "Capture",
     "CausalSelfAttention",
     "CrossAttention",
     "Decoder",
@@ -29,6 +31,8 @@ __all__ = [
     "FeedForward",
     "GlobalSelfAttention",
     "PositionalEmbedding",
+    "Record",
+    "capture",
     "causal_mask",
     "merge_masks",
     "padding_mask",

@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from tf_transformer.layers.capture import capturing, record
+
 
 def sinusoids(positions, depth):
     """Sinusoidal encodings of `positions` (any integer tensor), shape `positions.shape + (depth,)`.
@@ -119,7 +121,10 @@ class PositionalEmbedding(keras.layers.Layer):
             encoded = self.position_embedding(positions)
         else:
             encoded = sinusoids(positions, self.d_model)
-        return x + ops.cast(encoded, x.dtype)
+        summed = x + ops.cast(encoded, x.dtype)
+        if capturing():  # the token embedding (as scaled), the positions' and their sum
+            record(self, x, ops.broadcast_to(ops.cast(encoded, x.dtype), ops.shape(x)), summed)
+        return summed
 
     def compute_output_shape(self, token_ids_shape):
         return tuple(token_ids_shape) + (self.d_model,)

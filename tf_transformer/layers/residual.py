@@ -2,6 +2,8 @@
 
 import keras
 
+from tf_transformer.layers.capture import capturing, record
+
 
 class ResidualSublayer(keras.layers.Layer):
     """Base for a sublayer wrapped as `norm(x + dropout(f(x)))` or `x + dropout(f(norm(x)))`.
@@ -27,10 +29,13 @@ class ResidualSublayer(keras.layers.Layer):
         residual = x
         if self.normalize_first:
             x = self.layer_norm(x)
-        x = self.output_dropout(sublayer(x), training=training)
-        x = x + residual
+        added = self.output_dropout(sublayer(x), training=training)
+        x = added + residual
         if not self.normalize_first:
             x = self.layer_norm(x)
+        if capturing():  # an eager pass inside `capture()`: keep what this sublayer did
+            attention = getattr(self, "last_attention_scores", None)
+            record(self, residual, added, x, attention)
         return x
 
     def get_config(self):
