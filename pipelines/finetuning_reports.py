@@ -184,9 +184,9 @@ def type_confusion(truth, predicted, run_dir=None, split="test") -> dict:
         from tf_transformer.plotting import plot_confusion_matrix
 
         name = "entity_confusion.png" if split == "test" else f"entity_confusion_{split}.png"
-        title = f"{split}: entity type of each word, true (rows) against predicted"
+        title = f"{split}: entity type of each word"
         report["type_confusion_png"] = plot_confusion_matrix(
-            matrix, types, os.path.join(run_dir, name), title=title
+            matrix, types, os.path.join(run_dir, name), title, by_row=True, what="type"
         )
     return report
 

@@ -44,27 +44,31 @@ def plot_attention_heads(source_tokens, target_tokens, attention, path, title=No
     return _save(figure, path)
 
 
-def plot_confusion_matrix(matrix, labels, path, title=None):
+def plot_confusion_matrix(matrix, labels, path, title=None, by_row=False, what="label"):
     """Counts of (true label, predicted label): rows true, columns predicted, each cell
-    annotated with its count."""
+    annotated with its count. `by_row` colours each cell by its share of the row (so that
+    a rare class's mistakes show next to a common one's); `what` names the axes."""
     matrix = np.asarray(matrix)
+    shade = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if by_row else matrix
     size = max(4.0, 0.5 * len(labels) + 1.5)
     figure, axis = plt.subplots(figsize=(size, size))
-    image = axis.imshow(matrix, cmap="Blues")
+    image = axis.imshow(shade, cmap="Blues", vmin=0, vmax=1 if by_row else None)
     axis.set_xticks(range(len(labels)))
     axis.set_yticks(range(len(labels)))
     axis.set_xticklabels(labels, rotation=90)
     axis.set_yticklabels(labels)
-    axis.set_xlabel("predicted label")
-    axis.set_ylabel("true label")
-    threshold = matrix.max() / 2 if matrix.size else 0
+    axis.set_xlabel(f"predicted {what}")
+    axis.set_ylabel(f"true {what}")
+    threshold = shade.max() / 2 if shade.size else 0
     for (row, column), count in np.ndenumerate(matrix):
         if count:
-            color = "white" if count > threshold else "black"
+            color = "white" if shade[row, column] > threshold else "black"
             axis.text(column, row, str(count), ha="center", va="center", fontsize=7, color=color)
-    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+    bar = figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+    if by_row:
+        bar.set_label("share of the row")
     if title:
-        axis.set_title(title)
+        axis.set_title(title, fontsize=10, wrap=True)
     return _save(figure, path)
 
 
