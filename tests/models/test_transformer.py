@@ -92,6 +92,7 @@ def test_keras_save_and_load_give_identical_logits(tmp_path, options):
     assert loaded.get_config() == model.get_config()
 
 
+@pytest.mark.slow  # a training run of 17 s: `make test-slow`
 def test_a_tiny_model_overfits_one_batch():
     model = Transformer.from_preset("tiny", input_vocab_size=20, target_vocab_size=30)
     source = RNG.integers(1, 20, size=(8, 7))

@@ -110,6 +110,7 @@ def test_versions_are_written_atomically_and_never_overwritten(translator, tmp_p
     assert os.path.isfile(os.path.join(path, "saved_model.pb"))
 
 
+@pytest.mark.slow  # the whole check through the CLI, 16 s: `make test-slow`
 def test_cli_serving_check(exported, capsys):
     assert cli.main(["serving", "check", exported]) == 0
     out = capsys.readouterr().out

@@ -108,6 +108,8 @@ def test_saved_model_cli_must_read_the_export(tmp_path):
         conformance.saved_model_cli_show(str(tmp_path), ["serving_default"])
 
 
+# 20 s of hostile batches through the C API: `make test-slow` (CI runs both)
+@pytest.mark.slow
 def test_hostile_inputs_are_answered_with_bounded_memory(translator, exported):
     """An empty batch, empty strings, 10,000-character strings, invalid UTF-8 and a batch
     of 256: answered, as in process, by a loader process under 2 GB."""
