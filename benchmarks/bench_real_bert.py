@@ -113,12 +113,16 @@ def run_bow(data, task):
 
 
 def run_pretrain(data, out_dir, minutes):
+    return pretrain_run(pretrain_source(data), out_dir, minutes, PRETRAIN)
+
+
+def pretrain_run(source, out_dir, minutes, settings):
+    """`bert pretrain` on `source` with `settings` for at most `minutes`, into
+    `out_dir/pretrain`; its `pretrain_result`."""
     from pipelines import masked_lm
 
     start = time.perf_counter()
-    config = masked_lm.PretrainConfig(
-        source=pretrain_source(data), time_budget=60 * minutes, **PRETRAIN
-    )
+    config = masked_lm.PretrainConfig(source=source, time_budget=60 * minutes, **settings)
     run_dir = masked_lm.pretrain(config, os.path.join(out_dir, "pretrain"), overwrite=True)
     return pretrain_result(run_dir, (time.perf_counter() - start) / 60)
 

@@ -33,7 +33,7 @@ import time
 
 import keras
 
-from benchmarks.bench_real_bert import pretrain_result
+from benchmarks.bench_real_bert import pretrain_result, pretrain_run
 from benchmarks.common import saved_results
 
 PRETRAIN = dict(
@@ -71,17 +71,6 @@ def pretrain_source(data):
             f"{mrpc},text=#2 String",
         ]
     )
-
-
-def run_pretrain(data, out_dir, minutes):
-    from pipelines import masked_lm
-
-    start = time.perf_counter()
-    config = masked_lm.PretrainConfig(
-        source=pretrain_source(data), time_budget=60 * minutes, **PRETRAIN
-    )
-    run_dir = masked_lm.pretrain(config, os.path.join(out_dir, "pretrain"), overwrite=True)
-    return pretrain_result(run_dir, (time.perf_counter() - start) / 60)
 
 
 def run_ours(data, out_dir, pretrained, task):
@@ -364,7 +353,9 @@ def main(argv=None):
                 if args.pretrained:
                     results["pretrain"] = pretrain_result(args.pretrained)
                 else:
-                    results["pretrain"] = run_pretrain(args.data, args.out, args.minutes)
+                    results["pretrain"] = pretrain_run(
+                        pretrain_source(args.data), args.out, args.minutes, PRETRAIN
+                    )
             elif part == "ours":
                 for task in tasks:
                     pretrained = results["pretrain"]["run"]
