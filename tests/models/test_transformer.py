@@ -78,8 +78,15 @@ def test_shared_embeddings_tie_source_target_and_output():
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"share_embeddings": True}, {"position": "learned", "scale_embedding": False}],
-    ids=["separate", "shared", "learned-positions-unscaled"],
+    [
+        pytest.param({}, id="separate", marks=pytest.mark.slow),  # 12 s each: `make test-slow`
+        pytest.param({"share_embeddings": True}, id="shared"),
+        pytest.param(
+            {"position": "learned", "scale_embedding": False},
+            id="learned-positions-unscaled",
+            marks=pytest.mark.slow,
+        ),
+    ],
 )
 def test_keras_save_and_load_give_identical_logits(tmp_path, options):
     model = Transformer(2, 16, 2, 32, 20, 20, max_length=12, dropout=0.1, **options)

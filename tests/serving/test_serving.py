@@ -50,16 +50,6 @@ def test_the_warmup_file_is_a_tfrecord_of_prediction_logs(exported):
     assert [d.size for d in request.inputs["text"].tensor_shape.dim] == [len(WARMUP_TEXTS)]
 
 
-def test_the_report_names_the_ops_and_where_they_come_from(exported):
-    report = check_export(exported, [("serving_default", {"text": ["3 kilometers"]})], None)
-    assert report.op_sources["SentencepieceOp"].startswith("_sentencepiece_tokenizer")
-    assert report.op_sources["MatMul"] == "core"
-    assert set(report.op_sources) == set(report.ops)
-    lines = "\n".join(report.lines())
-    assert "TF Text (SentencepieceDetokenizeOp" in lines
-    assert "saved_model_cli show --all" in lines and "warmup: the 3 requests" in lines
-
-
 def test_the_op_audit_names_an_op_the_server_does_not_link():
     with pytest.raises(ConformanceError, match="op EagerPyFunc runs Python"):
         conformance.audit_ops({"MatMul": "core", "EagerPyFunc": "core"})
