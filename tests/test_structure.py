@@ -17,6 +17,7 @@ FLOORS = [  # (prefix, floor): the first prefix a module starts with decides
     ("tf_transformer.generation", 2),
     ("tf_transformer.serving", 2),
     ("tf_transformer.plotting", 2),
+    ("tf_transformer.explain", 2),
     ("tf_transformer.layers", 1),
     ("tf_transformer.text", 1),
     ("tf_transformer.training", 1),

@@ -462,3 +462,14 @@ def test_a_conll_tagger_predicts_every_word_and_exports_entity_spans(pretrained,
         ):
             assert first == last == -1 or text[first:last] == span.decode()
     assert strings(served["entity_types"][1]) == [""] * served["entity_types"].shape[1]
+
+
+@pytest.mark.parametrize("run", ["pretrained", "classifier_run", "tagger_run"])
+def test_cli_explain_on_every_kind_of_run(run, request, tmp_path, capsys):
+    run_dir = request.getfixturevalue(run)
+    page = str(tmp_path / "page.html")
+    text = "the [MASK] of the file" if run == "pretrained" else "read the file"
+    assert cli.main(["bert", "explain", run_dir, text, "--out", page]) == 0
+    assert "check passed" in capsys.readouterr().out
+    assert os.path.getsize(page) > 10_000
+

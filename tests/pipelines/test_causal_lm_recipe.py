@@ -113,3 +113,20 @@ def test_bad_training_options_exit_2_before_writing_anything(tmp_path, capsys, m
     assert cli.main(["gpt", "train", "--preset", "gpt_tiny", "--seq-len", "4096"]) == 2
     assert "exceeds gpt_tiny's context 128" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "runs")
+
+
+def test_cli_explain_writes_one_page_and_refuses_a_text_over_the_length(run_dir, capsys):
+    page = os.path.join(run_dir, "explain-def-main.html")
+    assert cli.main(["gpt", "explain", run_dir, "def main"]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {page}" in out and "check passed" in out
+    with open(page, encoding="utf-8") as handle:
+        assert '<meta name="generator" content="tf-transformer explain">' in handle.read(2048)
+    assert cli.main(["gpt", "explain", run_dir, "def main"]) == 0  # its own page: rewritten
+    before = sorted(os.listdir(run_dir))
+    long = " ".join(["return"] * 200)
+    assert cli.main(["gpt", "explain", run_dir, long]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tf-transformer: error: the prompt is") and "--seq-len 128" in err
+    assert sorted(os.listdir(run_dir)) == before  # nothing written
+    assert cli.main(["gpt", "explain", run_dir, long, "--seq-len", "16", "--out", page]) == 0

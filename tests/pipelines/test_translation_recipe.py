@@ -213,3 +213,14 @@ def test_a_streamed_corpus_of_aligned_files_trains_and_evaluates(tmp_path):
     assert any("(parallel, streamed): train 800, validation 50, test 50" in line for line in log)
     metrics = translation.evaluate(run_dir)
     assert metrics["pairs"] == 50 and metrics["source"] == config.source
+
+
+def test_cli_explain_with_a_reference(run_dir, tmp_path, capsys):
+    page = str(tmp_path / "page.html")
+    argv = ["translate", "explain", run_dir, "Saturday, June 9, 1984", "--out", page]
+    assert cli.main([*argv, "--reference", "sábado, 9 de junho de 1984"]) == 0
+    assert "check passed" in capsys.readouterr().out
+    with open(page, encoding="utf-8") as handle:
+        html = handle.read()
+    assert "sábado, 9 de junho de 1984" in html and '"reference":{"ids"' in html
+

@@ -13,6 +13,7 @@ from tf_transformer.cli.common import (
     read_metrics,
     worker_done,
 )
+from tf_transformer.cli.explain import add_explain_command, explain
 from tf_transformer.errors import InputError
 
 
@@ -117,6 +118,8 @@ def add_commands(commands):
         bert_commands, bert_export_command, None, "saved_models/fill_mask, classifier or tagger"
     )
     add_import_command(bert_commands, "BERT", bert_import_command, "runs/bert-import")
+    explain = add_explain_command(bert_commands, bert_explain_command, "the encoder")
+    explain.add_argument("--pair", help="the second text, for a run fine-tuned on pairs")
 
 
 def sizes_list(text):
@@ -282,3 +285,12 @@ def bert_import_command(args):
     run_dir = pretrained.import_bert(args.source, args.run_dir, overwrite=args.overwrite)
     print(f"fine-tune it: tf-transformer bert finetune --task classify --from {run_dir}")
     return 0
+
+
+def bert_explain_command(args):
+    from pipelines import finetuning
+    from tf_transformer.explain import trace_bert
+
+    if args.pair is not None and not args.pair.strip():
+        raise InputError("--pair is empty")
+    return explain(args, finetuning, "bert", trace_bert, pair=args.pair)

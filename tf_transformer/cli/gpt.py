@@ -11,6 +11,7 @@ from tf_transformer.cli.common import (
     read_metrics,
     worker_done,
 )
+from tf_transformer.cli.explain import add_explain_command, explain
 from tf_transformer.errors import InputError
 
 PROMPT_STARTS = ("end", "none")  # TextGenerator's prompt_start (named here: no TF import)
@@ -80,6 +81,7 @@ def add_commands(commands):
     gpt_generate.set_defaults(handler=gpt_generate_command)
 
     add_export_command(gpt_commands, gpt_export_command, "saved_models/gpt")
+    add_explain_command(gpt_commands, gpt_explain_command, "the GPT")
     gpt_import = add_import_command(gpt_commands, "GPT-2", gpt_import_command, "runs/gpt-import")
     gpt_import.add_argument(
         "--prompt-start",
@@ -163,6 +165,13 @@ def gpt_generate_command(args):
     for prompt, completion in zip(args.prompts, completions, strict=True):
         print(f"{prompt}\t{completion}")
     return 0
+
+
+def gpt_explain_command(args):
+    from pipelines import causal_lm
+    from tf_transformer.explain import trace_gpt
+
+    return explain(args, causal_lm, "gpt", trace_gpt)
 
 
 def gpt_export_command(args):

@@ -12,6 +12,8 @@ from tf_transformer.cli.common import (
     positive_int,
     worker_done,
 )
+from tf_transformer.cli.explain import add_explain_command, explain
+from tf_transformer.errors import InputError
 
 
 def add_commands(commands):
@@ -93,6 +95,12 @@ def add_commands(commands):
     text.set_defaults(handler=translate_text)
 
     add_export_command(translate_commands, translate_export, "saved_models/translator")
+    explain = add_explain_command(translate_commands, translate_explain, "the translator")
+    explain.add_argument(
+        "--reference",
+        help="a translation to score: each token's log-probability, and where "
+        "greedy output first leaves it",
+    )
 
 
 def _print_metrics(metrics):
@@ -123,6 +131,15 @@ def translate_train(args):
     if args.export:
         export_and_check(translation, run_dir, args.export)
     return 0
+
+
+def translate_explain(args):
+    from pipelines import translation
+    from tf_transformer.explain import trace_translation
+
+    if args.reference is not None and not args.reference.strip():
+        raise InputError("--reference is empty")
+    return explain(args, translation, "translation", trace_translation, reference=args.reference)
 
 
 def translate_eval(args):

@@ -1,0 +1,137 @@
+"""The explain page in a real browser: Debian's Chromium driven by selenium, the file
+opened from disk. Skipped where no browser is installed; `.ci/run` installs one."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from tests.explain.conftest import TEXT
+from tf_transformer.explain import trace_bert, trace_gpt, trace_translation, write_page
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+pytestmark = pytest.mark.skipif(
+    not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)),
+    reason="no Chromium and ChromeDriver (Debian: apt-get install chromium chromium-driver)",
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new --no-sandbox --disable-gpu --disable-quic --no-first-run "
+        "--disable-background-networking --disable-component-update --disable-sync "
+        "--window-size=1280,800"
+    ).split():
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def pages(translator, generator, fill_mask, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pages")
+    traces = {
+        "translate": trace_translation(translator, TEXT, reference="sábado, 9 de junho de 1984"),
+        "gpt": trace_gpt(generator, TEXT),
+        "bert": trace_bert(fill_mask, "Saturday, [MASK] 9, 1984"),
+    }
+    return {name: (write_page(t, str(folder / f"{name}.html")), t) for name, t in traces.items()}
+
+
+def open_page(browser, path, fragment=""):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get("about:blank")  # a new document, even where only the fragment differs
+    browser.get_log("performance")  # drop what earlier pages logged
+    browser.get(f"file://{path}{fragment}")
+    WebDriverWait(browser, 20).until(
+        lambda b: b.execute_script("return document.documentElement.dataset.ready")
+    )
+    assert browser.execute_script("return document.documentElement.dataset.ready") == "true"
+    return browser
+
+
+def requests_made(browser, path) -> list:
+    """Every request the page started, other than itself (and data:/blob: URLs it made)."""
+    urls = []
+    for entry in browser.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return [u for u in urls if not u.startswith((f"file://{path}", "data:", "blob:"))]
+
+
+@pytest.mark.parametrize("family", ["translate", "gpt", "bert"])
+def test_the_page_opens_offline_with_every_control_and_no_error(browser, pages, family):
+    path, traced = pages[family]
+    page = open_page(browser, path)
+    errors = [e for e in page.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []
+    assert requests_made(page, path) == []
+    chips = page.execute_script("return document.querySelectorAll('.chip[data-stream]').length")
+    assert chips == sum(len(stream["ids"]) for stream in traced["tokens"])
+    group = traced["attention"][0]["weights"]
+    thumbnails = page.execute_script("return document.querySelectorAll('.grid canvas').length")
+    assert thumbnails == group.shape[0] * group.shape[1]  # layers x heads
+    groups = page.execute_script("return document.querySelectorAll('button.group').length")
+    assert groups == len(traced["attention"])
+    # no canvas is blank: each has more than one colour
+    colours = page.execute_script(
+        """return Array.from(document.querySelectorAll('canvas')).map((c) => {
+             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+             const seen = new Set();
+             for (let i = 0; i < d.length; i += 4) {
+               seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+             }
+             return seen.size; })"""
+    )
+    assert len(colours) >= thumbnails + 2 and min(colours) > 1
+
+
+def test_choosing_layer_head_and_token_shows_what_python_computed(browser, pages):
+    path, traced = pages["translate"]
+    page = open_page(browser, path)
+    for group, layer, head, query in [(0, 1, 2, 3), (2, 0, 1, 2), (1, 1, 3, 4)]:
+        page.execute_script(
+            f"explain.update({{group: {group}, layer: {layer}, head: {head}, query: {query}}})"
+        )
+        shown = page.execute_script("return explain.matrixRow()")
+        expected = traced["attention"][group]["weights"][layer, head, query].astype(np.float32)
+        np.testing.assert_allclose(shown, expected, atol=1e-6)
+        worked = page.execute_script("return explain.worked()")
+        np.testing.assert_allclose(worked["p"], expected, atol=2e-3)  # from float16 q and k
+        assert page.execute_script("return location.hash") == (
+            f"#g={group}&l={layer}&h={head}&q={query}&s=0&p=0&t=1"
+        )
+    # a link reopens the same view
+    page = open_page(browser, path, "#g=2&l=1&h=3&q=1&s=1&p=1&t=0.5")
+    state = page.execute_script("return explain.state")
+    assert (state["group"], state["layer"], state["head"], state["query"]) == (2, 1, 3, 1)
+    chosen = traced["output"]["chosen"]
+    vocab = traced["vocabulary"]
+    assert page.execute_script("return explain.current.token") == vocab[int(chosen[1])]
+
+
+@pytest.mark.parametrize("family", ["translate", "gpt", "bert"])
+def test_raising_the_temperature_flattens_the_distribution(browser, pages, family):
+    page = open_page(browser, pages[family][0])
+    tops = []
+    for temperature in (0.5, 1, 2):
+        page.execute_script(f"explain.update({{temperature: {temperature}, topK: 0, topP: 1}})")
+        current = page.execute_script("return explain.current")
+        assert abs(current["sum"] - 1) < 1e-3
+        tops.append(current["top"])
+    assert tops[0] > tops[1] > tops[2]
+    page.execute_script("explain.update({temperature: 0})")
+    assert page.execute_script("return explain.current.top") == 1  # argmax

@@ -1,0 +1,157 @@
+"""The explain trace of a BERT run: the text framed as the run's predictor frames it (a
+pair with its segments, a tagger's words), one pass through the encoder, and what the
+run's head reads from it: masked-token predictions, classes or tags."""
+
+import numpy as np
+import tensorflow as tf
+
+from tf_transformer.errors import InputError
+from tf_transformer.explain import trace as t
+from tf_transformer.layers.capture import capture
+from tf_transformer.serving.bert import FillMask, PairClassifier, TokenTagger, split_words
+from tf_transformer.text.bert_inputs import (
+    encode_pairs,
+    encode_texts,
+    encode_with_masks,
+    encode_words,
+    strip_markup,
+)
+
+
+def inputs(predictor, text, pair=None, seq_len=None):
+    """The model's inputs for `text` (and `pair`) as the predictor builds them, cut to
+    `seq_len`, and the pieces the cut dropped."""
+    tokenizer, limit = predictor.tokenizer, predictor.seq_len
+    texts = tf.constant([text])
+    if isinstance(predictor, PairClassifier) != (pair is not None):
+        raise InputError(
+            "this run reads pairs: give --pair"
+            if pair is None
+            else "this run reads one text: --pair is for runs fine-tuned on pairs"
+        )
+    markup = getattr(predictor, "markup", True)
+    raw = tokenizer.tokenize(texts if markup else strip_markup(texts))[0].numpy().tolist()
+    if pair is not None:
+        raw += tokenizer.tokenize(tf.constant([pair]))[0].numpy().tolist()
+    frame = 3 if pair is not None else 2
+    t.check_length(len(raw) + frame, limit, seq_len)
+    keep = seq_len or limit  # what the encoders cut to (nothing, where the text fits)
+    segments = None
+    if isinstance(predictor, FillMask):
+        ids = encode_with_masks(tokenizer, texts, keep)
+    elif isinstance(predictor, TokenTagger):
+        words = split_words(texts)[0]
+        ids, _, starts = encode_words(tokenizer, words, keep)
+        if ids.nrows() > 1:
+            raise InputError(f"the text's words do not fit {keep} tokens in one window")
+        segments = {"words": [w.decode() for w in words[0].numpy()], "starts": starts[0].numpy()}
+    elif pair is not None:
+        ids, segments = encode_pairs(tokenizer, texts, tf.constant([pair]), keep, markup)
+        segments = segments[0].numpy()
+    else:
+        ids = encode_texts(tokenizer, texts, keep, predictor.keep, markup)
+    ids = ids[0].numpy().astype(np.int32)
+    return ids, segments, dropped(raw, ids[1:-1].tolist())
+
+
+def dropped(raw, kept) -> list:
+    """The pieces of `raw` a cut left out of `kept` (a head, a tail or both kept)."""
+    head = 0
+    while head < min(len(raw), len(kept)) and raw[head] == kept[head]:
+        head += 1
+    return raw[head : len(raw) - (len(kept) - head)]
+
+
+def trace_bert(predictor, text, run_dir="", config=None, pair=None, seq_len=None):
+    """Everything the page shows of the run reading `text` (and `pair`)."""
+    t.check_text(text)
+    if pair is not None:
+        t.check_text(pair, "pair")
+    model, tokenizer = predictor.model, predictor.tokenizer
+    ids, segments, cut = inputs(predictor, text, pair, seq_len)
+    feed = {"token_ids": ids[None]}  # what the model reads
+    words = segments if isinstance(predictor, TokenTagger) else None
+    segments = None if words else segments
+    if segments is not None:
+        feed["segment_ids"] = segments[None]
+    with capture() as seen:
+        hidden = model.encoder(feed["token_ids"], segment_ids=feed.get("segment_ids"))
+    layers = t.layer_paths(model)
+    stack = model.encoder.name
+    embedding, blocks = t.stack_records(seen, stack)
+    attention = [
+        t.attention_group(
+            blocks[::2], layers, "self-attention", "text", "text", np.zeros((len(ids),) * 2)
+        )
+    ]
+    trace = {
+        "meta": t.header(model, "bert", run_dir, config or {}, text, pair=pair),
+        "tokens": [t.token_stream("text", tokenizer, ids, cut)],
+        "vocabulary": t.vocabulary(tokenizer),
+        "embedding": [t.embedding(embedding, model.encoder.embedding)],
+        "attention": attention,
+        "residual": [t.residual(blocks, stack)],
+        "lens": None,
+    }
+    if segments is not None:
+        trace["tokens"][0]["segments"] = segments.tolist()
+    head = READOUTS[type(predictor).__name__]
+    if words:
+        feed["word_positions"] = words["starts"]
+    trace.update(head(predictor, hidden, feed, blocks, ids))
+    if words:
+        trace["output"].update(words=words["words"], word_positions=words["starts"])
+    return trace
+
+
+def fill_mask(predictor, hidden, feed, blocks, ids) -> dict:
+    model = predictor.model
+    embeddings = model.encoder.token_embedding.embeddings
+    lens = t.logit_lens(t.streams_after_blocks(blocks), lambda h: model.head(h, embeddings))
+    positions = np.flatnonzero(ids == predictor.tokenizer.mask_id)
+    logits = t.numpy(model.head(hidden, embeddings))[0][positions]
+    output = {"kind": "masks", "positions": positions.astype(np.int32)}
+    if len(positions):
+        output.update(t.distribution(logits))
+    check = _check(predictor, feed, logits if len(positions) else None, positions)
+    return {"lens": {"stream": "text", **lens}, "output": output, "check": check}
+
+
+def classes(predictor, hidden, feed, blocks, ids) -> dict:
+    logits = t.numpy(predictor.model(feed, training=False))[0]
+    labels = [label.decode() for label in predictor.labels.numpy()]
+    output = {"kind": "classes", "labels": labels, **t.distribution(logits[None])}
+    return {"output": output, "check": _check(predictor, feed, logits[None], None)}
+
+
+def tags(predictor, hidden, feed, blocks, ids) -> dict:
+    logits = t.numpy(predictor.model(feed["token_ids"], training=False))[0][:, 1:]
+    labels = [label.decode() for label in predictor.tags.numpy()[1:]]
+    output = {"kind": "tags", "labels": labels, **t.distribution(logits)}
+    return {"output": output, "check": _check(predictor, feed, logits, feed["word_positions"])}
+
+
+def _check(predictor, feed, logits, positions) -> dict:
+    """The page's probabilities against a separate compiled pass of the run's model."""
+    if logits is None:
+        return t.check_report("nothing: the text has no [MASK]", [0.0], [0.0], predictor.model)
+    model = predictor.model
+    if isinstance(predictor, FillMask):
+        feed = {**feed, "mask_positions": positions[None].astype(np.int32)}
+        served = tf.function(lambda f: model(f, training=False))(feed)[0]
+    elif isinstance(predictor, TokenTagger):  # read at each word's first piece, as served
+        served = tf.function(lambda f: model(f, training=False))(feed["token_ids"])[0][:, 1:]
+        served, logits = tf.gather(served, positions), logits[positions]
+    else:
+        served = tf.function(lambda f: model(f, training=False))(feed)
+    served = tf.nn.softmax(tf.cast(served, tf.float32)).numpy()
+    compared = f"every probability on the page against a compiled pass of {type(model).__name__}"
+    return t.check_report(compared, t.page_probabilities(logits), served, model)
+
+
+READOUTS = {
+    "FillMask": fill_mask,
+    "TextClassifier": classes,
+    "PairClassifier": classes,
+    "TokenTagger": tags,
+}
