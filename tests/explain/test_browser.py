@@ -1,39 +1,24 @@
 """The explain page in a real browser: Debian's Chromium driven by selenium, the file
 opened from disk. Skipped where no browser is installed; `.ci/run` installs one."""
 
-import json
-import os
-import shutil
-
 import numpy as np
 import pytest
 
+from tests.explain import chromium
+from tests.explain.chromium import open_page, requests_made
 from tests.explain.conftest import TEXT
 from tf_transformer.explain import trace_bert, trace_gpt, trace_translation, write_page
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
 pytestmark = pytest.mark.skipif(
-    not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)),
+    not chromium.available(),
     reason="no Chromium and ChromeDriver (Debian: apt-get install chromium chromium-driver)",
 )
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new --no-sandbox --disable-gpu --disable-quic --no-first-run "
-        "--disable-background-networking --disable-component-update --disable-sync "
-        "--window-size=1280,800"
-    ).split():
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver = chromium.start()
     yield driver
     driver.quit()
 
@@ -47,29 +32,6 @@ def pages(translator, generator, fill_mask, tmp_path_factory):
         "bert": trace_bert(fill_mask, "Saturday, [MASK] 9, 1984"),
     }
     return {name: (write_page(t, str(folder / f"{name}.html")), t) for name, t in traces.items()}
-
-
-def open_page(browser, path, fragment=""):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    browser.get("about:blank")  # a new document, even where only the fragment differs
-    browser.get_log("performance")  # drop what earlier pages logged
-    browser.get(f"file://{path}{fragment}")
-    WebDriverWait(browser, 20).until(
-        lambda b: b.execute_script("return document.documentElement.dataset.ready")
-    )
-    assert browser.execute_script("return document.documentElement.dataset.ready") == "true"
-    return browser
-
-
-def requests_made(browser, path) -> list:
-    """Every request the page started, other than itself (and data:/blob: URLs it made)."""
-    urls = []
-    for entry in browser.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
-    return [u for u in urls if not u.startswith((f"file://{path}", "data:", "blob:"))]
 
 
 @pytest.mark.parametrize("family", ["translate", "gpt", "bert"])

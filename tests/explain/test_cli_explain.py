@@ -62,3 +62,20 @@ def test_a_bad_seq_len(gpt_run):  # a text over the length: test_causal_lm_recip
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["gpt", "explain", str(gpt_run), "a", "--seq-len", "0"])
     assert exit_info.value.code == 2
+
+
+def test_training_ends_with_the_command_that_explains_one_of_the_runs_texts(gpt_run, capsys):
+    from tf_transformer.cli.explain import print_explain_hint
+
+    config = json.loads((gpt_run / "config.json").read_text())
+    (gpt_run / "config.json").write_text(json.dumps({**config, "examples": ["it's ROMEO:"]}))
+    print_explain_hint("gpt", str(gpt_run))
+    assert capsys.readouterr().out.splitlines() == [
+        "see inside it (one offline HTML page):",
+        f"  tf-transformer gpt explain {gpt_run} 'it'\"'\"'s ROMEO:'",
+    ]
+    (gpt_run / "config.json").write_text(json.dumps({**config, "examples": [["a", "b c"]]}))
+    print_explain_hint("bert", str(gpt_run))
+    assert (
+        capsys.readouterr().out.splitlines()[1].endswith("explain " + f"{gpt_run} a --pair 'b c'")
+    )

@@ -472,4 +472,3 @@ def test_cli_explain_on_every_kind_of_run(run, request, tmp_path, capsys):
     assert cli.main(["bert", "explain", run_dir, text, "--out", page]) == 0
     assert "check passed" in capsys.readouterr().out
     assert os.path.getsize(page) > 10_000
-

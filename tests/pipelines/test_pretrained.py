@@ -114,6 +114,9 @@ def test_imported_gpt2_exports_and_passes_the_hostile_check(gpt_run, tmp_path, c
     assert cli.main(["gpt", "export", gpt_run, "--model-dir", model_dir]) == 0
     out = capsys.readouterr().out
     assert "conformance check passed" in out and os.path.isdir(os.path.join(model_dir, "1"))
+    page = str(tmp_path / "page.html")  # and the explain page reads it as it reads our runs
+    assert cli.main(["gpt", "explain", gpt_run, PROMPTS[0], "--out", page]) == 0
+    assert "check passed" in capsys.readouterr().out and os.path.getsize(page) > 10_000
 
 
 def test_a_hugging_face_gpt2_directory_imports_and_trains_on(tmp_path, capsys):
@@ -217,6 +220,11 @@ def test_a_hugging_face_bert_with_its_head_exports_fill_mask(tmp_path, capsys):
     model_dir = str(tmp_path / "fill_mask")
     assert cli.main(["bert", "export", imported, "--model-dir", model_dir]) == 0
     assert "conformance check passed" in capsys.readouterr().out
+    page = str(tmp_path / "page.html")
+    words = [w for w in BERT_VOCAB if w.isalpha()]
+    text = f"{words[0]} [MASK] {words[1]}"
+    assert cli.main(["bert", "explain", imported, text, "--out", page]) == 0
+    assert "check passed" in capsys.readouterr().out and os.path.getsize(page) > 10_000
 
 
 def test_a_hugging_face_gpt2_generates_as_hugging_face_does_without_a_start_token(tmp_path, capsys):

@@ -223,4 +223,3 @@ def test_cli_explain_with_a_reference(run_dir, tmp_path, capsys):
     with open(page, encoding="utf-8") as handle:
         html = handle.read()
     assert "sábado, 9 de junho de 1984" in html and '"reference":{"ids"' in html
-

@@ -13,7 +13,7 @@ from tf_transformer.cli.common import (
     read_metrics,
     worker_done,
 )
-from tf_transformer.cli.explain import add_explain_command, explain
+from tf_transformer.cli.explain import add_explain_command, explain, print_explain_hint
 from tf_transformer.errors import InputError
 
 
@@ -163,6 +163,7 @@ def bert_pretrain_command(args):
         print(f"  {text!r} -> {fills}")
     if args.export:
         export_and_check(finetuning, run_dir, args.export)
+    print_explain_hint("bert", run_dir)
     return 0
 
 
@@ -203,6 +204,7 @@ def bert_finetune_command(args):
         print(f"learning curve: {curve['png']}")
     if args.export:
         export_and_check(finetuning, run_dir, args.export)
+    print_explain_hint("bert", run_dir)
     return 0
 
 

@@ -3,8 +3,9 @@ model reading a text, stage by stage (`tf_transformer.explain`)."""
 
 import os
 import re
+import shlex
 
-from tf_transformer.cli.common import positive_int
+from tf_transformer.cli.common import positive_int, run_examples
 from tf_transformer.errors import InputError
 
 MARKER = '<meta name="generator" content="tf-transformer explain">'  # on every page written
@@ -74,3 +75,18 @@ def explain(args, recipe, family, trace, **inputs):
         f"{check['difference']:.2e} (tolerance {check['tolerance']})"
     )
     return 0 if check["passed"] else 1
+
+
+def print_explain_hint(command, run_dir):
+    """After training: the command that shows the run's model reading one of its own
+    texts (the run's recorded examples; nothing for a run that recorded none)."""
+    examples = [e for e in run_examples(run_dir) if e and (isinstance(e, list) or e.strip())]
+    if not examples:
+        return
+    example = examples[0]
+    if isinstance(example, list | tuple):  # a pair
+        text = f"{shlex.quote(example[0])} --pair {shlex.quote(example[1])}"
+    else:
+        text = shlex.quote(example)
+    print("see inside it (one offline HTML page):")
+    print(f"  tf-transformer {command} explain {shlex.quote(run_dir)} {text}")

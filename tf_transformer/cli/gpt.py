@@ -11,7 +11,7 @@ from tf_transformer.cli.common import (
     read_metrics,
     worker_done,
 )
-from tf_transformer.cli.explain import add_explain_command, explain
+from tf_transformer.cli.explain import add_explain_command, explain, print_explain_hint
 from tf_transformer.errors import InputError
 
 PROMPT_STARTS = ("end", "none")  # TextGenerator's prompt_start (named here: no TF import)
@@ -120,6 +120,7 @@ def gpt_train_command(args):
         print(f"  {prompt!r} -> {completion!r}")
     if args.export:
         export_and_check(causal_lm, run_dir, args.export)
+    print_explain_hint("gpt", run_dir)
     return 0
 
 

@@ -12,7 +12,7 @@ from tf_transformer.cli.common import (
     positive_int,
     worker_done,
 )
-from tf_transformer.cli.explain import add_explain_command, explain
+from tf_transformer.cli.explain import add_explain_command, explain, print_explain_hint
 from tf_transformer.errors import InputError
 
 
@@ -130,6 +130,7 @@ def translate_train(args):
     _print_metrics(metrics)
     if args.export:
         export_and_check(translation, run_dir, args.export)
+    print_explain_hint("translate", run_dir)
     return 0
 
 

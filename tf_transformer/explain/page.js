@@ -531,7 +531,9 @@ function residual() {
     ...Array.from({ length: positions }, (_, i) => `${vocab(at(T.lens.ids, l, i, 0))} ${fmt(at(T.lens.probabilities, l, i, 0), 2)}`)]);
   const lens = table(["", ...st.pieces], rows);
   lens.id = "logit-lens";
-  s.append($("h3", { text: "logit lens: the likeliest next token after each layer" }), $("div", { class: "scroll" }, lens),
+  const what = T.meta.family === "bert" ? "token at each position, as the masked-LM head reads it"
+    : "next token at each position";
+  s.append($("h3", { text: `logit lens: the likeliest ${what}, after each layer` }), $("div", { class: "scroll" }, lens),
     saveButtons("logit-lens", () => lens, () => [["layer", ...st.pieces], ...rows]));
 }
 
@@ -685,6 +687,7 @@ async function main() {
   readHash();
   update();
   window.explain.ready = true;
+  window.explain.readyAt = performance.now();  // ms since the page's navigation started
   document.documentElement.dataset.ready = "true";
 }
 main().catch((error) => {
