@@ -97,3 +97,20 @@ def test_raising_the_temperature_flattens_the_distribution(browser, pages, famil
     assert tops[0] > tops[1] > tops[2]
     page.execute_script("explain.update({temperature: 0})")
     assert page.execute_script("return explain.current.top") == 1  # argmax
+
+
+def test_top_k_and_top_p_cut_what_the_sampler_cuts(browser, pages):
+    import tensorflow as tf
+
+    from tf_transformer.generation.sampling import NEG_INF, filter_top_k, filter_top_p
+
+    path, traced = pages["gpt"]
+    page = open_page(browser, path)
+    logits = traced["output"]["logits"][-1:].astype(np.float32)  # the last position's
+    for temperature, top_k, top_p in [(0.7, 0, 0.5), (1.5, 40, 1.0), (1.0, 60, 0.3)]:
+        page.execute_script(
+            f"explain.update({{temperature: {temperature}, topK: {top_k}, topP: {top_p}}})"
+        )
+        scaled = tf.constant(logits / temperature)
+        kept = filter_top_p(filter_top_k(scaled, top_k), top_p).numpy() > NEG_INF / 2
+        assert page.execute_script("return explain.current.keptCount") == kept.sum()

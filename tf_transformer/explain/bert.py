@@ -81,7 +81,12 @@ def trace_bert(predictor, text, run_dir="", config=None, pair=None, seq_len=None
     embedding, blocks = t.stack_records(seen, stack)
     attention = [
         t.attention_group(
-            blocks[::2], layers, "self-attention", "text", "text", np.zeros((len(ids),) * 2)
+            t.of_kind(blocks, "GlobalSelfAttention"),
+            layers,
+            "self-attention",
+            "text",
+            "text",
+            np.zeros((len(ids),) * 2),  # one text, no padding: nothing masked
         )
     ]
     trace = {

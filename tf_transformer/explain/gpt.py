@@ -32,7 +32,14 @@ def trace_gpt(generator, text, run_dir="", config=None, seq_len=None):
     embedding, decoder = t.stack_records(seen, "decoder")
     causal = np.triu(np.ones((len(ids), len(ids))), 1)
     attention = [
-        t.attention_group(decoder[::2], layers, "causal self-attention", "text", "text", causal)
+        t.attention_group(
+            t.of_kind(decoder, "CausalSelfAttention"),
+            layers,
+            "causal self-attention",
+            "text",
+            "text",
+            causal,
+        )
     ]
     lens = t.logit_lens(
         t.streams_after_blocks(decoder), lambda h: model.logits(model.decoder.finish(h))

@@ -467,7 +467,8 @@ function worked() {
       `(position ${S.query}); d_k = ${w.q.length}, scale 1/√d_k = ${fmt(g.scale)}. ` +
       `Largest difference from the layer's weights here: ${w.difference.toExponential(2)} (float16 q, k); ` +
       `in Python, float32: probabilities ${g.probability_error.toExponential(2)}, ` +
-      `heads through the output projection vs what the layer added ${g.output_error.toExponential(2)}.`;
+      `heads through the output projection vs what the layer added ${g.output_error.toExponential(2)}` +
+      (T.meta.precision.includes("bfloat16") ? " (the model computes in bfloat16, whose rounding is about 1e-2)." : ".");
     vectors.replaceChildren(
       $("div", { class: "panel" }, $("h3", { text: "q" }), strip(w.q)),
       $("div", { class: "panel" }, $("h3", { text: "Σ p·v (this head's output)" }), strip(w.output)));
@@ -510,7 +511,11 @@ function residual() {
     const [n, , length] = r.norms.shape;
     const means = Array.from({ length: n }, (_, i) => [0, 1, 2].map((k) => row(r.norms, i, k).reduce((a, b) => a + b, 0) / length));
     const top = Math.max(...means.flat()) || 1;
-    const chart = svg("svg", { width: 200 + n * 40, height: 190, role: "img", "aria-label": `${r.stack} residual norms` });
+    const chart = svg("svg", { width: Math.max(480, 80 + n * 40), height: 215, role: "img", "aria-label": `${r.stack} residual norms` });
+    ["the stream it reads", "what it adds", "what it passes on"].forEach((name, k) => {
+      const t = svg("text", { x: 40 + k * 150, y: 210, fill: `rgb(${colour(VIRIDIS, k / 2.2).join(",")})` });
+      t.textContent = `■ ${name}`; chart.append(t);
+    });
     means.forEach((m, i) => {
       m.forEach((v, k) => {
         const hgt = (v / top) * 120;
@@ -618,7 +623,8 @@ function output() {
       summary.textContent = `full distribution over ${logits.length.toLocaleString("en")} ${o.labels ? "labels" : "tokens"}: ` +
         `sum ${fmt(sum, 6)}; the sampler keeps ${d.kept.reduce((a, b) => a + b, 0).toLocaleString("en")} of them ` +
         `(${fmt(keptMass * 100, 2)}% of the mass). Stored as float16 logits: probabilities within ${o.error.toExponential(1)} of float32.`;
-      window.explain.current = { sum, top: shown[0].p, token: shown[0].token, kept: keptMass, probabilities: shown.map((x) => x.p) };
+      window.explain.current = { sum, top: shown[0].p, token: shown[0].token, kept: keptMass,
+        keptCount: d.kept.reduce((a, b) => a + b, 0), probabilities: shown.map((x) => x.p) };
     } else {
       shown = Array.from({ length: o.top_ids.shape[1] }, (_, r) => ({ id: at(o.top_ids, index, r), token: vocab(at(o.top_ids, index, r)), p: at(o.top_probabilities, index, r), kept: true, sampled: NaN }));
       summary.textContent = `the top ${shown.length} at temperature 1 (the page keeps every logit only from position ${o.full_from}, to stay small)`;
@@ -638,6 +644,10 @@ function barTable(head, rows) {  // the last column also drawn as a bar
   });
   return t;
 }
+function detokenized(pieces) {  // SentencePiece's word marks as spaces; other pieces spaced
+  if (pieces.some((p) => p.startsWith("\u2581"))) return pieces.join("").replace(/\u2581/g, " ").trim();
+  return pieces.join(" ");
+}
 function describePosition(o, index) {
   if (o.kind === "steps") return `chose "${vocab(o.chosen.data[index])}"`;
   if (o.kind === "next_token") return `after "${T.tokens[0].pieces[index]}"`;
@@ -654,7 +664,7 @@ function outputExtras(o, index) {
     out.push($("div", { class: "panel" }, $("h3", { text: `cross-attention at step ${index}, last layer, head average` }),
       barTable(["source", "weight"], source.map((p, j) => [p, weights[j]]))));
     out.push($("div", { class: "panel" }, $("h3", { text: "translation so far" }),
-      $("p", { text: Array.from(o.chosen.data.slice(0, index + 1), (i) => vocab(i)).join(" ") })));
+      $("p", { text: detokenized(Array.from(o.chosen.data.slice(0, index + 1), (i) => vocab(i))) })));
     if (o.reference) {
       const r = o.reference;
       const rows = Array.from(r.ids.data, (id, i) => [vocab(id), r.logprobs.data[i], vocab(r.best.data[i])]);

@@ -215,6 +215,10 @@ def stack_records(seen, stack) -> tuple:
     return mine[0], [r for r in mine[1:] if r.kind in SUBLAYER_NAMES]
 
 
+def of_kind(records, kind) -> list:
+    return [record for record in records if record.kind == kind]
+
+
 def streams_after_blocks(records) -> list:
     """The stream each block passes on: the output of its last sublayer."""
     last = {}
@@ -237,7 +241,7 @@ def header(model, family, run_dir, config, text, **inputs) -> dict:
     }
 
 
-def near_tie_agreement(page_logits, chosen, tolerance) -> list:
+def disagreements(page_logits, chosen, tolerance) -> list:
     """Positions where `chosen` (the compiled model's choice) is not the page's argmax
     and the page's top two are further apart than `tolerance` in probability: real
     disagreements, not near-ties."""

@@ -70,7 +70,7 @@ def trace_translation(translator, text, run_dir="", config=None, reference=None,
     ]
     kinds = ["GlobalSelfAttention", "CausalSelfAttention", "CrossAttention"]
     attention = [
-        t.attention_group([r for r in records if r.kind == kind], layers, name, q, k, mask, ctx)
+        t.attention_group(t.of_kind(records, kind), layers, name, q, k, mask, ctx)
         for (name, records, q, k, mask, ctx), kind in zip(groups, kinds, strict=True)
     ]
     lens = t.logit_lens(
@@ -121,7 +121,7 @@ def check(model, logits, chosen, first_step) -> dict:
     """The page against the compiled, cached decoder (a separate pass, as served): its
     first step's probabilities against the page's (float16 logits, softmax as the page
     computes it), and every greedy choice against the page's argmax (near-ties excepted)."""
-    wrong = t.near_tie_agreement(logits, chosen, t.tolerance(model))
+    wrong = t.disagreements(logits, chosen, t.tolerance(model))
     compared = "the first step's probabilities and every greedy token, against the "
     compared += "compiled decoder with its key/value cache"
     return t.check_report(compared, t.page_probabilities(logits[:1])[0], first_step, model, wrong)
