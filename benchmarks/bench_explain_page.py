@@ -3,10 +3,11 @@ size, the time to trace and write it, and the time headless Chromium takes from
 navigation to the page's ready flag (median of several opens; `performance.now()` at
 ready, read from the page).
 
-Two models: a trained run (`--run`, optional) and the same preset with random weights,
-which never stops early (128 greedy steps) and whose flat distributions compress worst.
+Two models: a trained run (`--run`, trained with `--max-tokens 128`) and the same model
+with random weights and the run's tokenizers, which never stops early (every greedy step)
+and whose flat distributions compress worst.
 
-    .venv/bin/python -m benchmarks.bench_explain_page [--run runs/translate/<timestamp>] \\
+    .venv/bin/python -m benchmarks.bench_explain_page --run runs/translate/<timestamp> \\
         [--repeats 5] [--out /tmp/explain-bench]
 """
 
@@ -16,9 +17,6 @@ import os
 import statistics
 import time
 
-LENGTH = 128
-VOCAB = 8000
-
 
 def long_text(words=400):
     return " ".join(
@@ -26,25 +24,18 @@ def long_text(words=400):
     )
 
 
-def random_translator():
+def random_translator(run):
+    """The run's tokenizers with a fresh, randomly initialised model of its size."""
     import keras
 
-    from pipelines.corpora import load_corpus
+    from pipelines import translation
     from tf_transformer.generation.translator import Translator
     from tf_transformer.models import Transformer
-    from tf_transformer.text import SentencePieceTokenizer
 
+    trained, _ = translation.load_run(run)
     keras.utils.set_random_seed(0)
-    corpus = load_corpus("cldr:en-pt")
-    source = SentencePieceTokenizer.train(corpus.texts("train", 0), vocab_size=VOCAB)
-    target = SentencePieceTokenizer.train(corpus.texts("train", 1), vocab_size=VOCAB)
-    model = Transformer.from_preset(
-        "tutorial",
-        input_vocab_size=source.vocab_size,
-        target_vocab_size=target.vocab_size,
-        max_length=LENGTH + 1,
-    )
-    return Translator(model, source, target)
+    model = Transformer.from_config(trained.model.get_config())
+    return Translator(model, trained.source_tokenizer, trained.target_tokenizer)
 
 
 def measure(name, translator, out, repeats):
@@ -52,7 +43,7 @@ def measure(name, translator, out, repeats):
     from tf_transformer.explain import trace_translation, write_page
 
     start = time.perf_counter()
-    traced = trace_translation(translator, long_text(), seq_len=LENGTH)
+    traced = trace_translation(translator, long_text(), seq_len=translator.max_length - 1)
     path = write_page(traced, os.path.join(out, f"{name}.html"))
     written = time.perf_counter() - start
     browser = chromium.start()
@@ -80,17 +71,18 @@ def measure(name, translator, out, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", help="a trained translation run (tutorial preset)")
+    parser.add_argument("--run", required=True, help="a translation run of the tutorial preset")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default="/tmp/explain-bench")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    results = [measure("random-init", random_translator(), args.out, args.repeats)]
-    if args.run:
-        from pipelines import translation
+    from pipelines import translation
 
-        translator, _ = translation.load_run(args.run)
-        results.append(measure("trained", translator, args.out, args.repeats))
+    translator, _ = translation.load_run(args.run)
+    results = [
+        measure("trained", translator, args.out, args.repeats),
+        measure("random-init", random_translator(args.run), args.out, args.repeats),
+    ]
     with open(os.path.join(args.out, "results.json"), "w") as handle:
         json.dump(results, handle, indent=1)
 

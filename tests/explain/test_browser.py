@@ -69,7 +69,7 @@ def test_choosing_layer_head_and_token_shows_what_python_computed(browser, pages
             f"explain.update({{group: {group}, layer: {layer}, head: {head}, query: {query}}})"
         )
         shown = page.execute_script("return explain.matrixRow()")
-        expected = traced["attention"][group]["weights"][layer, head, query].astype(np.float32)
+        expected = traced["attention"][group]["weights"][layer, head, query] / 65535
         np.testing.assert_allclose(shown, expected, atol=1e-6)
         worked = page.execute_script("return explain.worked()")
         np.testing.assert_allclose(worked["p"], expected, atol=2e-3)  # from float16 q and k

@@ -36,10 +36,11 @@ const HALF = (() => {
 function arrayOf(ref, buffer) {
   const n = ref.shape.reduce((a, b) => a * b, 1);
   let data;
-  if (ref.dtype === "f2") {
-    const raw = new Uint16Array(buffer, ref.$, n);
+  if (ref.dtype === "f2" || ref.dtype === "p2") {
+    const bytes = new Uint8Array(buffer, ref.$, 2 * n);  // n low bytes, then n high bytes
     data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = HALF[raw[i]];
+    if (ref.dtype === "f2") for (let i = 0; i < n; i++) data[i] = HALF[bytes[i] | (bytes[n + i] << 8)];
+    else for (let i = 0; i < n; i++) data[i] = (bytes[i] | (bytes[n + i] << 8)) / 65535;  // probabilities
   } else if (ref.dtype === "f4") data = new Float32Array(buffer, ref.$, n);
   else if (ref.dtype === "i4") data = new Int32Array(buffer, ref.$, n);
   else data = new Uint8Array(buffer, ref.$, n);
@@ -55,11 +56,26 @@ function resolve(value, buffer) {
   }
   return value;
 }
+// base85, RFC 1924's alphabet (Python's base64.b85encode): 5 characters, 4 bytes
+const B85 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~";
+function base85(text) {
+  const value = new Uint8Array(128);
+  for (let i = 0; i < B85.length; i++) value[B85.charCodeAt(i)] = i;
+  const tail = text.length % 5, whole = text.length - tail;
+  const out = new Uint8Array((whole / 5) * 4 + (tail ? tail - 1 : 0));
+  let o = 0;
+  const chunk = (start, count) => {
+    let n = 0;
+    for (let k = 0; k < 5; k++) n = n * 85 + (k < count ? value[text.charCodeAt(start + k)] : 84);
+    for (let k = 0; k < 4 && o < out.length; k++) out[o++] = (n >>> (24 - 8 * k)) & 255;
+  };
+  for (let i = 0; i < whole; i += 5) chunk(i, 5);
+  if (tail) chunk(whole, tail);
+  return out;
+}
 async function load() {
   const description = JSON.parse(document.getElementById("trace").textContent);
-  const text = atob(document.getElementById("trace-data").textContent.trim());
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  const bytes = base85(document.getElementById("trace-data").textContent.trim());
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
   const buffer = await new Response(stream).arrayBuffer();
   return resolve(description, buffer);
@@ -682,8 +698,12 @@ function outputExtras(o, index) {
   return out;
 }
 
+// whitespace pieces made visible (a character model's " " and "\n" are tokens too)
+const visible = (piece) => piece.replace(/ /g, "\u2423").replace(/\n/g, "\u21b5").replace(/\t/g, "\u21e5");
 async function main() {
   T = await load();
+  T.vocabulary = T.vocabulary.map(visible);
+  for (const st of T.tokens) { st.pieces = st.pieces.map(visible); st.dropped = st.dropped.map(visible); }
   header();
   document.getElementById("loading").remove();
   tokens();

@@ -1,10 +1,13 @@
 """The explain page: one self-contained HTML file a browser opens from disk.
 
-The trace's numbers travel as one binary block (float16/float32/int32/uint8 arrays laid
-end to end, deflated, base64) beside a JSON description that points into it; the page's
-script inflates it with the browser's own `DecompressionStream`. Script and style are this
-package's `page.js` and `page.css`, inlined; a content-security policy forbids every
-request (no `connect-src`, no remote `src`), so the page works, and stays, offline.
+The trace's numbers travel as one binary block beside a JSON description that points into
+it: float16, float32, int32 and uint8 arrays (uint16: probabilities in 1/65535 steps) laid
+end to end, each 2-byte array as its low bytes then its high bytes (which deflates far
+better), deflated, then base85 (RFC 1924's alphabet: no `/` to close the script element,
+a quarter more bytes where base64 costs a third). The page's script inflates it with the
+browser's own `DecompressionStream`. Script and style are this package's `page.js` and
+`page.css`, inlined; a content-security policy forbids every request (no `connect-src`,
+no remote `src`), so the page works, and stays, offline.
 """
 
 import base64
@@ -21,7 +24,8 @@ import numpy as np
 POLICY = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:"
 )
-DTYPES = {"float16": "f2", "float32": "f4", "int32": "i4", "uint8": "u1"}
+# uint16 arrays are probabilities in steps of 1/65535 (`trace.probabilities_u16`)
+DTYPES = {"float16": "f2", "float32": "f4", "int32": "i4", "uint8": "u1", "uint16": "p2"}
 
 
 def pack(trace) -> tuple:
@@ -42,6 +46,8 @@ def pack(trace) -> tuple:
                 raise TypeError(f"cannot pack a {array.dtype} array")
             ref = {"$": size, "dtype": DTYPES[array.dtype.name], "shape": list(array.shape)}
             raw = array.astype(array.dtype.newbyteorder("<")).tobytes()
+            if array.dtype.itemsize == 2:  # low bytes, then high bytes: deflates far better
+                raw = np.frombuffer(raw, np.uint8).reshape(-1, 2).T.tobytes()
             raw += b"\0" * (-len(raw) % 8)
             chunks.append(raw)
             size += len(raw)
@@ -67,7 +73,7 @@ def render(trace) -> str:
     description, data = pack(trace)
     described = json.dumps(description, ensure_ascii=False, separators=(",", ":"))
     described = described.replace("<", "\\u003c")  # no `</script>` from a user's text
-    encoded = base64.b64encode(zlib.compress(data, 9)).decode("ascii")
+    encoded = base64.b85encode(zlib.compress(data, 9)).decode("ascii")
     meta = trace["meta"]
     title = f"{meta['family']} explained: {meta['text'][:60]}"
     values = {

@@ -81,7 +81,7 @@ def attention_group(records, layers, name, queries, keys, masked, context=None) 
         "kind": records[0].kind,
         "queries": queries,
         "keys": keys,
-        "weights": weights.astype(np.float16),
+        "weights": probabilities_u16(weights),
         "masked": masked.astype(np.uint8),
         "entropy": entropy,
         "rollout": None,
@@ -93,8 +93,14 @@ def attention_group(records, layers, name, queries, keys, masked, context=None) 
         "output_error": max(w["output_error"] for w in worked),
     }
     if context is None:  # self-attention: attention flows through the stack
-        group["rollout"] = rollout(weights).astype(np.float16)
+        group["rollout"] = probabilities_u16(rollout(weights))
     return group
+
+
+def probabilities_u16(p) -> np.ndarray:
+    """Probabilities in steps of 1/65535 (uint16): exact 0 and 1 stay exact, every value
+    is within 1/131070 of the float, and small weights deflate to almost nothing."""
+    return np.round(np.asarray(p, np.float64) * 65535).astype(np.uint16)
 
 
 def rollout(weights) -> np.ndarray:
