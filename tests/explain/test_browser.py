@@ -114,3 +114,22 @@ def test_top_k_and_top_p_cut_what_the_sampler_cuts(browser, pages):
         scaled = tf.constant(logits / temperature)
         kept = filter_top_p(filter_top_k(scaled, top_k), top_p).numpy() > NEG_INF / 2
         assert page.execute_script("return explain.current.keptCount") == kept.sum()
+
+
+def test_keyboard_and_tables(browser, pages):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    path, traced = pages["gpt"]
+    page = open_page(browser, path, "#g=0&l=0&h=0&q=2")
+    selected = page.find_element(By.CSS_SELECTOR, '.grid canvas[aria-selected="true"]')
+    selected.send_keys(Keys.ARROW_RIGHT)
+    page.switch_to.active_element.send_keys(Keys.ARROW_DOWN)
+    state = page.execute_script("return explain.state")
+    assert (state["layer"], state["head"]) == (1, 1)
+    # every chart's numbers as a table: the embedding norms, one row a token
+    page.execute_script("document.querySelector('details.as-table').open = true")
+    rows = page.execute_script(
+        "return document.querySelector('details.as-table table').rows.length"
+    )
+    assert rows == 1 + len(traced["tokens"][0]["ids"])

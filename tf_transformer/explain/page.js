@@ -116,13 +116,24 @@ function download(name, url) {
 function csv(rows) {
   return rows.map((r) => r.map((c) => (typeof c === "string" ? `"${c.replace(/"/g, '""')}"` : c)).join(",")).join("\n");
 }
-function saveButtons(name, canvasOrSvg, rows) {
+// a chart's PNG and CSV buttons and, unless it has its own, its numbers as a table
+function saveButtons(name, canvasOrSvg, rows, { table: withTable = true } = {}) {
   const box = $("span", { class: "save" });
-  box.append($("button", { text: "PNG", on: { click: () => png(name, canvasOrSvg()) } }));
+  if (canvasOrSvg) box.append($("button", { text: "PNG", on: { click: () => png(name, canvasOrSvg()) } }));
   box.append($("button", { text: "CSV", on: { click: () => {
     const blob = new Blob([csv(rows())], { type: "text/csv" });
     download(`${name}.csv`, URL.createObjectURL(blob));
   } } }));
+  if (withTable) {
+    const details = $("details", { class: "as-table" }, $("summary", { text: "as a table" }));
+    details.addEventListener("toggle", () => {
+      details.querySelector("div")?.remove();
+      if (!details.open) return;
+      const r = rows();
+      details.append($("div", { class: "scroll" }, table(r[0], r.slice(1))));
+    });
+    box.append(details);
+  }
   return box;
 }
 function png(name, node) {
@@ -357,11 +368,12 @@ function attention() {
   const matrixLabel = $("h3");
   const tableBox = $("details", {}, $("summary", { text: "this head as a table" }));
   s.append($("div", { class: "row" }, $("div", { class: "panel" }, $("h3", { text: "layers × heads" }), grid),
-    $("div", { class: "panel" }, $("h3", { text: "head view: lines from each query to its keys" }), headView)));
-  const matrixSave = saveButtons("attention", () => matrix, () => currentMatrixRows());
+    $("div", { class: "panel" }, $("h3", { text: "head view: lines from each query to its keys" }), headView,
+      saveButtons("head-view", () => headView, () => currentMatrixRows(), { table: false }))));
+  const matrixSave = saveButtons("attention", () => matrix, () => currentMatrixRows(), { table: false });
   s.append($("div", { class: "row" },
     $("div", { class: "panel" }, matrixLabel, matrix, matrixSave, tableBox),
-    $("div", { class: "panel" }, summaryLabel, summary),
+    $("div", { class: "panel" }, summaryLabel, summary, saveButtons("attention-summary", () => summary, () => summaryRows())),
     $("div", { class: "panel" }, $("h3", { text: "entropy per head (nats)" }), entropy)));
   let drawnGroup = -1;
   grid.addEventListener("keydown", (ev) => {
@@ -417,16 +429,26 @@ function attention() {
     drawMatrix(matrix, q, k, (i, j) => at(g.weights, S.layer, S.head, i, j), (i, j) => at(g.masked, i, j), cell);
     matrixLabel.textContent = `${g.name}, layer ${S.layer + 1}, head ${S.head + 1} (${g.queries} down, ${g.keys} across)`;
     drawHeadView(headView, g);
-    const summaryOf = g.rollout ? g.rollout : null;
     summaryLabel.textContent = g.rollout ? "attention rollout through the layers" : `head average, layer ${S.layer + 1}`;
-    drawMatrix(summary, q, k, (i, j) => (summaryOf ? at(summaryOf, i, j)
-      : Array.from({ length: heads }, (_, h) => at(g.weights, S.layer, h, i, j)).reduce((a, b) => a + b, 0) / heads),
-    (i, j) => at(g.masked, i, j), Math.max(1, Math.min(12, Math.floor(260 / Math.max(q, k)))));
+    drawMatrix(summary, q, k, (i, j) => summaryValue(g, i, j), (i, j) => at(g.masked, i, j),
+      Math.max(1, Math.min(12, Math.floor(260 / Math.max(q, k)))));
     entropy.replaceChildren(table(["layer", ...Array.from({ length: heads }, (_, h) => `head ${h + 1}`)],
       Array.from({ length: layers }, (_, l) => [`layer ${l + 1}`, ...Array.from({ length: heads }, (_, h) => at(g.entropy, l, h))]),
       (l) => (l === S.layer ? "selected" : "")));
     drawTable();
   });
+}
+function summaryRows() {  // the rollout (self-attention) or this layer's head average
+  const g = T.attention[S.group], [, , q, k] = g.weights.shape;
+  const keys = stream(g.keys).pieces, queries = stream(g.queries).pieces;
+  return [["query \\ key", ...keys], ...Array.from({ length: q }, (_, i) => [queries[i], ...Array.from({ length: k }, (_, j) => summaryValue(g, i, j))])];
+}
+function summaryValue(g, i, j) {
+  if (g.rollout) return at(g.rollout, i, j);
+  const heads = g.weights.shape[1];
+  let total = 0;
+  for (let h = 0; h < heads; h++) total += at(g.weights, S.layer, h, i, j);
+  return total / heads;
 }
 function currentMatrixRows() {
   const g = T.attention[S.group], keys = stream(g.keys).pieces, queries = stream(g.queries).pieces;
@@ -555,7 +577,7 @@ function residual() {
   const what = T.meta.family === "bert" ? "token at each position, as the masked-LM head reads it"
     : "next token at each position";
   s.append($("h3", { text: `logit lens: the likeliest ${what}, after each layer` }), $("div", { class: "scroll" }, lens),
-    saveButtons("logit-lens", () => lens, () => [["layer", ...st.pieces], ...rows]));
+    saveButtons("logit-lens", null, () => [["layer", ...st.pieces], ...rows], { table: false }));
 }
 
 // ---- 6. the output
