@@ -63,15 +63,30 @@ def trace_translation(translator, text, run_dir="", config=None, reference=None,
     padding = np.broadcast_to(is_pad, (len(target_in), len(source)))
     source_padding = np.broadcast_to(is_pad, (len(source), len(source)))
     causal = np.triu(np.ones((len(target_in), len(target_in))), 1)
-    groups = [
-        ("encoder self-attention", encoder, "source", "source", source_padding, None),
-        ("decoder causal self-attention", decoder, "target", "target", causal, None),
-        ("cross-attention", decoder, "target", "source", padding, context),
+    groups = [  # name, its sublayers, query and key streams, mask, keys' input if not own
+        (
+            "encoder self-attention",
+            encoder,
+            "GlobalSelfAttention",
+            "source",
+            "source",
+            source_padding,
+            None,
+        ),
+        (
+            "decoder causal self-attention",
+            decoder,
+            "CausalSelfAttention",
+            "target",
+            "target",
+            causal,
+            None,
+        ),
+        ("cross-attention", decoder, "CrossAttention", "target", "source", padding, context),
     ]
-    kinds = ["GlobalSelfAttention", "CausalSelfAttention", "CrossAttention"]
     attention = [
         t.attention_group(t.of_kind(records, kind), layers, name, q, k, mask, ctx)
-        for (name, records, q, k, mask, ctx), kind in zip(groups, kinds, strict=True)
+        for name, records, kind, q, k, mask, ctx in groups
     ]
     lens = t.logit_lens(
         t.streams_after_blocks(decoder), lambda h: model.logits(model.decoder.finish(h))
