@@ -88,6 +88,9 @@ def test_choosing_layer_head_and_token_shows_what_python_computed(browser, pages
     chosen = traced["output"]["chosen"]
     vocab = traced["vocabulary"]
     assert page.execute_script("return explain.current.token") == vocab[int(chosen[1])]
+    logits = traced["output"]["logits"][1].astype(np.float64) / 0.5  # step 1, temperature 0.5
+    top = np.exp(logits - logits.max()).max() / np.exp(logits - logits.max()).sum()
+    assert abs(page.execute_script("return explain.current.top") - top) < 1e-6
 
 
 @pytest.mark.parametrize("family", ["translate", "gpt", "bert"])
