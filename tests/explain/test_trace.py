@@ -12,7 +12,8 @@ import tensorflow as tf
 from tests.explain.conftest import TEXT
 from tf_transformer.errors import InputError
 from tf_transformer.explain import page, render, trace_bert, trace_gpt, trace_translation
-from tf_transformer.explain.trace import rollout, softmax
+from tf_transformer.explain.trace import pieces, rollout, softmax
+from tf_transformer.text.bert_inputs import encode_with_masks
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +100,12 @@ def test_bert_masks_pairs_and_tags(fill_mask, pair_classifier, tagger):
     served = fill_mask.predict(["Saturday, [MASK] 9, 1984"])["scores"][0, 0]
     page_p = np.sort(softmax(masks["output"]["logits"][0].astype(np.float32)))[::-1]
     np.testing.assert_allclose(page_p[: len(served)], served, atol=1e-3)
+    assert masks["tokens"][0]["dropped"] == []  # [MASK] is one token, not its letters
+    long = " ".join(["Saturday, [MASK] 9, 1984"] * 8)
+    cut = trace_bert(fill_mask, long, seq_len=10)["tokens"][0]
+    whole = encode_with_masks(fill_mask.tokenizer, tf.constant([long]), 1000)[0].numpy()
+    whole = pieces(fill_mask.tokenizer, whole[1:-1].tolist())
+    assert len(cut["ids"]) == 10 and cut["pieces"][1:-1] + cut["dropped"] == whole  # head kept
     pairs = trace_bert(pair_classifier, TEXT, pair="June 9")
     segments = pairs["tokens"][0]["segments"]
     assert segments[0] == 0 and segments[-1] == 1 and sorted(segments) == segments
@@ -106,6 +113,12 @@ def test_bert_masks_pairs_and_tags(fill_mask, pair_classifier, tagger):
     np.testing.assert_allclose(
         softmax(pairs["output"]["logits"][0].astype(np.float32)), served, atol=1e-3
     )
+    short = trace_bert(pair_classifier, TEXT, pair=TEXT + " " + TEXT, seq_len=12)["tokens"][0]
+    sides = pair_classifier.tokenizer.tokenize(tf.constant([TEXT, TEXT + " " + TEXT]))
+    kept = [short["segments"].count(0) - 2, short["segments"].count(1) - 1]  # [CLS], [SEP]s
+    cut = [side[n:] for side, n in zip(sides.to_list(), kept, strict=True)]
+    assert short["dropped"] == pieces(pair_classifier.tokenizer, cut[0] + cut[1])
+    assert cut[0] and cut[1]  # longest first: both sides cut here
     with pytest.raises(InputError, match="give --pair"):
         trace_bert(pair_classifier, TEXT)
     tags = trace_bert(tagger, TEXT)

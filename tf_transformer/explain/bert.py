@@ -14,44 +14,53 @@ from tf_transformer.text.bert_inputs import (
     encode_texts,
     encode_with_masks,
     encode_words,
-    strip_markup,
 )
+
+UNCUT = 1_000_000  # a length no text reaches: the encoders' output before any cut
 
 
 def inputs(predictor, text, pair=None, seq_len=None):
     """The model's inputs for `text` (and `pair`) as the predictor builds them, cut to
-    `seq_len`, and the pieces the cut dropped."""
-    tokenizer, limit = predictor.tokenizer, predictor.seq_len
-    texts = tf.constant([text])
+    `seq_len`, and the pieces the cut dropped. Returns `(ids, segments, words, dropped)`:
+    segment ids for a pair, the words and their first pieces' positions for a tagger."""
     if isinstance(predictor, PairClassifier) != (pair is not None):
         raise InputError(
             "this run reads pairs: give --pair"
             if pair is None
             else "this run reads one text: --pair is for runs fine-tuned on pairs"
         )
+    full = encode(predictor, text, pair, UNCUT)
+    t.check_length(len(full[0]), predictor.seq_len, seq_len)
+    ids, segments, words = encode(predictor, text, pair, seq_len or predictor.seq_len)
+    if pair is None:
+        return ids, segments, words, dropped(full[0][1:-1].tolist(), ids[1:-1].tolist())
+    cut = []  # each side of a pair is cut at its end (longest first)
+    for side in (0, 1):
+        whole, kept = full[0][full[1] == side], ids[segments == side]
+        cut += whole[len(kept) - 1 : -1].tolist()  # its last piece is [SEP]
+    return ids, segments, words, cut
+
+
+def encode(predictor, text, pair, length):
+    """`(ids, segments, words)` of one text (or pair) as the predictor encodes it, cut to
+    `length` tokens."""
+    tokenizer, texts = predictor.tokenizer, tf.constant([text])
     markup = getattr(predictor, "markup", True)
-    raw = tokenizer.tokenize(texts if markup else strip_markup(texts))[0].numpy().tolist()
-    if pair is not None:
-        raw += tokenizer.tokenize(tf.constant([pair]))[0].numpy().tolist()
-    frame = 3 if pair is not None else 2
-    t.check_length(len(raw) + frame, limit, seq_len)
-    keep = seq_len or limit  # what the encoders cut to (nothing, where the text fits)
-    segments = None
+    segments = words = None
     if isinstance(predictor, FillMask):
-        ids = encode_with_masks(tokenizer, texts, keep)
+        ids = encode_with_masks(tokenizer, texts, length)
     elif isinstance(predictor, TokenTagger):
-        words = split_words(texts)[0]
-        ids, _, starts = encode_words(tokenizer, words, keep)
-        if ids.nrows() > 1:
-            raise InputError(f"the text's words do not fit {keep} tokens in one window")
-        segments = {"words": [w.decode() for w in words[0].numpy()], "starts": starts[0].numpy()}
+        split = split_words(texts)[0]
+        ids, _, starts = encode_words(tokenizer, split, length)
+        if ids.nrows() > 1:  # the page shows one window of whole words
+            raise InputError(f"the text's words do not fit {length} tokens in one window")
+        words = {"words": [w.decode() for w in split[0].numpy()], "starts": starts[0].numpy()}
     elif pair is not None:
-        ids, segments = encode_pairs(tokenizer, texts, tf.constant([pair]), keep, markup)
+        ids, segments = encode_pairs(tokenizer, texts, tf.constant([pair]), length, markup)
         segments = segments[0].numpy()
     else:
-        ids = encode_texts(tokenizer, texts, keep, predictor.keep, markup)
-    ids = ids[0].numpy().astype(np.int32)
-    return ids, segments, dropped(raw, ids[1:-1].tolist())
+        ids = encode_texts(tokenizer, texts, length, predictor.keep, markup)
+    return ids[0].numpy().astype(np.int32), segments, words
 
 
 def dropped(raw, kept) -> list:
@@ -68,10 +77,8 @@ def trace_bert(predictor, text, run_dir="", config=None, pair=None, seq_len=None
     if pair is not None:
         t.check_text(pair, "pair")
     model, tokenizer = predictor.model, predictor.tokenizer
-    ids, segments, cut = inputs(predictor, text, pair, seq_len)
+    ids, segments, words, cut = inputs(predictor, text, pair, seq_len)
     feed = {"token_ids": ids[None]}  # what the model reads
-    words = segments if isinstance(predictor, TokenTagger) else None
-    segments = None if words else segments
     if segments is not None:
         feed["segment_ids"] = segments[None]
     with capture() as seen:
