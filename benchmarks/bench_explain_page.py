@@ -75,6 +75,11 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default="/tmp/explain-bench")
     args = parser.parse_args()
+    # as the CLI does before TensorFlow starts: a bfloat16 run under an AVX2 cap on a CPU
+    # with bfloat16 runs on TensorFlow's own kernels, not oneDNN's (which abort there)
+    from tf_transformer.cpu import bfloat16_without_onednn
+
+    bfloat16_without_onednn()
     os.makedirs(args.out, exist_ok=True)
     from pipelines import translation
 

@@ -62,14 +62,13 @@ def next_tokens(generator, logits) -> dict:
     fit `FULL_LOGITS` values, the top `TOP` everywhere; and the sampler's defaults."""
     positions, vocab = logits.shape
     full = max(1, min(positions, FULL_LOGITS // vocab))
-    p = t.softmax(logits)
-    top = np.argsort(-p, axis=-1, kind="stable")[:, :TOP]
+    top, p = t.top_tokens(logits, TOP)
     return {
         "kind": "next_token",
         "full_from": positions - full,  # positions from here on carry every logit
         **t.distribution(logits[positions - full :]),
-        "top_ids": top.astype(np.int32),
-        "top_probabilities": np.take_along_axis(p, top, -1).astype(np.float32),
+        "top_ids": top,
+        "top_probabilities": p,
         "sampler": {
             "temperature": float(generator.temperature),
             "top_k": int(generator.top_k),

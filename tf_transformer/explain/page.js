@@ -3,7 +3,7 @@
 // only inflates them and draws. No request is made: everything is in this file.
 
 const S = { group: 0, layer: 0, head: 0, query: 0, step: 0, position: -1, temperature: 1,
-            topK: 0, topP: 1, pe: 0 };
+            topK: 0, topP: 1 };
 let T = null;  // the trace, arrays resolved
 const $ = (tag, attrs = {}, ...children) => {
   const node = document.createElement(tag);
@@ -167,20 +167,21 @@ function section(id, title, note) {
 }
 // a matrix on a canvas: value in [0, 1] -> viridis; masked cells hatched grey
 function drawMatrix(canvas, rows, cols, value, masked, cell) {
+  const values = [];  // each cell's value once (null: masked)
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) values.push(masked(i, j) ? null : value(i, j));
   let top = 0;  // brightest = the matrix's largest weight, so a diffuse head still shows
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) if (!masked(i, j)) top = Math.max(top, value(i, j));
-  const scaled = value;
-  value = (i, j) => scaled(i, j) / (top || 1);
+  for (const v of values) if (v !== null && v > top) top = v;
+  top = top || 1;
   canvas.dataset.top = top;
   canvas.width = cols * cell; canvas.height = rows * cell;
+  const colours = values.map((v) => (v === null ? null : colour(VIRIDIS, v / top)));
   const context = canvas.getContext("2d");
   const image = context.createImageData(canvas.width, canvas.height);
   for (let y = 0; y < canvas.height; y++) {
     for (let x = 0; x < canvas.width; x++) {
-      const i = Math.floor(y / cell), j = Math.floor(x / cell);
+      const c = colours[Math.floor(y / cell) * cols + Math.floor(x / cell)]
+        ?? ((x + y) % 4 === 0 ? [120, 120, 120] : [215, 215, 215]);
       const k = 4 * (y * canvas.width + x);
-      const c = masked(i, j) ? ((x + y) % 4 === 0 ? [120, 120, 120] : [215, 215, 215])
-        : colour(VIRIDIS, value(i, j));
       image.data[k] = c[0]; image.data[k + 1] = c[1]; image.data[k + 2] = c[2]; image.data[k + 3] = 255;
     }
   }
@@ -286,7 +287,9 @@ function embedding() {
     const st = T.tokens[Math.min(n, T.tokens.length - 1)];
     const length = e.norms.shape[1];
     s.append($("h3", { text: `${e.stack}: ${e.position} positions` }));
-    const chart = svg("svg", { width: Math.max(300, length * 14 + 60), height: 150, role: "img",
+    if (T.meta.family === "bert") s.append($("p", { class: "note", text: "BERT then adds each " +
+      "token's segment embedding and normalizes the sum (LayerNorm) before its first layer." }));
+    const chart = svg("svg", { width: Math.max(560, length * 14 + 60), height: 150, role: "img",
       "aria-label": `norms of the ${e.stack} embedding` });
     const top = Math.max(...e.norms.data);
     for (let k = 0; k < 3; k++) {
@@ -574,6 +577,11 @@ function residual() {
     ...Array.from({ length: positions }, (_, i) => `${vocab(at(T.lens.ids, l, i, 0))} ${fmt(at(T.lens.probabilities, l, i, 0), 2)}`)]);
   const lens = table(["", ...st.pieces], rows);
   lens.id = "logit-lens";
+  const k = T.lens.ids.shape[2];
+  for (let l = 0; l < layers; l++) for (let i = 0; i < positions; i++) {  // hover: the top k
+    lens.rows[l + 1].cells[i + 1].title = Array.from({ length: k },
+      (_, r) => `${vocab(at(T.lens.ids, l, i, r))} ${fmt(at(T.lens.probabilities, l, i, r), 3)}`).join("\n");
+  }
   const what = T.meta.family === "bert" ? "token at each position, as the masked-LM head reads it"
     : "next token at each position";
   s.append($("h3", { text: `logit lens: the likeliest ${what}, after each layer` }), $("div", { class: "scroll" }, lens),

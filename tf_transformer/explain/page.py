@@ -13,13 +13,13 @@ no remote `src`), so the page works, and stays, offline.
 import base64
 import html
 import json
-import os
 import re
-import tempfile
 import zlib
 from importlib import resources
 
 import numpy as np
+
+from tf_transformer.training.backup import atomic_write
 
 POLICY = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:"
@@ -90,16 +90,10 @@ def render(trace) -> str:
 def write_page(trace, path) -> str:
     """Writes the page to `path` whole or not at all (a temporary file, renamed)."""
     page = render(trace)
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".explain-", suffix=".html")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # as `open` would have made it
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
+
+    def write(temporary):
+        with open(temporary, "w", encoding="utf-8") as out:
             out.write(page)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+
+    atomic_write(path, write)
     return path

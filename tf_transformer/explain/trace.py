@@ -13,6 +13,7 @@ import numpy as np
 from keras import ops
 
 from tf_transformer.errors import InputError
+from tf_transformer.serving.live_check import tolerance_of
 
 SUBLAYER_NAMES = {
     "GlobalSelfAttention": "self-attention",
@@ -167,26 +168,41 @@ def logit_lens(streams, to_logits) -> dict:
     """Each layer's stream read through the output head (`to_logits`: the final norm, if
     any, and the vocabulary projection): the `LENS_TOP` likeliest tokens and their
     probabilities per layer and position."""
-    ids, probabilities = [], []
-    for stream in streams:
-        p = softmax(numpy(to_logits(stream))[0])
-        top = np.argsort(-p, axis=-1, kind="stable")[:, :LENS_TOP]
-        ids.append(top)
-        probabilities.append(np.take_along_axis(p, top, -1))
+    tops = [top_tokens(numpy(to_logits(stream))[0], LENS_TOP) for stream in streams]
+    ids, probabilities = [top for top, _ in tops], [p for _, p in tops]
     return {
         "ids": np.asarray(ids, np.int32),
         "probabilities": np.asarray(probabilities, np.float32),
     }
 
 
+def top_tokens(logits, k) -> tuple:
+    """The `k` likeliest tokens of each row of `(positions, vocab)` logits, likeliest
+    first, and their probabilities: a partial sort, so a 50,257-token vocabulary at every
+    position costs no full sort."""
+    logits = np.asarray(logits, np.float32)
+    k = min(k, logits.shape[-1])
+    top = np.argpartition(-logits, k - 1, axis=-1)[:, :k]
+    order = np.argsort(-np.take_along_axis(logits, top, -1), axis=-1, kind="stable")
+    top = np.take_along_axis(top, order, -1)
+    shifted = np.exp(logits - logits.max(-1, keepdims=True))
+    p = np.take_along_axis(shifted, top, -1) / shifted.sum(-1, keepdims=True)
+    return top.astype(np.int32), p.astype(np.float32)
+
+
+def shifted(logits) -> np.ndarray:
+    """Logits as the page keeps them: minus each row's maximum, float16."""
+    logits = np.asarray(logits, np.float32)
+    return (logits - logits.max(-1, keepdims=True)).astype(np.float16)
+
+
 def distribution(logits) -> dict:
     """Output logits as the page keeps them: minus each row's maximum, float16 (the top
     tokens, near 0, keep ~4 significant digits), and the largest probability error that
     costs against float32 (checked here, shown on the page)."""
-    logits = np.asarray(logits, np.float32)
-    shifted = (logits - logits.max(-1, keepdims=True)).astype(np.float16)
-    error = np.abs(softmax(shifted.astype(np.float32)) - softmax(logits)).max()
-    return {"logits": shifted, "error": float(error)}
+    stored = shifted(logits)
+    error = np.abs(softmax(stored.astype(np.float32)) - softmax(logits)).max()
+    return {"logits": stored, "error": float(error)}
 
 
 def check_length(count, limit, seq_len, what="text") -> int:
@@ -241,7 +257,6 @@ def header(model, family, run_dir, config, text, **inputs) -> dict:
         "run": run_dir,
         "parameters": int(model.count_params()),
         "precision": model.dtype_policy.name,
-        "layers": getattr(model, "num_layers", None),
         "text": text,
         **{key: value for key, value in inputs.items() if value is not None},
     }
@@ -252,18 +267,15 @@ def disagreements(page_logits, chosen, tolerance) -> list:
     and the page's top two are further apart than `tolerance` in probability: real
     disagreements, not near-ties."""
     p = softmax(np.asarray(page_logits, np.float32))
-    best = p.argmax(-1)
-    wrong = []
-    for position, (row, token) in enumerate(zip(p, chosen, strict=True)):
-        if best[position] != token and row[best[position]] - row[token] > tolerance:
-            wrong.append(position)
-    return wrong
+    rows = np.arange(len(p))
+    gap = p[rows, p.argmax(-1)] - p[rows, np.asarray(chosen)]
+    return np.flatnonzero(gap > tolerance).tolist()
 
 
 def tolerance(model) -> float:
-    """How far the page's probabilities may be from the compiled model's: float16
-    storage (1e-3), and bfloat16 compute where the model computes in it."""
-    return 0.02 if "bfloat16" in model.dtype_policy.name else 1e-3
+    """How far the page's probabilities may be from the compiled model's: the export
+    check's tolerance for the model's compute dtype, and at least float16 storage's 1e-3."""
+    return max(1e-3, tolerance_of(model)[1])
 
 
 def check_report(compared, page, served, model, disagreements=()) -> dict:
@@ -282,4 +294,4 @@ def check_report(compared, page, served, model, disagreements=()) -> dict:
 
 def page_probabilities(logits) -> np.ndarray:
     """Probabilities as the page computes them: softmax of the stored float16 logits."""
-    return softmax(distribution(logits)["logits"].astype(np.float32))
+    return softmax(shifted(logits).astype(np.float32))

@@ -55,10 +55,10 @@ def trace_translation(translator, text, run_dir="", config=None, reference=None,
     target_in = np.asarray([target.start_id, *chosen[:-1]], np.int32)
     with capture() as seen:
         logits = t.numpy(model((source[None], target_in[None]), training=False))[0]
-    context = t.numpy(model.encoder(source[None], training=False))
     layers = t.layer_paths(model)
     encoder_embedding, encoder = t.stack_records(seen, "encoder")
     decoder_embedding, decoder = t.stack_records(seen, "decoder")
+    context = t.numpy(model.encoder.finish(encoder[-1].output))  # what cross-attention read
     is_pad = source == translator.source_tokenizer.pad_id
     padding = np.broadcast_to(is_pad, (len(target_in), len(source)))
     source_padding = np.broadcast_to(is_pad, (len(source), len(source)))
