@@ -19,7 +19,6 @@ Not part of the package: the objective ships only if its encoders fine-tune bett
 """
 
 import argparse
-import json
 import os
 import shutil
 import time
@@ -42,6 +41,7 @@ def main(argv=None):
 
     from benchmarks.electra import build_electra
     from pipelines import masked_lm
+    from pipelines.runs import write_json
     from pipelines.runs.directories import read_config
     from tf_transformer.models import BertMaskedLM
     from tf_transformer.text.loading import load_tokenizer
@@ -81,8 +81,9 @@ def main(argv=None):
         dirs_exist_ok=True,
     )
     shutil.copy(os.path.join(args.mlm_run, "config.json"), args.out)
-    with open(os.path.join(args.out, "history.json"), "w") as handle:
-        json.dump({k: [float(x) for x in v] for k, v in fitted.history.items()}, handle)
+    write_json(
+        args.out, "history.json", {k: list(map(float, v)) for k, v in fitted.history.items()}
+    )
     encoder.save(os.path.join(args.out, "model.keras"))
     print(f"wrote {args.out} after {elapsed:.1f} minutes")
 

@@ -34,12 +34,12 @@ class Electra(keras.Model):
         self.detector.build((None, None, self.discriminator.d_model))
         self.built = True
 
-    def corrupt(self, inputs, labels):
+    def corrupt(self, inputs, labels, training):
         """`(generator logits, original ids, corrupted ids)`: every masked position of
         the window holds a sample of the generator's prediction there."""
         ids = ops.cast(inputs["token_ids"], "int32")
         positions = ops.cast(inputs["mask_positions"], "int32")
-        logits = self.generator(inputs, training=True)  # (batch, picks, vocab)
+        logits = self.generator(inputs, training=training)  # (batch, picks, vocab)
         flat = ops.reshape(ops.stop_gradient(logits), (-1, ops.shape(logits)[-1]))
         sampled = keras.random.categorical(flat, 1, dtype="int32", seed=self.seeds)
         sampled = ops.reshape(sampled, ops.shape(labels))
@@ -52,7 +52,7 @@ class Electra(keras.Model):
 
     def losses_of(self, inputs, labels, training):
         labels = ops.cast(labels, "int32")
-        logits, original, corrupted = self.corrupt(inputs, labels)
+        logits, original, corrupted = self.corrupt(inputs, labels, training)
         generator_loss = masked_loss(labels, logits)
         hidden = self.discriminator(corrupted, training=training)
         scores = ops.cast(ops.squeeze(self.detector(hidden), -1), "float32")
