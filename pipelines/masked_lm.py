@@ -36,6 +36,7 @@ from tf_transformer.training import Perplexity, Throughput, masked_accuracy, mas
 
 AUTOTUNE = tf.data.AUTOTUNE
 FAMILY = "bert"
+DEFAULT_SEQ_LEN = 128
 TASKS = {"classify": "classification", "tag": "tagging"}  # task -> the corpus kind it needs
 
 
@@ -51,7 +52,7 @@ class PretrainConfig(RunOptions):
     preset: str = "bert_small"
     epochs: int = 5
     batch_size: int = 32
-    seq_len: int = 128
+    seq_len: int = None  # None: DEFAULT_SEQ_LEN, or the --init-from run's
     vocab_size: int = 8000
     mask_rate: float = 0.15
     learning_rate: float = 5e-4
@@ -246,7 +247,7 @@ def _read_pretraining(config, log):
     """Everything a pretraining run needs, read and checked before its directory is
     decided: the `--init-from` run (whole), the length, the documents. Returns `(config,
     Documents, FromRun or None)`."""
-    start = None
+    start, seq_len = None, config.seq_len or DEFAULT_SEQ_LEN
     if config.init_from:
         start = read_run(config.init_from, FAMILY)
         saved = start.config
@@ -254,9 +255,16 @@ def _read_pretraining(config, log):
             raise InputError(
                 f"--init-from {config.init_from}: a fine-tuned run, not a pretraining run"
             )
-        config = dataclasses.replace(
-            config, preset=saved["preset"], vocab_size=saved["vocab_size"], seq_len=saved["seq_len"]
-        )
+        # the model and vocabulary are the run's; the windows may grow (BERT's own recipe:
+        # short windows first, then long ones, which train the positions beyond)
+        seq_len = config.seq_len or saved["seq_len"]
+        config = dataclasses.replace(config, preset=saved["preset"], vocab_size=saved["vocab_size"])
+        if seq_len != saved["seq_len"]:
+            log(
+                f"--init-from {config.init_from}: trained on windows of {saved['seq_len']}, "
+                f"continues on windows of {seq_len}"
+            )
+    config = dataclasses.replace(config, seq_len=seq_len)
     check_length(config.preset, config.seq_len)
     return config, pretraining_documents(config.source, config.seed, log), start
 

@@ -10,8 +10,8 @@ import os
 
 from pipelines.causal_lm import FAMILY as GPT_FAMILY
 from pipelines.causal_lm import GPTConfig
+from pipelines.masked_lm import DEFAULT_SEQ_LEN, PRETRAIN_KIND, PretrainConfig
 from pipelines.masked_lm import FAMILY as BERT_FAMILY
-from pipelines.masked_lm import PRETRAIN_KIND, PretrainConfig
 from pipelines.runs import begin_run, write_json
 from tf_transformer.errors import InputError
 from tf_transformer.models import GPT
@@ -79,7 +79,7 @@ def import_bert(source, run_dir=None, log=print, overwrite=False) -> str:
     config = PretrainConfig(
         source=source,
         preset="bert_base",
-        seq_len=min(PretrainConfig.seq_len, getattr(model, "encoder", model).max_length),
+        seq_len=min(DEFAULT_SEQ_LEN, getattr(model, "encoder", model).max_length),
         vocab_size=tokenizer.vocab_size,
         epochs=0,
     )

@@ -252,6 +252,28 @@ def test_shares_are_recorded_in_the_config(tmp_path, capsys):
     )
     assert os.path.isfile(run / "model.keras")
 
+    # continued on longer windows (`--init-from` with a new `--seq-len`): the same model and
+    # vocabulary, windows of 64; without `--seq-len` a continuation keeps the run's 32
+    longer, same = tmp_path / "longer", tmp_path / "same"
+    common = ["--source", source, "--batch-size", "8", "--epochs", "1", "--steps-per-epoch", "2"]
+    common += ["--mixed-precision", "float32", "--preset", "bert_tiny", "--init-from", str(run)]
+    assert cli.main(["bert", "pretrain", *common, "--seq-len", "64", "--run-dir", str(longer)]) == 0
+    assert "trained on windows of 32, continues on windows of 64" in capsys.readouterr().out
+    assert cli.main(["bert", "pretrain", *common, "--run-dir", str(same)]) == 0
+    for directory, seq_len in [(longer, 64), (same, 32)]:
+        with open(directory / "config.json") as handle:
+            assert json.load(handle)["seq_len"] == seq_len
+        with open(directory / "history.json") as handle:
+            history = json.load(handle)
+        assert history["tokens_per_second"][0] == pytest.approx(
+            8 * seq_len / (history["ms_per_step"][0] / 1000), rel=1e-6
+        )
+        with (
+            open(directory / "tokenizer" / "vocab.txt") as mine,
+            open(run / "tokenizer" / "vocab.txt") as first,
+        ):
+            assert mine.read() == first.read()
+
 
 def test_a_classifier_reads_the_head_and_tail_of_a_long_text(tokenizer):
     from tf_transformer.models import BertClassifier

@@ -31,7 +31,12 @@ def add_commands(commands):
     pretrain.add_argument("--preset", default="bert_small", help="BERT preset (default bert_small)")
     pretrain.add_argument("--epochs", type=int, default=5)
     pretrain.add_argument("--batch-size", type=int, default=32)
-    pretrain.add_argument("--seq-len", type=int, default=128, help="longest input, in tokens")
+    pretrain.add_argument(
+        "--seq-len",
+        type=int,
+        help="window length, in tokens (default 128, or the --init-from run's: a longer one "
+        "continues its short windows on long ones)",
+    )
     pretrain.add_argument("--vocab-size", type=int, default=8000)
     pretrain.add_argument("--learning-rate", type=float, default=5e-4, help="peak of the schedule")
     pretrain.add_argument("--warmup-steps", type=int, default=200)
