@@ -247,7 +247,8 @@ def _read_pretraining(config, log):
     """Everything a pretraining run needs, read and checked before its directory is
     decided: the `--init-from` run (whole), the length, the documents. Returns `(config,
     Documents, FromRun or None)`."""
-    start, seq_len = None, config.seq_len or DEFAULT_SEQ_LEN
+    start = None
+    seq_len = DEFAULT_SEQ_LEN if config.seq_len is None else config.seq_len
     if config.init_from:
         start = read_run(config.init_from, FAMILY)
         saved = start.config
@@ -257,7 +258,7 @@ def _read_pretraining(config, log):
             )
         # the model and vocabulary are the run's; the windows may grow (BERT's own recipe:
         # short windows first, then long ones, which train the positions beyond)
-        seq_len = config.seq_len or saved["seq_len"]
+        seq_len = saved["seq_len"] if config.seq_len is None else config.seq_len
         config = dataclasses.replace(config, preset=saved["preset"], vocab_size=saved["vocab_size"])
         if seq_len != saved["seq_len"]:
             log(
