@@ -54,9 +54,7 @@ def main(argv=None):
     keras.utils.set_random_seed(config.seed)
     tokenizer = load_tokenizer(os.path.join(args.mlm_run, "tokenizer"))
     documents = masked_lm.pretraining_documents(config.source, config.seed)
-    train, validation, steps, _ = masked_lm._pretraining_batches(
-        config, documents, tokenizer, print
-    )
+    train, validation, steps, _ = masked_lm.pretraining_data(config, documents, tokenizer, print)
     schedule = saved["schedule"]
     model = build_electra(config.preset, tokenizer.vocab_size, policy, args.generator_width)
     model.compile(optimizer=masked_lm.bert_optimizer(schedule, config.weight_decay))

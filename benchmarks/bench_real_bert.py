@@ -217,10 +217,9 @@ def hub_pretrain(source, ours_pretrain, steps=None, epochs=None):
     from benchmarks.bench_bert_step import hub_masked_lm
     from pipelines import masked_lm
     from pipelines.corpora.documents import load_documents
-    from pipelines.masked_lm_batches import make_pretraining_batches, pack_documents
+    from pipelines.runs.directories import read_config
     from tf_transformer.models.bert import PRESETS
     from tf_transformer.text import load_tokenizer
-    from tf_transformer.text.bert_inputs import strip_markup
     from tf_transformer.training import TimeBudget, masked_accuracy, masked_loss
 
     settings, schedule = ours_pretrain["settings"], ours_pretrain["schedule"]
@@ -240,22 +239,9 @@ def hub_pretrain(source, ours_pretrain, steps=None, epochs=None):
         loss=masked_loss,
         metrics=[masked_accuracy],
     )
+    config = read_config(masked_lm.PretrainConfig, ours_pretrain["run"])
     documents = load_documents(source, log=lambda line: None)
-
-    def batches(split, shuffle):
-        windows = pack_documents(
-            documents.dataset(split), tokenizer, settings["seq_len"], clean=strip_markup
-        )
-        return make_pretraining_batches(
-            windows,
-            tokenizer,
-            settings["seq_len"],
-            settings["batch_size"],
-            settings["mask_rate"],
-            shuffle=4096 if shuffle else 0,
-            seed=0,
-            drop_remainder=shuffle,
-        )
+    batches = masked_lm.pretraining_batches(config, documents, tokenizer)  # as ours were made
 
     budget = [] if steps or epochs else [TimeBudget(60 * ours_pretrain["minutes"])]
     start = time.perf_counter()

@@ -141,7 +141,7 @@ def pretrain(
         config.vocab_size,
         config.vocab_sample,
     )
-    train, validation, steps, count = _pretraining_batches(config, documents, tokenizer, log)
+    train, validation, steps, count = pretraining_data(config, documents, tokenizer, log)
     schedule = bert_schedule(config.learning_rate, config.warmup_steps, steps * config.epochs)
     text = {"sources": documents.shares(), "training_windows": count}
     shown = [d.decode() for d in documents.dataset("validation").take(20).as_numpy_iterator()]
@@ -199,18 +199,20 @@ def _final_metrics(model, validation, predictor, tokenizer):
     }
 
 
-def _pretraining_batches(config, documents, tokenizer, log):
-    """`(train, validation, steps, windows)`: a function making the (endless) training
-    batches, the cached validation batches, the steps of an epoch and the number of
-    training windows (counted in one pass of tokenizing)."""
-    clean = None if config.keep_markup else strip_markup
+def _cleaner(config):
+    """What a run does to its text before tokenizing: strip markup, unless kept."""
+    return None if config.keep_markup else strip_markup
 
-    def windows(split):
-        return pack_documents(documents.dataset(split), tokenizer, config.seq_len, clean=clean)
+
+def pretraining_batches(config, documents, tokenizer):
+    """`batches(split, shuffle)`: a split's packed, masked batches as the run `config`
+    makes them (its windows, masking, markup and seed); shuffled training batches are
+    full, validation keeps its last one."""
+    clean = _cleaner(config)
 
     def batches(split, shuffle):
         return make_pretraining_batches(
-            windows(split),
+            pack_documents(documents.dataset(split), tokenizer, config.seq_len, clean=clean),
             tokenizer,
             config.seq_len,
             config.batch_size,
@@ -221,11 +223,20 @@ def _pretraining_batches(config, documents, tokenizer, log):
             drop_remainder=shuffle,
         )
 
+    return batches
+
+
+def pretraining_data(config, documents, tokenizer, log):
+    """`(train, validation, steps, windows)`: a function making the (endless) training
+    batches, the cached validation batches, the steps of an epoch and the number of
+    training windows (counted in one pass of tokenizing)."""
+    batches = pretraining_batches(config, documents, tokenizer)
+
     def train():  # built anew for every fit: see `pipelines.runs.fit_run`
         return batches("train", shuffle=True).repeat()
 
     log("counting the training windows (one pass of tokenizing) ...")
-    count = count_windows(documents.dataset("train"), tokenizer, config.seq_len, clean)
+    count = count_windows(documents.dataset("train"), tokenizer, config.seq_len, _cleaner(config))
     if count < config.batch_size:
         raise InputError(
             f"{config.source}: {count} windows of {config.seq_len} tokens, fewer than one "
@@ -248,7 +259,6 @@ def _read_pretraining(config, log):
     decided: the `--init-from` run (whole), the length, the documents. Returns `(config,
     Documents, FromRun or None)`."""
     start = None
-    seq_len = DEFAULT_SEQ_LEN if config.seq_len is None else config.seq_len
     if config.init_from:
         start = read_run(config.init_from, FAMILY)
         saved = start.config
@@ -258,14 +268,16 @@ def _read_pretraining(config, log):
             )
         # the model and vocabulary are the run's; the windows may grow (BERT's own recipe:
         # short windows first, then long ones, which train the positions beyond)
-        seq_len = saved["seq_len"] if config.seq_len is None else config.seq_len
         config = dataclasses.replace(config, preset=saved["preset"], vocab_size=saved["vocab_size"])
-        if seq_len != saved["seq_len"]:
+        if config.seq_len not in (None, saved["seq_len"]):
             log(
                 f"--init-from {config.init_from}: trained on windows of {saved['seq_len']}, "
-                f"continues on windows of {seq_len}"
+                f"continues on windows of {config.seq_len}"
             )
-    config = dataclasses.replace(config, seq_len=seq_len)
+    if config.seq_len is None:
+        config = dataclasses.replace(
+            config, seq_len=start.config["seq_len"] if start else DEFAULT_SEQ_LEN
+        )
     check_length(config.preset, config.seq_len)
     return config, pretraining_documents(config.source, config.seed, log), start
 
