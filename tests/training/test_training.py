@@ -159,6 +159,39 @@ def test_masked_loss_is_the_mean_over_real_tokens(smoothing):
     )
 
 
+@pytest.mark.parametrize("shape", [(7,), (3, 5)])
+def test_sparse_cross_entropy_and_its_gradient_are_the_softmax_formulas(shape):
+    import tensorflow as tf
+
+    from tf_transformer.training.losses import sparse_cross_entropy
+
+    rng = np.random.default_rng(1)
+    vocab = 11
+    labels = rng.integers(0, vocab, size=shape)
+    logits = tf.constant(rng.normal(scale=4.0, size=(*shape, vocab)).astype("float32"))
+    weights = tf.constant(rng.normal(size=shape).astype("float32"))  # any upstream gradient
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        loss = sparse_cross_entropy(labels, logits)
+        weighted = tf.reduce_sum(loss * weights)
+    gradient = tape.gradient(weighted, logits).numpy()
+
+    np.testing.assert_allclose(loss.numpy(), numpy_cross_entropy(labels, logits.numpy()), 1e-5)
+    shifted = logits.numpy() - logits.numpy().max(-1, keepdims=True)
+    softmax = np.exp(shifted) / np.exp(shifted).sum(-1, keepdims=True)
+    expected = (softmax - np.eye(vocab)[labels]) * weights.numpy()[..., None]
+    np.testing.assert_allclose(gradient, expected, atol=1e-6)
+    # the same values and gradient as Keras' cross-entropy, on logits far from zero too
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        reference = keras.losses.sparse_categorical_crossentropy(
+            labels, logits + 50.0, from_logits=True
+        )
+        reference_weighted = tf.reduce_sum(reference * weights)
+    np.testing.assert_allclose(sparse_cross_entropy(labels, logits + 50.0), reference, 1e-5)
+    np.testing.assert_allclose(tape.gradient(reference_weighted, logits), gradient, atol=1e-6)
+
+
 def test_masked_accuracy_counts_real_tokens_only():
     labels = np.array([[1, 2, 0], [3, 0, 0]])
     logits = np.zeros((2, 3, 4), "float32")

@@ -21,6 +21,39 @@ def _global_count(count):
     return total, context.num_replicas_in_sync
 
 
+@tf.custom_gradient
+def _sparse_cross_entropy(labels, logits):
+    """`-log softmax(logits)[label]` for each row of float32 `logits` `(..., vocab)`.
+
+    The same values as `keras.losses.sparse_categorical_crossentropy(from_logits=True)`,
+    computed from the log-sum-exp with multi-threaded element-wise ops (TensorFlow's
+    fused `SparseSoftmaxCrossEntropyWithLogits` runs on one thread on CPU); the gradient,
+    `softmax(logits) - one_hot(label)`, is written out so that the softmax of the forward
+    pass is reused and the label's column is subtracted at one entry a row.
+    """
+    shifted = logits - tf.stop_gradient(tf.reduce_max(logits, axis=-1, keepdims=True))
+    exp = tf.exp(shifted)
+    total = tf.reduce_sum(exp, axis=-1, keepdims=True)
+    loss = tf.math.log(total[..., 0]) - tf.gather(shifted, labels, batch_dims=labels.shape.rank)
+
+    def gradient(upstream):
+        vocab = tf.shape(logits)[-1]
+        rows = tf.reshape(exp * (upstream[..., None] / total), [-1, vocab])
+        flat = tf.reshape(labels, [-1])
+        at_label = tf.stack([tf.range(tf.shape(flat)[0], dtype=flat.dtype), flat], axis=1)
+        rows = tf.tensor_scatter_nd_sub(rows, at_label, tf.reshape(upstream, [-1]))
+        return None, tf.reshape(rows, tf.shape(logits))
+
+    return loss, gradient
+
+
+def sparse_cross_entropy(labels, logits):
+    """Cross-entropy of integer `labels` `(...)` under `logits` `(..., vocab)`, one value
+    per label, float32; a drop-in for Keras' `sparse_categorical_crossentropy` with
+    `from_logits=True` that trains faster on CPU (see `_sparse_cross_entropy`)."""
+    return _sparse_cross_entropy(ops.cast(labels, "int32"), ops.cast(logits, "float32"))
+
+
 @keras.saving.register_keras_serializable(package="tf_transformer")
 def masked_loss(labels, logits, label_smoothing=0.0):
     """Mean cross-entropy over positions whose label is not `[PAD]`.
@@ -36,7 +69,7 @@ def masked_loss(labels, logits, label_smoothing=0.0):
         targets = targets * (1.0 - label_smoothing) + label_smoothing / ops.cast(vocab, "float32")
         loss = keras.losses.categorical_crossentropy(targets, logits, from_logits=True)
     else:
-        loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        loss = sparse_cross_entropy(labels, logits)
     # Keras sums a scalar loss's gradients over the replicas without scaling it, so each
     # replica returns its share of the global mean: its sum over the global count
     count, _ = _global_count(ops.sum(mask))
