@@ -7,13 +7,13 @@ Both sides train a masked LM on identical packed batches (`--batch` windows of
 width, heads, feed-forward and vocabulary with a `MaskedLMHead` tied to its token
 embedding, trained with Keras' own sparse cross-entropy (what KerasHub's `BertMaskedLM`
 compiles with). A step is timed as the recipe runs it: one `fit` over a cached dataset,
-each training step timed by a callback (`fit`'s own start and end are not a step: on
-numpy inputs they cost up to seconds, which a timing of whole short `fit` calls counts).
+each training step timed by a callback (`fit`'s own start and end are not a step: they
+cost about 2 s at times, which a timing of whole short `fit` calls counts).
 Each side runs in its own process (`--side`), the sides alternating, `--repeats` times;
 a process reports the median of its `STEPS` steps and the result is the median of those.
-A process's step time is bimodal on the 2-core machines measured (the same process runs
-all its steps at about 236 or about 300 ms, whichever side it is), so the fastest process
-of each side and the ratio of those are reported too.
+A process's step time is bimodal on the 2-core machine measured (a process runs all its
+steps at one of two speeds, about 25% apart, on either side), so the fastest process of
+each side and the ratio of those are reported too.
 
 Utilisation: the step's FLOPs, counted from the architecture (every matmul of the forward
 pass, times 3 for forward and backward; the output projection only at the masked
@@ -178,8 +178,8 @@ def hub_masked_lm(vocab, size, policy=None, dropout=0.1):
 
 
 def measured_in_processes(argv, repeats):
-    """`{side: (median seconds a step, parameters)}`, each side timed in `repeats` fresh
-    processes of this script (`--side`), the sides alternating."""
+    """`{side: (median seconds a step, parameters, each process's report)}`, each side
+    timed in `repeats` fresh processes of this script (`--side`), the sides alternating."""
     import statistics
     import subprocess
     import sys
