@@ -33,6 +33,7 @@ BENCHMARKS = [
     ("ablate_translation", "Real text: what each change to the recipe did (ablation)"),
     ("bench_real_gpt", "Real text: tiny Shakespeare, character level, against KerasHub"),
     ("bench_bert_step", "BERT's pretraining step against KerasHub's, and the CPU it uses"),
+    ("bench_loss", "The cross-entropy: ours against Keras'"),
     (
         "bench_real_bert",
         "Real text: SST-2 and IMDb, pretrained against random weights and KerasHub",
@@ -129,19 +130,35 @@ def main(argv=None):
     if args.only and not args.update:
         return 0
     path = HERE / "RESULTS.md"
-    kept = _sections(path.read_text()) if args.only and path.exists() else {}
-    ordered = [sections.get(t, kept.get(t)) for _, t in BENCHMARKS]
     header = (
         "# Benchmark results\n\n"
-        "Written by `make bench` (`python -m benchmarks.run_all`), which runs every "
-        "benchmark below one after another; do not edit by hand. Each number is the median "
-        "of at least 5 timed repeats after warm-up (the real-text benchmark trains once), "
-        "and the sides of each comparison run in the same run on the same machine (the "
-        "`Machine:` lines name it).\n"
+        "The sections named after a benchmark of `make bench` (`python -m "
+        "benchmarks.run_all`) are rewritten by it; the others record one-off measurements "
+        "with the commands that reproduce them, and `make bench` keeps them. Each timing is "
+        "the median of at least 5 timed repeats after warm-up (real-text training runs "
+        "once), and the sides of each comparison run in the same run on the same machine "
+        "(the `Machine:` lines name it).\n"
     )
-    path.write_text(header + "\n" + "\n".join(s for s in ordered if s))
+    path.write_text(header + "\n" + "\n".join(merged_sections(path, sections)))
     print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def merged_sections(path, sections):
+    """RESULTS.md's sections after a run: every section of `path` in its place, those
+    `sections` (title -> text) rewrote replaced, new ones where `BENCHMARKS` puts them
+    (after the section of the benchmark before them), none dropped."""
+    merged = _sections(path.read_text()) if path.exists() else {}
+    merged.update({t: text for t, text in sections.items() if t in merged})
+    titles = [t for _, t in BENCHMARKS]
+    for index, title in enumerate(titles):
+        if title in sections and title not in merged:
+            before = [t for t in titles[:index] if t in merged]
+            order = list(merged)
+            at = order.index(before[-1]) + 1 if before else len(order)
+            order.insert(at, title)
+            merged = {t: merged.get(t, sections[title]) for t in order}
+    return list(merged.values())
 
 
 def _sections(text):
