@@ -148,17 +148,14 @@ def merged_sections(path, sections):
     """RESULTS.md's sections after a run: every section of `path` in its place, those
     `sections` (title -> text) rewrote replaced, new ones where `BENCHMARKS` puts them
     (after the section of the benchmark before them), none dropped."""
-    merged = _sections(path.read_text()) if path.exists() else {}
-    merged.update({t: text for t, text in sections.items() if t in merged})
-    titles = [t for _, t in BENCHMARKS]
-    for index, title in enumerate(titles):
+    merged = {**(_sections(path.read_text()) if path.exists() else {})}
+    order = list(merged)
+    for index, (_, title) in enumerate(BENCHMARKS):
         if title in sections and title not in merged:
-            before = [t for t in titles[:index] if t in merged]
-            order = list(merged)
-            at = order.index(before[-1]) + 1 if before else len(order)
-            order.insert(at, title)
-            merged = {t: merged.get(t, sections[title]) for t in order}
-    return list(merged.values())
+            before = [t for _, t in BENCHMARKS[:index] if t in order]
+            order.insert(order.index(before[-1]) + 1 if before else len(order), title)
+    merged.update(sections)
+    return [merged[title] for title in order]
 
 
 def _sections(text):
