@@ -222,10 +222,10 @@ def main(argv=None):
     from benchmarks.common import machine
     from pipelines.masked_lm_batches import max_predictions
     from tf_transformer.models.bert import PRESETS
-    from tf_transformer.training.precision import native_bfloat16
+    from tf_transformer.training.precision import choose_precision
 
-    bf16 = args.precision == "bf16" or (args.precision == "auto" and native_bfloat16())
-    policy = "mixed_bfloat16" if bf16 else "float32"
+    policy, _ = choose_precision(args.precision)  # auto: the recipe's choice, cap included
+    bf16 = policy == "mixed_bfloat16"
     size = PRESETS[args.preset]
     predictions = max_predictions(args.seq_len, 0.15, whole_words=True)
     if args.side:  # a child: one side, one line of JSON
