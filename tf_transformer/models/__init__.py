@@ -1,8 +1,8 @@
 """Model families built from `tf_transformer.layers`."""
 
-from tf_transformer.models.bert import (
+from tf_transformer.models.bert import BertEncoder
+from tf_transformer.models.bert_tasks import (
     BertClassifier,
-    BertEncoder,
     BertMaskedLM,
     BertTokenTagger,
     MaskedLMHead,

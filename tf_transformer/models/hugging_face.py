@@ -13,7 +13,8 @@ import numpy as np
 from keras import ops
 
 from tf_transformer.errors import InputError
-from tf_transformer.models.bert import BertEncoder, BertMaskedLM
+from tf_transformer.models.bert import BertEncoder
+from tf_transformer.models.bert_tasks import BertMaskedLM
 from tf_transformer.models.checkpoint_files import read_config, read_weights
 from tf_transformer.models.convert import Tensors
 from tf_transformer.models.gpt import GPT

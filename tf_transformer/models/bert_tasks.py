@@ -1,0 +1,261 @@
+"""BERT's task models over a `BertEncoder`: masked LM (with its tied head), sequence
+classifier and token tagger."""
+
+import keras
+from keras import ops
+
+from tf_transformer.layers.feed_forward import get_activation
+from tf_transformer.layers.masks import padding_mask as ids_padding_mask
+from tf_transformer.models.bert import BertEncoder, bert_initializer
+
+POOLINGS = ("cls", "mean")  # BertClassifier's: BERT's pooler, or the real tokens' mean
+
+
+def _unpack(inputs):
+    """`token_ids` and the optional `segment_ids` and `mask_positions` of a model input
+    (a tensor of token ids, or a dict of them)."""
+    if isinstance(inputs, dict):
+        return inputs["token_ids"], inputs.get("segment_ids"), inputs.get("mask_positions")
+    return inputs, None, None
+
+
+@keras.saving.register_keras_serializable(package="tf_transformer")
+class MaskedLMHead(keras.layers.Layer):
+    """BERT's masked-LM head: dense + GELU + LayerNorm, then the output projection tied to
+    the token embeddings, plus an output bias.
+
+    `call(hidden, embeddings)` returns float32 logits `(..., vocab_size)`; `embeddings` is
+    the encoder's `(vocab_size, d_model)` token table, so the head has no projection
+    matrix of its own. `activation` is the transform's (BERT's exact `"gelu"`, or
+    `"gelu_tanh"` or `"relu"`, as a checkpoint's `hidden_act` says).
+    """
+
+    def __init__(self, vocab_size, d_model, layer_norm_epsilon=1e-12, activation="gelu", **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.d_model = d_model
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.activation = activation
+        self.transform = keras.layers.Dense(
+            d_model,
+            activation=get_activation(activation),
+            kernel_initializer=bert_initializer(),
+            dtype=self.dtype_policy,
+            name="transform",
+        )
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
+        )
+
+    def build(self, hidden_shape, embeddings_shape=None):
+        self.transform.build(hidden_shape)
+        self.layer_norm.build(tuple(hidden_shape[:-1]) + (self.d_model,))
+        self.output_bias = self.add_weight(
+            shape=(self.vocab_size,), initializer="zeros", name="output_bias"
+        )
+        self.built = True
+
+    def call(self, hidden, embeddings):
+        x = self.layer_norm(self.transform(hidden))
+        logits = ops.matmul(x, ops.transpose(ops.cast(embeddings, x.dtype)))
+        return ops.cast(logits, "float32") + ops.cast(self.output_bias, "float32")
+
+    def compute_output_shape(self, hidden_shape, embeddings_shape=None):
+        return tuple(hidden_shape[:-1]) + (self.vocab_size,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "d_model": self.d_model,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "activation": self.activation,
+            }
+        )
+        return config
+
+
+class _TaskModel(keras.Model):
+    """A `BertEncoder` plus a head; serializes the encoder inside its config. The model
+    takes the encoder's dtype policy, so that `compile` adds loss scaling under
+    `mixed_float16`."""
+
+    def __init__(self, encoder, **kwargs):
+        kwargs.setdefault("dtype", encoder.dtype_policy)
+        super().__init__(**kwargs)
+        self.encoder = encoder
+
+    def get_config(self):
+        config = super().get_config()
+        config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
+        return config
+
+    def make_head(self, count, dropout, labels, what):
+        """Dropout and a dense layer to `count` logits, `labels` naming them."""
+        if labels is not None and len(labels) != count:
+            raise ValueError(f"{len(labels)} labels for {count} {what}")
+        self.dropout = dropout
+        self.labels = list(labels) if labels is not None else None
+        self.head_dropout = keras.layers.Dropout(dropout, name="head_dropout")
+        self.classifier = keras.layers.Dense(
+            count,
+            kernel_initializer=bert_initializer(),
+            dtype=self.encoder.dtype_policy,
+            name="logits",
+        )
+
+    def build_encoder(self):
+        if not self.encoder.built:  # a deserialized encoder comes built
+            self.encoder.build()
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="tf_transformer")
+class BertMaskedLM(_TaskModel):
+    """Masked-LM pretraining: `call({"token_ids", "mask_positions"[, "segment_ids"]})`
+    returns float32 logits `(batch, predictions, vocab_size)` at the gathered positions
+    (all positions when `mask_positions` is left out).
+
+    Example:
+    ```python
+    import numpy as np
+    from tf_transformer.models import BertMaskedLM
+    model = BertMaskedLM.from_preset("bert_tiny", vocab_size=100)
+    ids = np.array([[2, 5, 4, 7, 3]])
+    model({"token_ids": ids, "mask_positions": np.array([[2]])}).shape  # (1, 1, 100)
+    ```
+    """
+
+    def __init__(self, encoder, head_activation="gelu", **kwargs):
+        super().__init__(encoder, **kwargs)
+        self.head_activation = head_activation
+        self.head = MaskedLMHead(
+            encoder.vocab_size,
+            encoder.d_model,
+            layer_norm_epsilon=encoder.layer_norm_epsilon,
+            activation=head_activation,
+            dtype=encoder.dtype_policy,
+            name="mlm_head",
+        )
+
+    @classmethod
+    def from_preset(cls, name, **overrides):
+        """The preset's encoder, without the pooler, which masked-LM pretraining leaves
+        untrained."""
+        return cls(BertEncoder.from_preset(name, **{"use_pooler": False, **overrides}))
+
+    def build(self, input_shape=None):
+        self.build_encoder()
+        self.head.build((None, None, self.encoder.d_model))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        token_ids, segment_ids, mask_positions = _unpack(inputs)
+        hidden = self.encoder(token_ids, segment_ids=segment_ids, training=training)
+        if mask_positions is not None:  # gathered as a one-hot product: exact, any batch size
+            length = ops.shape(hidden)[1]
+            pick = ops.one_hot(ops.cast(mask_positions, "int32"), length, dtype=hidden.dtype)
+            hidden = ops.einsum("bpl,bld->bpd", pick, hidden)
+        return self.head(hidden, self.encoder.token_embedding.embeddings)
+
+    def get_config(self):
+        return {**super().get_config(), "head_activation": self.head_activation}
+
+
+@keras.saving.register_keras_serializable(package="tf_transformer")
+class BertClassifier(_TaskModel):
+    """Sequence classification from the pooled output: dropout + dense to `num_classes`
+    float32 logits. `labels` (optional) names the classes, for export. `pooling` is
+    `"cls"` (BERT's pooler: dense + tanh on the first token) or `"mean"` (the mean of the
+    real tokens' vectors, padding left out; the encoder needs no pooler).
+
+    Example:
+    ```python
+    import numpy as np
+    from tf_transformer.models import BertClassifier
+    model = BertClassifier.from_preset("bert_tiny", vocab_size=100, num_classes=3)
+    model(np.array([[2, 5, 6, 3]])).shape  # (1, 3)
+    ```
+    """
+
+    def __init__(self, encoder, num_classes, dropout=0.1, labels=None, pooling="cls", **kwargs):
+        super().__init__(encoder, **kwargs)
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+        self.num_classes = num_classes
+        self.pooling = pooling
+        self.make_head(num_classes, dropout, labels, "classes")
+
+    @classmethod
+    def from_preset(cls, name, num_classes, labels=None, **overrides):
+        return cls(BertEncoder.from_preset(name, **overrides), num_classes, labels=labels)
+
+    def build(self, input_shape=None):
+        self.build_encoder()
+        self.classifier.build((None, self.encoder.d_model))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        token_ids, segment_ids, _ = _unpack(inputs)
+        hidden = self.encoder(token_ids, segment_ids=segment_ids, training=training)
+        if self.pooling == "cls":
+            pooled = self.encoder.pool(hidden)
+        else:
+            real = ops.cast(ids_padding_mask(token_ids), hidden.dtype)[..., None]
+            pooled = ops.sum(hidden * real, axis=1) / ops.maximum(ops.sum(real, axis=1), 1)
+        pooled = self.head_dropout(pooled, training=training)
+        return ops.cast(self.classifier(pooled), "float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_classes=self.num_classes, dropout=self.dropout, labels=self.labels)
+        return {**config, "pooling": self.pooling}
+
+
+@keras.saving.register_keras_serializable(package="tf_transformer")
+class BertTokenTagger(_TaskModel):
+    """Token classification: dropout + dense on every position to `num_tags` float32
+    logits. `labels` (optional) names the tags, for export.
+
+    Example:
+    ```python
+    import numpy as np
+    from tf_transformer.models import BertTokenTagger
+    model = BertTokenTagger.from_preset("bert_tiny", vocab_size=100, num_tags=4)
+    model(np.array([[2, 5, 6, 3]])).shape  # (1, 4, 4)
+    ```
+    """
+
+    def __init__(self, encoder, num_tags, dropout=0.1, labels=None, **kwargs):
+        super().__init__(encoder, **kwargs)
+        self.num_tags = num_tags
+        self.make_head(num_tags, dropout, labels, "tags")
+
+    @classmethod
+    def from_preset(cls, name, num_tags, labels=None, **overrides):
+        return cls(
+            BertEncoder.from_preset(name, **{"use_pooler": False, **overrides}),
+            num_tags,
+            labels=labels,
+        )
+
+    def build(self, input_shape=None):
+        self.build_encoder()
+        self.classifier.build((None, None, self.encoder.d_model))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        token_ids, segment_ids, _ = _unpack(inputs)
+        hidden = self.encoder(token_ids, segment_ids=segment_ids, training=training)
+        return ops.cast(self.classifier(self.head_dropout(hidden, training=training)), "float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_tags=self.num_tags, dropout=self.dropout, labels=self.labels)
+        return config
