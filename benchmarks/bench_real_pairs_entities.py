@@ -104,7 +104,7 @@ def run_hub(data, ours_pretrain, tasks):
     """KerasHub's backbone pretrained as ours was (`bench_real_bert.hub_pretrain`, as many
     epochs as ours made), fine-tuned on each task as `run_ours` fine-tunes."""
 
-    from benchmarks.bench_real_bert import hub_pretrain
+    from benchmarks.hub_bert import hub_pretrain
     from pipelines.runs import read_json
 
     made = len(read_json(ours_pretrain["run"], "history.json")["loss"])
