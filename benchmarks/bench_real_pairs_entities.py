@@ -8,6 +8,8 @@ rules), pretrained against random weights and non-Transformer baselines.
 2. `ours`: `bert finetune --from` that run on each task; each fine-tuning also runs from
    random weights (same size, tokenizer, schedule and steps: the recipe's
    `compare_scratch`).
+   `lstm`: the CoNLL fine-tuning again with `--tag-head lstm` (a bidirectional LSTM
+   between the encoder and the tag logits), from both starts.
 3. `hub`: KerasHub's `BertBackbone` of the same size with a `MaskedLMHead`, pretrained on
    the same packed, masked batches for as many epochs of the same schedule as ours made,
    then fine-tuned the same way (our batches, schedule and epochs; a dropout and dense
@@ -22,7 +24,7 @@ Neither task's test set is in `../shared/data`: MRPC reports `dev.tsv`, CoNLL `v
 Writes `results.json` into `--out` and prints the tables for RESULTS.md.
 
     .venv/bin/python -m benchmarks.bench_real_pairs_entities --data ../shared/data \\
-        [--only pretrain,ours,hub,baselines] [--tasks mrpc,conll] [--minutes 50] \\
+        [--only pretrain,ours,lstm,hub,baselines] [--tasks mrpc,conll] [--minutes 50] \\
         [--pretrained RUN_DIR] [--out DIR] [--report]
 """
 
@@ -73,7 +75,7 @@ def pretrain_source(data):
     )
 
 
-def run_ours(data, out_dir, pretrained, task):
+def run_ours(data, out_dir, pretrained, task, tag_head="dense"):
     from pipelines import finetuning
     from pipelines.runs import read_json
 
@@ -82,9 +84,11 @@ def run_ours(data, out_dir, pretrained, task):
         source=TASKS[task]["spec"].format(data=data),
         from_run=pretrained,
         warmup_fraction=0.1,
+        tag_head=tag_head,
         **TASKS[task]["finetune"],
     )
-    run_dir = finetuning.finetune(config, os.path.join(out_dir, task), overwrite=True)
+    name = task if tag_head == "dense" else f"{task}_{tag_head}"
+    run_dir = finetuning.finetune(config, os.path.join(out_dir, name), overwrite=True)
     metrics = read_json(run_dir, "metrics.json")
     result = {start_from: _scores(report) for start_from, report in metrics.items()}
     return {**result, "minutes": (time.perf_counter() - start) / 60, "run": run_dir}
@@ -291,7 +295,7 @@ def report(results):
             f"{100 * pre['metrics']['validation_masked_accuracy']:.1f}%\n"
         )
     ours, baselines = results.get("ours", {}), results.get("baselines", {})
-    hub = results.get("hub", {})
+    hub, lstm = results.get("hub", {}), results.get("lstm", {}).get("conll", {})
     if hub:
         masked = hub["pretrain"]["validation_masked_accuracy"]
         print(
@@ -314,10 +318,12 @@ def report(results):
             ]
         ]
         print(f"{NAMES['mrpc']}:\n\n{table(['start', 'accuracy', 'F1'], rows)}\n")
-    if "conll" in ours or "conll" in baselines:
+    if "conll" in ours or "conll" in baselines or lstm:
         starts = [
             ("ours, pretrained", ours.get("conll", {}).get("pretrained", {})),
             ("ours, random init", ours.get("conll", {}).get("scratch", {})),
+            ("ours, pretrained, `--tag-head lstm`", lstm.get("pretrained", {})),
+            ("ours, random init, `--tag-head lstm`", lstm.get("scratch", {})),
             ("KerasHub BertBackbone, pretrained", hub.get("conll", {}).get("pretrained", {})),
             ("BiLSTM words + characters", baselines.get("conll", {}).get("bilstm", {})),
         ]
@@ -363,6 +369,11 @@ def main(argv=None):
                         args.data, args.out, pretrained, task
                     )
                     save()
+            elif part == "lstm":  # the CoNLL tagger with a BiLSTM head
+                if "conll" in tasks:
+                    results.setdefault("lstm", {})["conll"] = run_ours(
+                        args.data, args.out, results["pretrain"]["run"], "conll", tag_head="lstm"
+                    )
             elif part == "hub":
                 results["hub"] = run_hub(args.data, results["pretrain"], tasks)
             elif part == "baselines":
@@ -372,7 +383,7 @@ def main(argv=None):
                 if "conll" in tasks:
                     baselines["conll"] = run_conll_baseline(args.data)
             else:
-                parser.error(f"unknown part {part!r}; use pretrain, ours, hub, baselines")
+                parser.error(f"unknown part {part!r}; use pretrain, ours, lstm, hub, baselines")
             save()
     report(results)
     return 0

@@ -144,6 +144,12 @@ def test_fine_tuning_starts_from_the_pretrained_encoder():
             (2, 2),
         ),
         (lambda: BertTokenTagger.from_preset("bert_tiny", vocab_size=VOCAB, num_tags=5), (2, 9, 5)),
+        (
+            lambda: BertTokenTagger.from_preset(
+                "bert_tiny", vocab_size=VOCAB, num_tags=5, head="lstm"
+            ),
+            (2, 9, 5),
+        ),
     ],
 )
 def test_task_models_round_trip_through_keras_files(tmp_path, make, shape):
@@ -171,6 +177,25 @@ def test_mean_pooling_is_the_mean_of_the_real_tokens_and_ignores_padding():
     np.testing.assert_allclose(padded, logits, atol=1e-5)
     with pytest.raises(ValueError, match="pooling must be one of cls, mean"):
         BertClassifier(encoder, num_classes=3, pooling="max")
+
+
+def test_the_lstm_tag_head_reads_each_text_both_ways_and_ignores_padding():
+    model = BertTokenTagger.from_preset("bert_tiny", vocab_size=VOCAB, num_tags=5, head="lstm")
+    logits = numpy(model(IDS))
+    hidden = model.encoder(IDS)
+    kernel, bias = (numpy(w) for w in model.classifier.weights)
+    forward, backward = model.lstms
+    for row, ids in enumerate(IDS):
+        real = hidden[row : row + 1, : int((ids != 0).sum())]
+        # a BiLSTM over the real tokens alone: the backward one from the last of them
+        both = np.concatenate(
+            [numpy(forward(real))[0], numpy(backward(real[:, ::-1]))[0, ::-1]], axis=-1
+        )
+        np.testing.assert_allclose(logits[row, : len(both)], both @ kernel + bias, atol=1e-5)
+    padded = numpy(model(np.pad(IDS, [[0, 0], [0, 4]])))
+    np.testing.assert_allclose(padded[:, : IDS.shape[1]][IDS != 0], logits[IDS != 0], atol=1e-5)
+    with pytest.raises(ValueError, match="head must be one of dense, lstm"):
+        BertTokenTagger(model.encoder, num_tags=5, head="crf")
 
 
 def test_mixed_bfloat16_gives_finite_float32_logits():

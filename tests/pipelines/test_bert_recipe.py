@@ -430,9 +430,11 @@ def test_a_conll_tagger_predicts_every_word_and_exports_entity_spans(pretrained,
     args = ["bert", "finetune", "--task", "tag", "--from", pretrained, "--run-dir", run_dir]
     args += ["--source", f"conll:train={train},validation={valid}", "--seq-len", "32"]
     args += ["--epochs", "2", "--steps-per-epoch", "30", "--learning-rate", "1e-3"]
+    args += ["--tag-head", "lstm"]  # the dense head: `tagger_run`
     assert cli.main([*args, "--no-compare", "--mixed-precision", "float32"]) == 0
     out = capsys.readouterr().out
     assert "validation entity F1 from pretrained encoder" in out
+    assert read(run_dir, "config.json")["tag_head"] == "lstm"
     report = read(run_dir, "metrics.json")["pretrained"]
     entities = report["entities"]
     # a name and a place in each of 20 sentences and 15 times in the long one

@@ -88,6 +88,13 @@ def add_commands(commands):
         "vectors (mean)",
     )
     finetune.add_argument(
+        "--tag-head",
+        choices=["dense", "lstm"],
+        default="dense",
+        help="a tagger's head: BERT's dense layer on each token (dense), or a bidirectional "
+        "LSTM over the tokens, then the dense layer (lstm)",
+    )
+    finetune.add_argument(
         "--truncate",
         choices=["head", "tail", "head+tail"],
         default="head",
@@ -181,6 +188,8 @@ def bert_finetune_command(args):
         seq_len=args.seq_len,
         train_limit=args.train_limit,
     )
+    if args.task != "tag" and args.tag_head != "dense":
+        raise InputError(f"--tag-head {args.tag_head} is for --task tag")
     default_source = {"classify": "cldr-langid", "tag": "cldr-tags"}[args.task]
     config = config_from(
         finetuning.FinetuneConfig,

@@ -9,6 +9,7 @@ from tf_transformer.layers.masks import padding_mask as ids_padding_mask
 from tf_transformer.models.bert import BertEncoder, bert_initializer
 
 POOLINGS = ("cls", "mean")  # BertClassifier's: BERT's pooler, or the real tokens' mean
+TAG_HEADS = ("dense", "lstm")  # BertTokenTagger's: see its docstring
 
 
 def _unpack(inputs):
@@ -218,10 +219,26 @@ class BertClassifier(_TaskModel):
         return {**config, "pooling": self.pooling}
 
 
+def _reverse_real(x, lengths):
+    """`x` `(batch, length, width)` with each row's first `lengths` positions in reverse
+    order and the (padding) positions after them where they were."""
+    positions = ops.arange(ops.shape(x)[1])[None, :]
+    lengths = lengths[:, None]
+    order = ops.where(positions < lengths, lengths - 1 - positions, positions)
+    return ops.take_along_axis(x, order[..., None], axis=1)
+
+
 @keras.saving.register_keras_serializable(package="tf_transformer")
 class BertTokenTagger(_TaskModel):
-    """Token classification: dropout + dense on every position to `num_tags` float32
-    logits. `labels` (optional) names the tags, for export.
+    """Token classification: float32 logits to `num_tags` at every position. `labels`
+    (optional) names the tags, for export.
+
+    `head` is what lies between the encoder and the logits: `"dense"` (BERT's: dropout and
+    one dense layer on each position) or `"lstm"` (dropout, then a bidirectional LSTM of
+    `d_model` units each way, float32, then the dense layer): a sequence layer of its own,
+    as BiLSTM taggers have, that a small encoder lacks. The backward LSTM reads each text's
+    real tokens last to first (the padding after them reversed out of its way, not masked:
+    a Keras mask would reach the loss), so padding changes no real position's logits.
 
     Example:
     ```python
@@ -232,30 +249,54 @@ class BertTokenTagger(_TaskModel):
     ```
     """
 
-    def __init__(self, encoder, num_tags, dropout=0.1, labels=None, **kwargs):
+    def __init__(self, encoder, num_tags, dropout=0.1, labels=None, head="dense", **kwargs):
         super().__init__(encoder, **kwargs)
+        if head not in TAG_HEADS:
+            raise ValueError(f"head must be one of {', '.join(TAG_HEADS)}, got {head!r}")
         self.num_tags = num_tags
+        self.head = head
         self.make_head(num_tags, dropout, labels, "tags")
+        self.lstms = None
+        if head == "lstm":
+            self.lstms = [
+                keras.layers.LSTM(
+                    encoder.d_model, return_sequences=True, dtype="float32", name=f"{way}_lstm"
+                )
+                for way in ("forward", "backward")
+            ]
 
     @classmethod
-    def from_preset(cls, name, num_tags, labels=None, **overrides):
+    def from_preset(cls, name, num_tags, labels=None, head="dense", **overrides):
         return cls(
             BertEncoder.from_preset(name, **{"use_pooler": False, **overrides}),
             num_tags,
             labels=labels,
+            head=head,
         )
 
     def build(self, input_shape=None):
         self.build_encoder()
-        self.classifier.build((None, None, self.encoder.d_model))
+        width = self.encoder.d_model
+        if self.lstms is not None:
+            for lstm in self.lstms:
+                lstm.build((None, None, width))
+            width *= 2
+        self.classifier.build((None, None, width))
         self.built = True
 
     def call(self, inputs, training=None):
         token_ids, segment_ids, _ = _unpack(inputs)
         hidden = self.encoder(token_ids, segment_ids=segment_ids, training=training)
-        return ops.cast(self.classifier(self.head_dropout(hidden, training=training)), "float32")
+        hidden = self.head_dropout(hidden, training=training)
+        if self.lstms is not None:
+            hidden = ops.cast(hidden, "float32")
+            lengths = ops.sum(ops.cast(ids_padding_mask(token_ids), "int32"), axis=1)
+            forward, backward = self.lstms
+            backward = _reverse_real(backward(_reverse_real(hidden, lengths)), lengths)
+            hidden = ops.concatenate([forward(hidden), backward], axis=-1)
+        return ops.cast(self.classifier(hidden), "float32")
 
     def get_config(self):
         config = super().get_config()
         config.update(num_tags=self.num_tags, dropout=self.dropout, labels=self.labels)
-        return config
+        return {**config, "head": self.head}
