@@ -18,7 +18,7 @@ rules), pretrained against random weights and non-Transformer baselines.
 4. `baselines`, trained in the same run: for MRPC the majority class and a bag of words of
    the two sentences (multi-hot of each and of the words they share, one dense layer);
    for CoNLL a Keras tagger of a bidirectional LSTM over word embeddings and a
-   character-level BiLSTM of each word (Lample et al. 2016 without the CRF).
+   character CNN of each word (Ma and Hovy 2016 without the CRF).
 
 Neither task's test set is in `../shared/data`: MRPC reports `dev.tsv`, CoNLL `valid.txt`.
 Writes `results.json` into `--out` and prints the tables for RESULTS.md.
