@@ -12,6 +12,11 @@ POOLINGS = ("cls", "mean")  # BertClassifier's: BERT's pooler, or the real token
 TAG_HEADS = ("dense", "lstm")  # BertTokenTagger's: see its docstring
 
 
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
 def _unpack(inputs):
     """`token_ids` and the optional `segment_ids` and `mask_positions` of a model input
     (a tensor of token ids, or a dict of them)."""
@@ -187,8 +192,7 @@ class BertClassifier(_TaskModel):
 
     def __init__(self, encoder, num_classes, dropout=0.1, labels=None, pooling="cls", **kwargs):
         super().__init__(encoder, **kwargs)
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+        _check_choice("pooling", pooling, POOLINGS)
         self.num_classes = num_classes
         self.pooling = pooling
         self.make_head(num_classes, dropout, labels, "classes")
@@ -251,8 +255,7 @@ class BertTokenTagger(_TaskModel):
 
     def __init__(self, encoder, num_tags, dropout=0.1, labels=None, head="dense", **kwargs):
         super().__init__(encoder, **kwargs)
-        if head not in TAG_HEADS:
-            raise ValueError(f"head must be one of {', '.join(TAG_HEADS)}, got {head!r}")
+        _check_choice("head", head, TAG_HEADS)
         self.num_tags = num_tags
         self.head = head
         self.make_head(num_tags, dropout, labels, "tags")
@@ -298,5 +301,7 @@ class BertTokenTagger(_TaskModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_tags=self.num_tags, dropout=self.dropout, labels=self.labels)
-        return {**config, "head": self.head}
+        config.update(
+            num_tags=self.num_tags, dropout=self.dropout, labels=self.labels, head=self.head
+        )
+        return config
