@@ -72,6 +72,7 @@ class FinetuneConfig(RunOptions):
     compare_scratch: bool = True
     pooling: str = "cls"  # a classifier's: "cls" (BERT's pooler) or "mean" (of the tokens)
     tag_head: str = "dense"  # a tagger's: "dense" (BERT's) or "lstm" (a BiLSTM, then dense)
+    crf: bool = False  # a tagger's: a linear-chain CRF over the words' tags
     truncate: str = "head"  # what a classifier keeps of a longer text: head, tail, head+tail
     keep_markup: bool = False  # False: HTML tags (IMDb's <br />) are stripped from the text
     learning_curve: list = None  # also fine-tune on these numbers of labelled examples
@@ -80,7 +81,9 @@ class FinetuneConfig(RunOptions):
 def _task_model(config, encoder, labels):
     if config.task == "classify":
         return BertClassifier(encoder, len(labels), labels=labels, pooling=config.pooling)
-    return BertTokenTagger(encoder, len(labels), labels=labels, head=config.tag_head)
+    return BertTokenTagger(
+        encoder, len(labels), labels=labels, head=config.tag_head, crf=config.crf
+    )
 
 
 def _uses_pooler(config):
@@ -258,6 +261,7 @@ def _continuing(config, saved):
         vocab_size=saved["vocab_size"],
         pooling=saved.get("pooling", "cls"),
         tag_head=saved.get("tag_head", "dense"),
+        crf=saved.get("crf", False),
         learning_curve=None,
         truncate=saved.get("truncate", "head"),
         keep_markup=saved.get("keep_markup", True),

@@ -10,8 +10,8 @@ import numpy as np
 
 from pipelines.corpora import example_key, stable_subset
 from tf_transformer.serving import bert as bert_serving
-from tf_transformer.serving.bert import is_iob
 from tf_transformer.serving.client import strings
+from tf_transformer.serving.entities import is_iob
 
 CURVE_MIN_STEPS = 200  # a curve point trains at least this many steps
 

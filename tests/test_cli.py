@@ -69,10 +69,10 @@ def test_the_cli_imports_tensorflow_only_once_a_command_runs():
     assert answer.stdout.strip() == "False", answer.stderr[-500:]
 
 
-def test_a_tag_head_for_a_classifier_exits_2(capsys):
-    args = ["bert", "finetune", "--task", "classify", "--tag-head", "lstm", "--epochs", "1"]
+@pytest.mark.parametrize(
+    "option, message", [(["--tag-head", "lstm"], "--tag-head lstm"), (["--crf"], "--crf")]
+)
+def test_a_tag_head_for_a_classifier_exits_2(capsys, option, message):
+    args = ["bert", "finetune", "--task", "classify", *option, "--epochs", "1"]
     assert cli.main(args) == 2
-    assert (
-        capsys.readouterr().err.strip()
-        == "tf-transformer: error: --tag-head lstm is for --task tag"
-    )
+    assert capsys.readouterr().err.strip() == f"tf-transformer: error: {message} is for --task tag"

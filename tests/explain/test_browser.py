@@ -29,12 +29,13 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def pages(translator, generator, fill_mask, tmp_path_factory):
+def pages(translator, generator, fill_mask, tagger, tmp_path_factory):
     folder = tmp_path_factory.mktemp("pages")
     traces = {
         "translate": trace_translation(translator, TEXT, reference="sábado, 9 de junho de 1984"),
         "gpt": trace_gpt(generator, TEXT),
         "bert": trace_bert(fill_mask, "Saturday, [MASK] 9, 1984"),
+        "tags": trace_bert(tagger, TEXT),
     }
     return {name: (write_page(t, str(folder / f"{name}.html")), t) for name, t in traces.items()}
 
@@ -122,6 +123,21 @@ def test_top_k_and_top_p_cut_what_the_sampler_cuts(browser, pages):
         scaled = tf.constant(logits / temperature)
         kept = filter_top_p(filter_top_k(scaled, top_k), top_p).numpy() > NEG_INF / 2
         assert page.execute_script("return explain.current.keptCount") == kept.sum()
+
+
+def test_the_tag_table_shows_the_served_tags(browser, pages, tagger):
+    page = open_page(browser, pages["tags"][0])
+    assert [e for e in page.get_log("browser") if e["level"] == "SEVERE"] == []
+    rows = page.execute_script(
+        """const h = Array.from(document.querySelectorAll('h3'))
+             .find((e) => e.textContent.startsWith('tags per word'));
+           return Array.from(h.parentElement.querySelectorAll('tr'))
+             .filter((r) => r.cells[0].tagName === 'TD')
+             .map((r) => Array.from(r.cells).map((c) => c.textContent));"""
+    )
+    served = [tag.decode() for tag in tagger.predict([TEXT])["tags"][0]]
+    assert [row[0] for row in rows] == TEXT.split()
+    assert [row[1] for row in rows] == served
 
 
 def test_keyboard_and_tables(browser, pages):

@@ -126,6 +126,9 @@ def test_bert_masks_pairs_and_tags(fill_mask, pair_classifier, tagger):
     words, served = tagger.word_probabilities(tf.constant([TEXT]))
     at_words = tags["output"]["logits"][tags["output"]["word_positions"]].astype(np.float32)
     np.testing.assert_allclose(softmax(at_words), served[0].numpy(), atol=1e-3)
+    labels = tags["output"]["labels"]
+    served_tags = [tag.decode() for tag in tagger.predict([TEXT])["tags"][0]]
+    assert [labels[i] for i in tags["output"]["tags"]] == served_tags
     assert tags["check"]["passed"]
 
 

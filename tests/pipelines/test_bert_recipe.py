@@ -430,11 +430,12 @@ def test_a_conll_tagger_predicts_every_word_and_exports_entity_spans(pretrained,
     args = ["bert", "finetune", "--task", "tag", "--from", pretrained, "--run-dir", run_dir]
     args += ["--source", f"conll:train={train},validation={valid}", "--seq-len", "32"]
     args += ["--epochs", "2", "--steps-per-epoch", "30", "--learning-rate", "1e-3"]
-    args += ["--tag-head", "lstm"]  # the dense head: `tagger_run`
+    args += ["--tag-head", "lstm", "--crf"]  # the dense head without a CRF: `tagger_run`
     assert cli.main([*args, "--no-compare", "--mixed-precision", "float32"]) == 0
     out = capsys.readouterr().out
     assert "validation entity F1 from pretrained encoder" in out
-    assert read(run_dir, "config.json")["tag_head"] == "lstm"
+    config = read(run_dir, "config.json")
+    assert config["tag_head"] == "lstm" and config["crf"] is True
     report = read(run_dir, "metrics.json")["pretrained"]
     entities = report["entities"]
     # a name and a place in each of 20 sentences and 15 times in the long one
@@ -453,6 +454,10 @@ def test_a_conll_tagger_predicts_every_word_and_exports_entity_spans(pretrained,
     for row, text in enumerate(texts):
         tags = [t for t in strings(served["tags"][row]) if t]
         assert len(tags) == len(text.split())  # every word, the 80 of the longest too
+        assert all(  # the IOB rule: an I-X continues an X
+            not tag.startswith("I-") or before[2:] == tag[2:]
+            for before, tag in zip(["O", *tags], tags, strict=False)
+        )
         expected = [kind for kind, _, _ in get_entities(tags)]
         types = [t for t in strings(served["entity_types"][row]) if t]
         assert types == expected

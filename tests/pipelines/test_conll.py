@@ -7,7 +7,7 @@ import pytest
 from pipelines.corpora import CorpusError, load_corpus
 from pipelines.corpora.conll import to_iob2
 from pipelines.finetuning_reports import entity_report
-from tf_transformer.serving.bert import is_iob
+from tf_transformer.serving.entities import is_iob
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "conll2003")
 

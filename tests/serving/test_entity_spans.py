@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 from seqeval.metrics.sequence_labeling import get_entities
 
-from tf_transformer.serving.bert import entity_spans, split_words
+from tf_transformer.serving.entities import entity_spans, split_words
 
 
 def spans(texts, tags):

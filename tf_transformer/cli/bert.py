@@ -95,6 +95,12 @@ def add_commands(commands):
         "LSTM over the tokens, then the dense layer (lstm)",
     )
     finetune.add_argument(
+        "--crf",
+        action="store_true",
+        help="a tagger's: a linear-chain CRF over the words' tags (learned transitions, the "
+        "true sequence's likelihood as the loss, Viterbi to predict)",
+    )
+    finetune.add_argument(
         "--truncate",
         choices=["head", "tail", "head+tail"],
         default="head",
@@ -190,6 +196,8 @@ def bert_finetune_command(args):
     )
     if args.task != "tag" and args.tag_head != "dense":
         raise InputError(f"--tag-head {args.tag_head} is for --task tag")
+    if args.task != "tag" and args.crf:
+        raise InputError("--crf is for --task tag")
     default_source = {"classify": "cldr-langid", "tag": "cldr-tags"}[args.task]
     config = config_from(
         finetuning.FinetuneConfig,

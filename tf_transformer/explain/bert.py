@@ -8,7 +8,8 @@ import tensorflow as tf
 from tf_transformer.errors import InputError
 from tf_transformer.explain import trace as t
 from tf_transformer.layers.capture import capture
-from tf_transformer.serving.bert import FillMask, PairClassifier, TokenTagger, split_words
+from tf_transformer.serving.bert import FillMask, PairClassifier, TokenTagger
+from tf_transformer.serving.entities import split_words
 from tf_transformer.text.bert_inputs import (
     encode_pairs,
     encode_texts,
@@ -140,6 +141,9 @@ def tags(predictor, hidden, feed, blocks, ids) -> dict:
     logits = t.numpy(predictor.model(feed["token_ids"], training=False))[0][:, 1:]
     labels = [label.decode() for label in predictor.tags.numpy()[1:]]
     output = {"kind": "tags", "labels": labels, **t.distribution(logits)}
+    at_words = tf.nn.softmax(tf.constant(logits[feed["word_positions"]], tf.float32))
+    chosen = predictor.decode(tf.RaggedTensor.from_tensor(at_words[None]))  # as served
+    output["tags"] = chosen[0].numpy().astype(np.int32)
     return {"output": output, "check": _check(predictor, feed, logits, feed["word_positions"])}
 
 

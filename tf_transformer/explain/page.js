@@ -720,10 +720,12 @@ function outputExtras(o, index) {
   }
   if (o.kind === "tags") {
     const rows = o.words.map((word, w) => {
-      const d = probabilities(row(o.logits, o.word_positions.data[w]), 1, 0, 1);
-      return [word, o.labels[d.order[0]], d.p[d.order[0]]];
+      const d = probabilities(row(o.logits, o.word_positions.data[w]), 1, 0, 1), tag = o.tags.data[w];
+      return [word, o.labels[tag], d.p[tag], o.labels[d.order[0]]];
     });
-    out.push($("div", { class: "panel" }, $("h3", { text: "tags per word" }), table(["word", "tag", "probability"], rows)));
+    const differs = (i) => (rows[i][1] !== rows[i][3] ? "selected" : "");
+    out.push($("div", { class: "panel" }, $("h3", { text: "tags per word (as served; with IOB tags, the best sequence the IOB rule allows)" }),
+      table(["word", "tag", "probability", "most likely on its own"], rows, differs)));
   }
   return out;
 }

@@ -4,6 +4,7 @@ classifier and token tagger."""
 import keras
 from keras import ops
 
+from tf_transformer.layers.crf import LinearChainCRF, first_to_front
 from tf_transformer.layers.feed_forward import get_activation
 from tf_transformer.layers.masks import padding_mask as ids_padding_mask
 from tf_transformer.models.bert import BertEncoder, bert_initializer
@@ -244,6 +245,12 @@ class BertTokenTagger(_TaskModel):
     real tokens last to first (the padding after them reversed out of its way, not masked:
     a Keras mask would reach the loss), so padding changes no real position's logits.
 
+    `crf=True` adds a linear-chain CRF over the words' tags (`layers.crf`): training
+    maximises the true tag sequence's log-probability (the words are the positions whose
+    label is not 0, each word's first piece) instead of each word's own, and the
+    predictor decodes with its learned transitions (Viterbi). The logits stay the CRF's
+    per-word scores.
+
     Example:
     ```python
     import numpy as np
@@ -253,11 +260,14 @@ class BertTokenTagger(_TaskModel):
     ```
     """
 
-    def __init__(self, encoder, num_tags, dropout=0.1, labels=None, head="dense", **kwargs):
+    def __init__(
+        self, encoder, num_tags, dropout=0.1, labels=None, head="dense", crf=False, **kwargs
+    ):
         super().__init__(encoder, **kwargs)
         _check_choice("head", head, TAG_HEADS)
         self.num_tags = num_tags
         self.head = head
+        self.crf = LinearChainCRF(num_tags - 1, name="crf") if crf else None  # class 0: no tag
         self.make_head(num_tags, dropout, labels, "tags")
         self.lstms = None
         if head == "lstm":
@@ -269,12 +279,13 @@ class BertTokenTagger(_TaskModel):
             ]
 
     @classmethod
-    def from_preset(cls, name, num_tags, labels=None, head="dense", **overrides):
+    def from_preset(cls, name, num_tags, labels=None, head="dense", crf=False, **overrides):
         return cls(
             BertEncoder.from_preset(name, **{"use_pooler": False, **overrides}),
             num_tags,
             labels=labels,
             head=head,
+            crf=crf,
         )
 
     def build(self, input_shape=None):
@@ -285,7 +296,24 @@ class BertTokenTagger(_TaskModel):
                 lstm.build((None, None, width))
             width *= 2
         self.classifier.build((None, None, width))
+        if self.crf is not None:
+            self.crf.build()
         self.built = True
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """With a CRF: its negative log-likelihood of each text's true tags, summed and
+        divided by the number of words (the compiled loss is not used); otherwise Keras's."""
+        if self.crf is None:
+            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        words = ops.not_equal(y, 0)
+        lengths = ops.sum(ops.cast(words, "int32"), axis=1)
+        emissions = first_to_front(ops.cast(y_pred, "float32")[..., 1:], words)
+        tags = first_to_front(ops.maximum(ops.cast(y, "int32") - 1, 0), words)
+        loss = ops.sum(self.crf.negative_log_likelihood(emissions, tags, lengths))
+        loss = loss / ops.cast(ops.maximum(ops.sum(lengths), 1), "float32")
+        for extra in self.losses:
+            loss = loss + ops.cast(ops.sum(extra), "float32")
+        return loss
 
     def call(self, inputs, training=None):
         token_ids, segment_ids, _ = _unpack(inputs)
@@ -304,4 +332,4 @@ class BertTokenTagger(_TaskModel):
         config.update(
             num_tags=self.num_tags, dropout=self.dropout, labels=self.labels, head=self.head
         )
-        return config
+        return {**config, "crf": self.crf is not None}

@@ -7,11 +7,15 @@ Texts are cut to `seq_len` tokens (default: the model's positions; the recipes p
 length they trained on).
 """
 
-import re
-
 import tensorflow as tf
-import tensorflow_text as tf_text
 
+from tf_transformer.serving.entities import (
+    best_sequences,
+    entity_spans,
+    iob_transitions,
+    is_iob,
+    split_words,
+)
 from tf_transformer.serving.export import TEXT, export_model
 from tf_transformer.text.bert_inputs import (
     encode_pairs,
@@ -147,54 +151,6 @@ class PairClassifier(TextClassifier):
         return tuple(tf.constant(list(side), tf.string) for side in sides)
 
 
-def is_iob(labels) -> bool:
-    """Whether tags are IOB entity tags (`O`, `B-TYPE`, `I-TYPE`, at least one `B-`)."""
-    return all(re.fullmatch(r"O|[BI]-\S+", label) for label in labels) and any(
-        label.startswith("B-") for label in labels
-    )
-
-
-def split_words(texts):
-    """The whitespace-separated words of each text, with the byte offsets where each starts
-    and ends: ragged `(words, starts, ends)`, `[batch, (words)]` each."""
-    words, starts, ends = tf_text.WhitespaceTokenizer().tokenize_with_offsets(texts)
-    return words, starts, ends
-
-
-def entity_spans(texts, tags, starts, ends):
-    """The entities of IOB-tagged words as the CoNLL rules read them (an entity starts at
-    `B-X`, or at `I-X` after a word outside it) for each text: ragged `(types, first,
-    last, text)`, `[batch, (entities)]`, `first`/`last` the entity's character offsets in
-    its text (`text[first:last]` in Python), `text` that substring."""
-    flat = tags.flat_values
-    rows = tags.value_rowids()
-    inside = tf.strings.regex_full_match(flat, r"[BI]-.+")
-    kind = tf.where(inside, tf.strings.regex_replace(flat, "^[BI]-", ""), "")
-    first_word = tf.equal(tf.range(tf.size(rows, tf.int64)), tf.gather(tags.row_starts(), rows))
-    before = tf.where(first_word, "", tf.concat([[""], kind[:-1]], 0))
-    begins = inside & (tf.strings.regex_full_match(flat, "B-.+") | tf.not_equal(before, kind))
-    entity = tf.cumsum(tf.cast(begins, tf.int32)) - 1  # of each word inside an entity
-    opening = tf.where(begins)[:, 0]
-    last_byte = tf.math.unsorted_segment_max(
-        tf.boolean_mask(ends.flat_values, inside),
-        tf.boolean_mask(entity, inside),
-        tf.size(opening),
-    )
-    row = tf.gather(rows, opening)
-    first_byte = tf.gather(starts.flat_values, opening)
-    text = tf.gather(texts, row)
-    span = tf.strings.substr(text, first_byte, last_byte - first_byte)
-    before_span = tf.strings.substr(text, tf.zeros_like(first_byte), first_byte)
-    first = tf.strings.length(before_span, unit="UTF8_CHAR")
-    last = first + tf.strings.length(span, unit="UTF8_CHAR")
-    batch = tf.shape(texts, out_type=tf.int64)[0]
-
-    def ragged(values):
-        return tf.RaggedTensor.from_value_rowids(values, row, nrows=batch)
-
-    return ragged(tf.gather(kind, opening)), ragged(first), ragged(last), ragged(span)
-
-
 class TokenTagger(Predictor):
     """`serve(texts)`: each text split on whitespace into words, and a tag per word (read at
     its first piece; a text longer than `seq_len` pieces is read in windows of whole words,
@@ -204,15 +160,23 @@ class TokenTagger(Predictor):
     (string[batch, entities], padded with `""`), `entity_starts` and `entity_ends`
     (int32[batch, entities], character offsets, padded with -1).
 
+    With IOB tags, each text's tags are the sequence the IOB2 rule allows (no `I-X` but
+    after `B-X` or `I-X`) with the largest product of the words' probabilities
+    (`entities.viterbi`); `iob_rule=False` takes each word's most likely tag on its own.
+    A model with a CRF (`BertTokenTagger(crf=True)`) adds its learned transition scores
+    to the sequence's, with or without the rule.
+
     The model's class 0 is the "no label" of the training data (see
     `pipelines.masked_lm`), so tag names are `model.labels[1:]`.
     """
 
-    def __init__(self, model, tokenizer, seq_len=None):
+    def __init__(self, model, tokenizer, seq_len=None, iob_rule=True):
         super().__init__(model, tokenizer, seq_len, name="token_tagger")
         labels = model.labels or [str(i) for i in range(model.num_tags)]
         self.tags = tf.constant(labels)
         self.spans = is_iob(labels[1:])
+        self.rule = iob_transitions(labels[1:]) if self.spans and iob_rule else None
+        self.crf = getattr(model, "crf", None)
 
     def word_probabilities(self, texts):
         """The words of each text and, per word, the probabilities of the tags (read at its
@@ -230,12 +194,27 @@ class TokenTagger(Predictor):
         index = tf.stack([window.flat_values, position.flat_values], axis=1)
         return words.with_flat_values(tf.gather_nd(probabilities, index))
 
+    def decode(self, probabilities):
+        """The tag of each word (an index into `model.labels[1:]`), from the words'
+        probabilities (ragged `[batch, (words), tags]`): the IOB rule's best sequence, or
+        each word's most likely tag."""
+        if self.rule is None and self.crf is None:
+            best = tf.argmax(probabilities.flat_values, axis=-1, output_type=tf.int32)
+            return probabilities.with_flat_values(best)
+        count = self.model.num_tags - 1
+        start, transitions = tf.zeros([count]), tf.zeros([count, count])
+        if self.rule is not None:
+            start, transitions = start + self.rule[0], transitions + self.rule[1]
+        if self.crf is not None:
+            start = start + tf.convert_to_tensor(self.crf.start)
+            transitions = transitions + tf.convert_to_tensor(self.crf.transitions)
+        return best_sequences(probabilities, start, transitions)
+
     def serve(self, texts):
         texts = tf.convert_to_tensor(texts, tf.string)
         words, starts, ends = split_words(texts)
-        flat = self._probabilities(words).flat_values
-        best = tf.argmax(flat, axis=-1, output_type=tf.int32) + 1
-        tags = words.with_flat_values(tf.gather(self.tags, best))
+        best = self.decode(self._probabilities(words)).flat_values
+        tags = words.with_flat_values(tf.gather(self.tags, best + 1))
         outputs = {"tokens": words.to_tensor(""), "tags": tags.to_tensor("")}
         if self.spans:
             types, first, last, span = entity_spans(texts, tags, starts, ends)
