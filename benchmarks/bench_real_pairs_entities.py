@@ -9,7 +9,9 @@ rules), pretrained against random weights and non-Transformer baselines.
    random weights (same size, tokenizer, schedule and steps: the recipe's
    `compare_scratch`).
    `lstm`: the CoNLL fine-tuning again with `--tag-head lstm` (a bidirectional LSTM
-   between the encoder and the tag logits), from both starts.
+   between the encoder and the tag logits), from both starts; `crf`: with `--tag-head
+   lstm --crf` (a linear-chain CRF on the tags). Every tagger, the baseline's too, is read
+   with the IOB rule (`serving.entities`) and, for comparison, without it.
 3. `hub`: KerasHub's `BertBackbone` of the same size with a `MaskedLMHead`, pretrained on
    the same packed, masked batches for as many epochs of the same schedule as ours made,
    then fine-tuned the same way (our batches, schedule and epochs; a dropout and dense
@@ -18,13 +20,14 @@ rules), pretrained against random weights and non-Transformer baselines.
 4. `baselines`, trained in the same run: for MRPC the majority class and a bag of words of
    the two sentences (multi-hot of each and of the words they share, one dense layer);
    for CoNLL a Keras tagger of a bidirectional LSTM over word embeddings and a
-   character CNN of each word (Ma and Hovy 2016 without the CRF).
+   character CNN of each word (Ma and Hovy 2016 without the CRF)
+   (`baselines_pairs_entities`).
 
 Neither task's test set is in `../shared/data`: MRPC reports `dev.tsv`, CoNLL `valid.txt`.
 Writes `results.json` into `--out` and prints the tables for RESULTS.md.
 
     .venv/bin/python -m benchmarks.bench_real_pairs_entities --data ../shared/data \\
-        [--only pretrain,ours,lstm,hub,baselines] [--tasks mrpc,conll] [--minutes 50] \\
+        [--only pretrain,ours,lstm,crf,hub,baselines] [--tasks mrpc,conll] [--minutes 50] \\
         [--pretrained RUN_DIR] [--out DIR] [--report]
 """
 
@@ -35,6 +38,7 @@ import time
 
 import keras
 
+from benchmarks.baselines_pairs_entities import run_conll_baseline, run_mrpc_baselines, scores
 from benchmarks.bench_real_bert import pretrain_result, pretrain_run
 from benchmarks.common import saved_results
 
@@ -75,7 +79,7 @@ def pretrain_source(data):
     )
 
 
-def run_ours(data, out_dir, pretrained, task, tag_head="dense"):
+def run_ours(data, out_dir, pretrained, task, tag_head="dense", crf=False):
     from pipelines import finetuning
     from pipelines.runs import read_json
 
@@ -85,23 +89,31 @@ def run_ours(data, out_dir, pretrained, task, tag_head="dense"):
         from_run=pretrained,
         warmup_fraction=0.1,
         tag_head=tag_head,
+        crf=crf,
         **TASKS[task]["finetune"],
     )
-    name = task if tag_head == "dense" else f"{task}_{tag_head}"
+    name = task + ("" if tag_head == "dense" else f"_{tag_head}") + ("_crf" if crf else "")
     run_dir = finetuning.finetune(config, os.path.join(out_dir, name), overwrite=True)
     metrics = read_json(run_dir, "metrics.json")
-    result = {start_from: _scores(report) for start_from, report in metrics.items()}
+    result = {start_from: scores(report) for start_from, report in metrics.items()}
+    if config.task == "tag":  # the same models read without the IOB rule
+        for start_from, directory in (("pretrained", run_dir), ("scratch", f"{run_dir}/scratch")):
+            result[start_from]["f1_no_rule"] = _f1_without_rule(directory, config.source)
     return {**result, "minutes": (time.perf_counter() - start) / 60, "run": run_dir}
 
 
-def _scores(report):
-    if "entities" in report:
-        entities = report["entities"]
-        per_type = {kind: scores["f1"] for kind, scores in entities["per_type"].items()}
-        return {key: entities[key] for key in ("f1", "precision", "recall")} | {
-            "per_type": per_type
-        }
-    return {"accuracy": report["accuracy"], "f1": report["positive_f1"]}
+def _f1_without_rule(run_dir, spec):
+    from pipelines import finetuning
+    from pipelines.corpora import load_corpus
+    from pipelines.finetuning_reports import evaluate_task
+    from tf_transformer.serving import bert as bert_serving
+
+    predictor, config = finetuning.load_run(run_dir)
+    free = bert_serving.TokenTagger(
+        predictor.model, predictor.tokenizer, config["seq_len"], iob_rule=False
+    )
+    report = evaluate_task(free, load_corpus(spec), "validation", None, log=lambda *_: None)
+    return report["entities"]["f1"]
 
 
 def run_hub(data, ours_pretrain, tasks):
@@ -155,7 +167,7 @@ def _hub_finetune(data, task, backbone, tokenizer, ours_pretrain):
         model, tokenizer, seq_len
     )
     report = evaluate_task(predictor, corpus, "validation", None)
-    return {"pretrained": _scores(report), "minutes": minutes}
+    return {"pretrained": scores(report), "minutes": minutes}
 
 
 class HubTaskModel(keras.Model):
@@ -186,102 +198,6 @@ class HubTaskModel(keras.Model):
         return keras.ops.cast(self.head(self.dropout(hidden, training=training)), "float32")
 
 
-def run_mrpc_baselines(data):
-    """The majority class and a bag of words of the two sentences (multi-hot of each and of
-    their shared words, one sigmoid unit), as keras.io's text-classification baseline."""
-    import numpy as np
-    import tensorflow as tf
-
-    from pipelines.corpora import load_corpus
-    from pipelines.finetuning_reports import classification_report
-
-    corpus = load_corpus(TASKS["mrpc"]["spec"].format(data=data))
-    truth = [label for _, label in corpus.validation]
-    majority = max(corpus.labels, key=[label for _, label in corpus.train].count)
-    results = {"majority": _scores(_quiet(classification_report, truth, [majority] * len(truth)))}
-
-    keras.utils.set_random_seed(0)
-    vectorize = keras.layers.TextVectorization(max_tokens=20000, output_mode="multi_hot")
-    vectorize.adapt(tf.constant(corpus.texts("train")))
-
-    def features(examples):
-        a = vectorize(tf.constant([first for (first, _), _ in examples]))
-        b = vectorize(tf.constant([second for (_, second), _ in examples]))
-        return tf.concat([a, b, a * b], axis=1).numpy()
-
-    labels = np.array([int(label) for _, label in corpus.train], "float32")
-    model = keras.Sequential([keras.Input((3 * vectorize.vocabulary_size(),))])
-    model.add(keras.layers.Dense(1, activation="sigmoid"))
-    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
-    model.fit(features(corpus.train), labels, epochs=20, batch_size=32, verbose=0)
-    guesses = model.predict(features(corpus.validation), verbose=0)[:, 0] > 0.5
-    predicted = [str(int(g)) for g in guesses]
-    results["bag_of_words"] = _scores(_quiet(classification_report, truth, predicted))
-    return results
-
-
-def _quiet(report, truth, predicted):
-    return report(truth, predicted, ("0", "1"), log=lambda line: None, split="validation")
-
-
-def run_conll_baseline(data, epochs=10):
-    """A Keras tagger of a bidirectional LSTM over word embeddings (learned from the
-    training text) and a character CNN of each word (Ma and Hovy 2016, without the CRF),
-    softmax over the tags; batches padded to their own longest sentence."""
-    import numpy as np
-    import tensorflow as tf
-
-    from pipelines.corpora import load_corpus
-    from pipelines.finetuning_reports import entity_report
-
-    corpus = load_corpus(TASKS["conll"]["spec"].format(data=data))
-    tags = list(corpus.labels)
-    keras.utils.set_random_seed(0)
-    words = keras.layers.StringLookup(max_tokens=30000, mask_token="")
-    words.adapt(tf.constant([w for tokens, _ in corpus.train for w in tokens]))
-    chars = keras.layers.StringLookup(max_tokens=200, mask_token="")
-    chars.adapt(tf.constant([c for tokens, _ in corpus.train for w in tokens for c in w]))
-    index = {tag: i for i, tag in enumerate(tags)}
-
-    def dataset(examples, shuffle=False):
-        tokens = tf.ragged.constant([list(t) for t, _ in examples])
-        labels = tf.ragged.constant([[index[t] for t in row] for _, row in examples])
-        data = tf.data.Dataset.from_tensor_slices((tokens, labels))
-        data = data.shuffle(len(examples), seed=0) if shuffle else data
-
-        def padded(tokens, labels):
-            letters = tf.strings.unicode_split(tokens, "UTF-8")[:, :, :20]
-            inputs = (words(tokens.to_tensor("")), chars(letters.to_tensor("")))
-            real = tf.cast(tf.ones_like(labels).to_tensor(0), "float32")
-            return inputs, labels.to_tensor(0), real
-
-        return data.ragged_batch(32).map(padded).prefetch(tf.data.AUTOTUNE)
-
-    word_ids = keras.Input((None,), dtype="int64")
-    char_ids = keras.Input((None, None), dtype="int64")
-    embedded = keras.layers.Embedding(words.vocabulary_size(), 100)(word_ids)
-    letters = keras.layers.Embedding(chars.vocabulary_size(), 30)(char_ids)
-    spelled = keras.layers.Conv2D(30, (1, 3), padding="same", activation="tanh")(letters)
-    spelled = keras.ops.max(spelled, axis=2)  # over each word's characters
-    hidden = keras.layers.Dropout(0.5)(keras.layers.Concatenate()([embedded, spelled]))
-    hidden = keras.layers.Bidirectional(keras.layers.LSTM(100, return_sequences=True))(hidden)
-    output = keras.layers.Dense(len(tags), activation="softmax")(keras.layers.Dropout(0.5)(hidden))
-    model = keras.Model([word_ids, char_ids], output)
-    model.compile("adam", "sparse_categorical_crossentropy")
-
-    start = time.perf_counter()
-    model.fit(dataset(corpus.train, shuffle=True), epochs=epochs, verbose=2)
-    minutes = (time.perf_counter() - start) / 60
-    predicted = []
-    for inputs, _, real in dataset(corpus.validation):
-        guesses = np.argmax(model.predict_on_batch(inputs), axis=-1)
-        lengths = real.numpy().sum(axis=1).astype(int)
-        predicted += [[tags[i] for i in row[:n]] for row, n in zip(guesses, lengths, strict=True)]
-    truth = [list(labels) for _, labels in corpus.validation]
-    report = entity_report(truth, predicted, split="validation")
-    return {"bilstm": _scores({"entities": report}), "minutes": minutes, "epochs": epochs}
-
-
 def report(results):
     from benchmarks.common import machine, table
 
@@ -296,6 +212,7 @@ def report(results):
         )
     ours, baselines = results.get("ours", {}), results.get("baselines", {})
     hub, lstm = results.get("hub", {}), results.get("lstm", {}).get("conll", {})
+    crf = results.get("crf", {}).get("conll", {})
     if hub:
         masked = hub["pretrain"]["validation_masked_accuracy"]
         print(
@@ -318,22 +235,25 @@ def report(results):
             ]
         ]
         print(f"{NAMES['mrpc']}:\n\n{table(['start', 'accuracy', 'F1'], rows)}\n")
-    if "conll" in ours or "conll" in baselines or lstm:
+    if "conll" in ours or "conll" in baselines or lstm or crf:
         starts = [
             ("ours, pretrained", ours.get("conll", {}).get("pretrained", {})),
             ("ours, random init", ours.get("conll", {}).get("scratch", {})),
             ("ours, pretrained, `--tag-head lstm`", lstm.get("pretrained", {})),
             ("ours, random init, `--tag-head lstm`", lstm.get("scratch", {})),
+            ("ours, pretrained, `--tag-head lstm --crf`", crf.get("pretrained", {})),
+            ("ours, random init, `--tag-head lstm --crf`", crf.get("scratch", {})),
             ("KerasHub BertBackbone, pretrained", hub.get("conll", {}).get("pretrained", {})),
             ("BiLSTM words + characters", baselines.get("conll", {}).get("bilstm", {})),
         ]
         types = sorted({t for _, scores in starts for t in scores.get("per_type", {})})
         rows = [
-            [name, *cells(scores, ("f1", "precision", "recall"))]
+            [name, *cells(scores, ("f1", "f1_no_rule", "precision", "recall"))]
             + cells(scores.get("per_type", {}), types)
             for name, scores in starts
+            if scores
         ]
-        header = ["start", "entity F1", "precision", "recall", *types]
+        header = ["start", "entity F1", "without the IOB rule", "precision", "recall", *types]
         print(f"{NAMES['conll']}:\n\n{table(header, rows)}\n")
 
 
@@ -369,21 +289,32 @@ def main(argv=None):
                         args.data, args.out, pretrained, task
                     )
                     save()
-            elif part == "lstm":  # the CoNLL tagger with a BiLSTM head
+            elif part in ("lstm", "crf"):  # the CoNLL tagger with a BiLSTM head (and a CRF)
                 if "conll" in tasks:
-                    results.setdefault("lstm", {})["conll"] = run_ours(
-                        args.data, args.out, results["pretrain"]["run"], "conll", tag_head="lstm"
+                    results.setdefault(part, {})["conll"] = run_ours(
+                        args.data,
+                        args.out,
+                        results["pretrain"]["run"],
+                        "conll",
+                        tag_head="lstm",
+                        crf=part == "crf",
                     )
             elif part == "hub":
                 results["hub"] = run_hub(args.data, results["pretrain"], tasks)
             elif part == "baselines":
                 baselines = results.setdefault("baselines", {})
                 if "mrpc" in tasks:
-                    baselines["mrpc"] = run_mrpc_baselines(args.data)
+                    baselines["mrpc"] = run_mrpc_baselines(
+                        TASKS["mrpc"]["spec"].format(data=args.data)
+                    )
                 if "conll" in tasks:
-                    baselines["conll"] = run_conll_baseline(args.data)
+                    baselines["conll"] = run_conll_baseline(
+                        TASKS["conll"]["spec"].format(data=args.data)
+                    )
             else:
-                parser.error(f"unknown part {part!r}; use pretrain, ours, lstm, hub, baselines")
+                parser.error(
+                    f"unknown part {part!r}; use pretrain, ours, lstm, crf, hub, baselines"
+                )
             save()
     report(results)
     return 0
