@@ -44,6 +44,8 @@ def evaluate_task(predictor, corpus, split, run_dir, log=print):
         predicted.extend([tag for tag in row if tag] for row in strings(out["tags"]))
     truth = [list(tags) for _, tags in examples]
     report = {**tagging_report(truth, predicted, corpus.labels, log, split=split), "split": split}
+    report["decoding"] = predictor.decoding
+    log(f"{split} tags: {predictor.decoding}")
     if is_iob(corpus.labels):
         report["entities"] = entity_report(truth, predicted, log, split)
         report["entities"].update(type_confusion(truth, predicted, run_dir, split))

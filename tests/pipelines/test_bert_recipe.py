@@ -437,6 +437,7 @@ def test_a_conll_tagger_predicts_every_word_and_exports_entity_spans(pretrained,
     config = read(run_dir, "config.json")
     assert config["tag_head"] == "lstm" and config["crf"] is True
     report = read(run_dir, "metrics.json")["pretrained"]
+    assert report["decoding"] == "the best sequence under the IOB rule and the CRF's transitions"
     entities = report["entities"]
     # a name and a place in each of 20 sentences and 15 times in the long one
     assert set(entities["per_type"]) == {"LOC", "PER"} and entities["support"] == 2 * 35

@@ -100,6 +100,8 @@ def test_the_served_tags_follow_the_rule_and_argmax_can_be_asked_for(tagger_mode
     texts = [" ".join(text.split()[:6]) for text in texts] + [""]
     ruled = TokenTagger(model, tokenizer, seq_len=32)
     free = TokenTagger(model, tokenizer, seq_len=32, iob_rule=False)
+    assert ruled.decoding == "the best sequence under the IOB rule"
+    assert free.decoding == "each word's most likely tag"
     words, probabilities = ruled.word_probabilities(tf.constant(texts))
     served = ruled.serve(tf.constant(texts))["tags"].numpy()  # eager: traced in the recipe test
     argmax = free.serve(tf.constant(texts))["tags"].numpy()
@@ -124,6 +126,8 @@ def test_a_crf_taggers_learned_transitions_join_the_words_scores(tagger_model, r
     model.crf.start.assign(rng.normal(0, 2, len(LABELS)).astype("float32"))
     model.crf.transitions.assign(rng.normal(0, 2, (len(LABELS),) * 2).astype("float32"))
     tagger = TokenTagger(model, tokenizer, seq_len=32, iob_rule=rule)
+    crf = "the CRF's transitions"
+    assert tagger.decoding == f"the best sequence under {'the IOB rule and ' * rule}{crf}"
     texts = [" ".join(text.split()[:5]) for text in texts[:30]]
     _, probabilities = tagger.word_probabilities(tf.constant(texts))
     served = tagger.serve(tf.constant(texts))["tags"].numpy()

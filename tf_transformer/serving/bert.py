@@ -194,6 +194,15 @@ class TokenTagger(Predictor):
         index = tf.stack([window.flat_values, position.flat_values], axis=1)
         return words.with_flat_values(tf.gather_nd(probabilities, index))
 
+    @property
+    def decoding(self) -> str:
+        """How `decode` reads the tags, in words (the reports record it)."""
+        if self.rule is None and self.crf is None:
+            return "each word's most likely tag"
+        rule = "the IOB rule" if self.rule is not None else ""
+        crf = "the CRF's transitions" if self.crf is not None else ""
+        return "the best sequence under " + " and ".join(filter(None, (rule, crf)))
+
     def decode(self, probabilities):
         """The tag of each word (an index into `model.labels[1:]`), from the words'
         probabilities (ragged `[batch, (words), tags]`): the IOB rule's best sequence, or
