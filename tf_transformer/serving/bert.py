@@ -210,7 +210,7 @@ class TokenTagger(Predictor):
         if self.rule is None and self.crf is None:
             best = tf.argmax(probabilities.flat_values, axis=-1, output_type=tf.int32)
             return probabilities.with_flat_values(best)
-        count = self.model.num_tags - 1
+        count = int(self.tags.shape[0]) - 1  # the tags, without class 0
         start, transitions = tf.zeros([count]), tf.zeros([count, count])
         if self.rule is not None:
             start, transitions = start + self.rule[0], transitions + self.rule[1]
