@@ -624,7 +624,7 @@ function output() {
   next_token: "The next-token distribution at every position of the text (the last one is what " +
     "generation samples from), with the sampler's temperature, top-k and top-p as generation applies them.",
   masks: "The model's distribution over the vocabulary at each [MASK].",
-  classes: "The classifier's probabilities over its labels.", tags: "Each word's tag, read at its first piece." };
+  classes: "The classifier's probabilities over its labels.", tags: "Each word's tag, read at its first piece; IOB entity tags are read as a sequence (the IOB rule, and a CRF's transitions where the model has one): a marked row's served tag is not its own most likely." };
   const s = section("output", "6. The output", notes[o.kind]);
   if (o.kind === "masks" && !o.logits) { s.append($("p", { text: "The text has no [MASK]: write one to see predictions." })); return; }
   const controls = $("div", { class: "controls" });
@@ -724,7 +724,7 @@ function outputExtras(o, index) {
       return [word, o.labels[tag], d.p[tag], o.labels[d.order[0]]];
     });
     const differs = (i) => (rows[i][1] !== rows[i][3] ? "selected" : "");
-    out.push($("div", { class: "panel" }, $("h3", { text: "tags per word (as served; with IOB tags, the best sequence the IOB rule allows)" }),
+    out.push($("div", { class: "panel" }, $("h3", { text: "tags per word, as served" }),
       table(["word", "tag", "probability", "most likely on its own"], rows, differs)));
   }
   return out;
