@@ -98,20 +98,21 @@ def run_ours(data, out_dir, pretrained, task, tag_head="dense", crf=False):
     result = {start_from: scores(report) for start_from, report in metrics.items()}
     if config.task == "tag":  # the same models read without the IOB rule
         for start_from, directory in (("pretrained", run_dir), ("scratch", f"{run_dir}/scratch")):
-            result[start_from]["f1_no_rule"] = _f1_without_rule(directory, config.source)
+            result[start_from]["f1_no_rule"] = _f1_without_rule(run_dir, directory, config.source)
     return {**result, "minutes": (time.perf_counter() - start) / 60, "run": run_dir}
 
 
-def _f1_without_rule(run_dir, spec):
+def _f1_without_rule(run_dir, model_dir, spec):
+    """Entity F1 of the model in `model_dir` (the run's, or its `scratch/` one, which
+    shares the run's tokenizer and settings) with each word's most likely tag."""
     from pipelines import finetuning
     from pipelines.corpora import load_corpus
     from pipelines.finetuning_reports import evaluate_task
     from tf_transformer.serving import bert as bert_serving
 
     predictor, config = finetuning.load_run(run_dir)
-    free = bert_serving.TokenTagger(
-        predictor.model, predictor.tokenizer, config["seq_len"], iob_rule=False
-    )
+    model = keras.models.load_model(os.path.join(model_dir, "model.keras"), compile=False)
+    free = bert_serving.TokenTagger(model, predictor.tokenizer, config["seq_len"], iob_rule=False)
     report = evaluate_task(free, load_corpus(spec), "validation", None, log=lambda *_: None)
     return report["entities"]["f1"]
 
