@@ -1,4 +1,5 @@
-"""Keras layers of the Transformer: positions, attention, feed-forward, encoder, decoder."""
+"""Keras layers of the Transformer: positions, attention, feed-forward, encoder, decoder;
+and a linear-chain CRF for taggers."""
 
 from tf_transformer.layers.attention import (
     BaseAttention,
@@ -8,6 +9,7 @@ from tf_transformer.layers.attention import (
 )
 from tf_transformer.layers.cached_multi_head_attention import CachedMultiHeadAttention
 from tf_transformer.layers.capture import Capture, Record, capture
+from tf_transformer.layers.crf import LinearChainCRF
 from tf_transformer.layers.decoder import Decoder, DecoderLayer
 from tf_transformer.layers.encoder import Encoder, EncoderLayer
 from tf_transformer.layers.feed_forward import FeedForward
@@ -30,6 +32,7 @@ __all__ = [
     "EncoderLayer",
     "FeedForward",
     "GlobalSelfAttention",
+    "LinearChainCRF",
     "PositionalEmbedding",
     "Record",
     "capture",
