@@ -197,10 +197,33 @@ def step(strategy):
     history = model.fit(data, verbose=0).history
     return history, [w.tolist() for w in model.get_weights()[:4]]
 
+def crf_step(strategy):  # a CRF tagger: its loss divides by the global batch's words
+    from tf_transformer.models import BertTokenTagger
+
+    keras.utils.set_random_seed(0)
+    ids = rng.integers(4, 50, size=(8, 10))
+    labels = rng.integers(1, 4, size=(8, 10)) * (rng.random((8, 10)) < 0.6)
+    labels[:4, 3:] = 0  # the first replica's half has far fewer words
+    with strategy.scope():
+        model = BertTokenTagger.from_preset(
+            "bert_tiny", num_tags=4, crf=True, vocab_size=50, num_layers=1, d_model=16,
+            num_heads=2, dff=32, max_length=16, dropout=0.0,
+        )
+        model.head_dropout.rate = 0.0  # no random masks: the two runs see the same numbers
+        model.compile(keras.optimizers.SGD(0.5), "mse")
+        model.build()
+    data = tf.data.Dataset.from_tensors((ids, labels)).repeat(2)
+    history = model.fit(data, verbose=0).history
+    return history, model.crf.transitions.numpy().tolist()
+
 one = step(distribution("default"))
 two = step(distribution("mirrored"))
 replicas = distribution("mirrored").num_replicas_in_sync
-print(json.dumps({"replicas": replicas, "one": one, "two": two}))
+rng = np.random.default_rng(1)
+crf_one = crf_step(distribution("default"))
+rng = np.random.default_rng(1)
+crf_two = crf_step(distribution("mirrored"))
+print(json.dumps({"replicas": replicas, "one": one, "two": two, "crf": [crf_one, crf_two]}))
 """
 
 
@@ -229,6 +252,13 @@ def test_mirrored_over_two_cpus_computes_what_one_device_computes(mirrored):
     assert two_history["masked_accuracy"] == pytest.approx(one_history["masked_accuracy"], abs=1e-6)
     for ours, theirs in zip(one_weights, two_weights, strict=True):
         np.testing.assert_allclose(np.array(theirs), np.array(ours), atol=1e-5)
+
+
+def test_a_crf_taggers_mirrored_step_is_the_one_device_step(mirrored):
+    _, steps, _ = mirrored
+    (one_history, one_crf), (two_history, two_crf) = steps["crf"]
+    assert two_history["loss"] == pytest.approx(one_history["loss"], rel=1e-5)
+    np.testing.assert_allclose(np.array(two_crf), np.array(one_crf), atol=1e-5)
 
 
 def test_the_mirrored_recipe_trains_as_the_default_one(mirrored):

@@ -8,6 +8,7 @@ from tf_transformer.layers.crf import LinearChainCRF, first_to_front
 from tf_transformer.layers.feed_forward import get_activation
 from tf_transformer.layers.masks import padding_mask as ids_padding_mask
 from tf_transformer.models.bert import BertEncoder, bert_initializer
+from tf_transformer.training.losses import global_count
 
 POOLINGS = ("cls", "mean")  # BertClassifier's: BERT's pooler, or the real tokens' mean
 TAG_HEADS = ("dense", "lstm")  # BertTokenTagger's: see its docstring
@@ -302,7 +303,8 @@ class BertTokenTagger(_TaskModel):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """With a CRF: its negative log-likelihood of each text's true tags, summed and
-        divided by the number of words (the compiled loss is not used); otherwise Keras's."""
+        divided by the number of words in the global batch (each replica's share of the
+        mean, as `masked_loss`; the compiled loss is not used); otherwise Keras's."""
         if self.crf is None:
             return super().compute_loss(x, y, y_pred, sample_weight, training=training)
         words = ops.not_equal(y, 0)
@@ -310,7 +312,8 @@ class BertTokenTagger(_TaskModel):
         emissions = first_to_front(ops.cast(y_pred, "float32")[..., 1:], words)
         tags = first_to_front(ops.maximum(ops.cast(y, "int32") - 1, 0), words)
         loss = ops.sum(self.crf.negative_log_likelihood(emissions, tags, lengths))
-        loss = loss / ops.cast(ops.maximum(ops.sum(lengths), 1), "float32")
+        count, _ = global_count(ops.cast(ops.sum(lengths), "float32"))
+        loss = loss / ops.maximum(count, 1.0)
         for extra in self.losses:
             loss = loss + ops.cast(ops.sum(extra), "float32")
         return loss

@@ -11,7 +11,7 @@ import tensorflow as tf
 from keras import ops
 
 
-def _global_count(count):
+def global_count(count):
     """`count` summed over the replicas in sync, and their number (`count, 1` on one
     device)."""
     context = tf.distribute.get_replica_context()
@@ -72,7 +72,7 @@ def masked_loss(labels, logits, label_smoothing=0.0):
         loss = sparse_cross_entropy(labels, logits)
     # Keras sums a scalar loss's gradients over the replicas without scaling it, so each
     # replica returns its share of the global mean: its sum over the global count
-    count, _ = _global_count(ops.sum(mask))
+    count, _ = global_count(ops.sum(mask))
     return ops.sum(loss * mask) / ops.maximum(count, 1.0)
 
 
@@ -83,7 +83,7 @@ def masked_accuracy(labels, logits):
     mask = ops.cast(ops.not_equal(labels, 0), "float32")
     hits = ops.cast(ops.equal(predictions, labels), "float32") * mask
     # Keras averages a metric's per-replica values: each divides by the mean count
-    count, replicas = _global_count(ops.sum(mask))
+    count, replicas = global_count(ops.sum(mask))
     return ops.sum(hits) * replicas / ops.maximum(count, 1.0)
 
 
