@@ -61,12 +61,11 @@ def run_conll_baseline(spec, epochs=10):
     """A Keras tagger of a bidirectional LSTM over word embeddings (learned from the
     training text) and a character CNN of each word (Ma and Hovy 2016, without the CRF),
     softmax over the tags; batches padded to their own longest sentence."""
-    import numpy as np
     import tensorflow as tf
 
     from pipelines.corpora import load_corpus
     from pipelines.finetuning_reports import entity_report
-    from tf_transformer.serving.entities import iob_transitions, viterbi
+    from tf_transformer.serving.entities import best_sequences, iob_transitions
 
     corpus = load_corpus(spec)
     tags = list(corpus.labels)
@@ -111,10 +110,10 @@ def run_conll_baseline(spec, epochs=10):
     for inputs, _, real in dataset(corpus.validation):
         probabilities = model.predict_on_batch(inputs)
         lengths = real.numpy().sum(axis=1).astype(int)
-        best = viterbi(np.log(np.maximum(probabilities, 1e-30)), lengths, *rule).numpy()
-        for row, n in enumerate(lengths):
-            predicted.append([tags[i] for i in best[row, :n]])
-            free.append([tags[i] for i in np.argmax(probabilities[row, :n], axis=-1)])
+        ragged = tf.RaggedTensor.from_tensor(probabilities, lengths=lengths)
+        predicted += [[tags[i] for i in row] for row in best_sequences(ragged, *rule).to_list()]
+        alone = ragged.with_flat_values(tf.argmax(ragged.flat_values, axis=-1))
+        free += [[tags[i] for i in row] for row in alone.to_list()]
     truth = [list(labels) for _, labels in corpus.validation]
     found = scores({"entities": entity_report(truth, predicted, split="validation")})
     found["f1_no_rule"] = entity_report(truth, free, log=lambda *_: None)["f1"]
