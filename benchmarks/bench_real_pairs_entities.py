@@ -10,8 +10,10 @@ rules), pretrained against random weights and non-Transformer baselines.
    `compare_scratch`).
    `lstm`: the CoNLL fine-tuning again with `--tag-head lstm` (a bidirectional LSTM
    between the encoder and the tag logits), from both starts; `crf`: with `--tag-head
-   lstm --crf` (a linear-chain CRF on the tags). Every tagger, the baseline's too, is read
-   with the IOB rule (`serving.entities`) and, for comparison, without it.
+   lstm --crf` (a linear-chain CRF on the tags); `features`: with `--tag-head lstm --crf
+   --word-features` (each word's embedding and a character CNN of it joined to the
+   encoder's output, as the baseline reads words). Every tagger, the baseline's too, is
+   read with the IOB rule (`serving.entities`) and, for comparison, without it.
 3. `hub`: KerasHub's `BertBackbone` of the same size with a `MaskedLMHead`, pretrained on
    the same packed, masked batches for as many epochs of the same schedule as ours made,
    then fine-tuned the same way (our batches, schedule and epochs; a dropout and dense
@@ -27,8 +29,8 @@ Neither task's test set is in `../shared/data`: MRPC reports `dev.tsv`, CoNLL `v
 Writes `results.json` into `--out` and prints the tables for RESULTS.md.
 
     .venv/bin/python -m benchmarks.bench_real_pairs_entities --data ../shared/data \\
-        [--only pretrain,ours,lstm,crf,hub,baselines] [--tasks mrpc,conll] [--minutes 50] \\
-        [--pretrained RUN_DIR] [--out DIR] [--report]
+        [--only pretrain,ours,lstm,crf,features,hub,baselines] [--tasks mrpc,conll] \\
+        [--minutes 50] [--pretrained RUN_DIR] [--out DIR] [--report]
 """
 
 import argparse
@@ -65,6 +67,11 @@ TASKS = {
     ),
 }
 NAMES = {"mrpc": "MRPC dev (408 pairs)", "conll": "CoNLL-2003 validation (5,942 entities)"}
+TAGGERS = {  # the CoNLL fine-tuning again with other heads: part -> FinetuneConfig options
+    "lstm": dict(tag_head="lstm"),
+    "crf": dict(tag_head="lstm", crf=True),
+    "features": dict(tag_head="lstm", crf=True, word_features=True),
+}
 
 
 def pretrain_source(data):
@@ -79,7 +86,7 @@ def pretrain_source(data):
     )
 
 
-def run_ours(data, out_dir, pretrained, task, tag_head="dense", crf=False):
+def run_ours(data, out_dir, pretrained, task, part="ours"):
     from pipelines import finetuning
     from pipelines.runs import read_json
 
@@ -88,11 +95,10 @@ def run_ours(data, out_dir, pretrained, task, tag_head="dense", crf=False):
         source=TASKS[task]["spec"].format(data=data),
         from_run=pretrained,
         warmup_fraction=0.1,
-        tag_head=tag_head,
-        crf=crf,
+        **TAGGERS.get(part, {}),
         **TASKS[task]["finetune"],
     )
-    name = task + ("" if tag_head == "dense" else f"_{tag_head}") + ("_crf" if crf else "")
+    name = task + {"ours": "", "lstm": "_lstm", "crf": "_lstm_crf"}.get(part, f"_{part}")
     run_dir = finetuning.finetune(config, os.path.join(out_dir, name), overwrite=True)
     metrics = read_json(run_dir, "metrics.json")
     result = {start_from: scores(report) for start_from, report in metrics.items()}
@@ -112,7 +118,9 @@ def _f1_without_rule(run_dir, model_dir, spec):
 
     predictor, config = finetuning.load_run(run_dir)
     model = keras.models.load_model(os.path.join(model_dir, "model.keras"), compile=False)
-    free = bert_serving.TokenTagger(model, predictor.tokenizer, config["seq_len"], iob_rule=False)
+    free = bert_serving.TokenTagger(
+        model, predictor.tokenizer, config["seq_len"], False, predictor.features
+    )
     report = evaluate_task(free, load_corpus(spec), "validation", None, log=lambda *_: None)
     return report["entities"]["f1"]
 
@@ -214,6 +222,7 @@ def report(results):
     ours, baselines = results.get("ours", {}), results.get("baselines", {})
     hub, lstm = results.get("hub", {}), results.get("lstm", {}).get("conll", {})
     crf = results.get("crf", {}).get("conll", {})
+    featured = results.get("features", {}).get("conll", {})
     if hub:
         masked = hub["pretrain"]["validation_masked_accuracy"]
         print(
@@ -236,7 +245,7 @@ def report(results):
             ]
         ]
         print(f"{NAMES['mrpc']}:\n\n{table(['start', 'accuracy', 'F1'], rows)}\n")
-    if "conll" in ours or "conll" in baselines or lstm or crf:
+    if "conll" in ours or "conll" in baselines or lstm or crf or featured:
         starts = [
             ("ours, pretrained", ours.get("conll", {}).get("pretrained", {})),
             ("ours, random init", ours.get("conll", {}).get("scratch", {})),
@@ -244,6 +253,8 @@ def report(results):
             ("ours, random init, `--tag-head lstm`", lstm.get("scratch", {})),
             ("ours, pretrained, `--tag-head lstm --crf`", crf.get("pretrained", {})),
             ("ours, random init, `--tag-head lstm --crf`", crf.get("scratch", {})),
+            ("ours, pretrained, `... --crf --word-features`", featured.get("pretrained", {})),
+            ("ours, random init, `... --crf --word-features`", featured.get("scratch", {})),
             ("KerasHub BertBackbone, pretrained", hub.get("conll", {}).get("pretrained", {})),
             ("BiLSTM words + characters", baselines.get("conll", {}).get("bilstm", {})),
         ]
@@ -290,15 +301,10 @@ def main(argv=None):
                         args.data, args.out, pretrained, task
                     )
                     save()
-            elif part in ("lstm", "crf"):  # the CoNLL tagger with a BiLSTM head (and a CRF)
+            elif part in TAGGERS:  # the CoNLL tagger with a BiLSTM head (a CRF, features)
                 if "conll" in tasks:
                     results.setdefault(part, {})["conll"] = run_ours(
-                        args.data,
-                        args.out,
-                        results["pretrain"]["run"],
-                        "conll",
-                        tag_head="lstm",
-                        crf=part == "crf",
+                        args.data, args.out, results["pretrain"]["run"], "conll", part
                     )
             elif part == "hub":
                 results["hub"] = run_hub(args.data, results["pretrain"], tasks)
@@ -314,7 +320,8 @@ def main(argv=None):
                     )
             else:
                 parser.error(
-                    f"unknown part {part!r}; use pretrain, ours, lstm, crf, hub, baselines"
+                    f"unknown part {part!r}; use pretrain, ours, {', '.join(TAGGERS)}, hub, "
+                    "baselines"
                 )
             save()
     report(results)

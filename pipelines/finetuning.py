@@ -43,6 +43,7 @@ from tf_transformer.models.bert import PRESETS as BERT_PRESETS
 from tf_transformer.models.presets import resolve
 from tf_transformer.serving import bert as bert_serving
 from tf_transformer.text import WordPieceTokenizer, load_tokenizer
+from tf_transformer.text.word_features import WordFeatures
 from tf_transformer.training import Throughput, masked_accuracy, masked_loss
 
 # Fine-tuning ---------------------------------------------------------------------------
@@ -73,17 +74,48 @@ class FinetuneConfig(RunOptions):
     pooling: str = "cls"  # a classifier's: "cls" (BERT's pooler) or "mean" (of the tokens)
     tag_head: str = "dense"  # a tagger's: "dense" (BERT's) or "lstm" (a BiLSTM, then dense)
     crf: bool = False  # a tagger's: a linear-chain CRF over the words' tags
+    word_features: bool = False  # a tagger's: each word's embedding and character CNN too
     truncate: str = "head"  # what a classifier keeps of a longer text: head, tail, head+tail
     keep_markup: bool = False  # False: HTML tags (IMDb's <br />) are stripped from the text
     learning_curve: list = None  # also fine-tune on these numbers of labelled examples
 
 
-def _task_model(config, encoder, labels):
+def _task_model(config, encoder, labels, features):
     if config.task == "classify":
         return BertClassifier(encoder, len(labels), labels=labels, pooling=config.pooling)
+    sizes = None
+    if features is not None:
+        sizes = {"word_vocab_size": features.word_vocab_size}
+        sizes["char_vocab_size"] = features.char_vocab_size
     return BertTokenTagger(
-        encoder, len(labels), labels=labels, head=config.tag_head, crf=config.crf
+        encoder,
+        len(labels),
+        labels=labels,
+        head=config.tag_head,
+        crf=config.crf,
+        word_features=sizes,
     )
+
+
+FEATURES_DIR = "word_features"  # a run's WordFeatures, beside tokenizer/
+
+
+def _run_features(config, corpus, run_dir, start):
+    """A tagger run's word features (`--word-features`), or None: the ones saved in
+    `run_dir` (a resumed run), the ones of the run it continues, or made from the training
+    text's words and saved."""
+    if not config.word_features:
+        return None
+    directory = os.path.join(run_dir, FEATURES_DIR)
+    for saved in (directory, start and os.path.join(start.path, FEATURES_DIR)):
+        if saved and WordFeatures.saved_in(saved):
+            features = WordFeatures.load(saved)
+            break
+    else:
+        features = WordFeatures.from_words(w for words, _ in corpus.train for w in words)
+    if not WordFeatures.saved_in(directory):
+        features.save(directory)
+    return features
 
 
 def _uses_pooler(config):
@@ -134,6 +166,7 @@ def finetune(
     )
     encoder_config = _encoder_config(config, tokenizer, pretrained, precision["policy"])
     labels = list(corpus.labels) if config.task == "classify" else [NO_TAG, *corpus.labels]
+    features = _run_features(config, corpus, run.dir, start)
 
     counted = {}  # training examples -> real tokens a batch: one pass for every start
 
@@ -141,7 +174,7 @@ def finetune(
         def tokens():
             size = len(corpus.train)
             if size not in counted:
-                batches = _batches(config)(
+                batches = _batches(config, features)(
                     corpus.dataset("train"), tokenizer, config.seq_len, config.batch_size
                 )
                 counted[size] = _tokens_per_step(batches)
@@ -152,8 +185,10 @@ def finetune(
             encoder = BertEncoder(**encoder_config)
             if origin:
                 encoder.copy_weights_from(_encoder_of(origin.model))
-            model = _task_model(config, encoder, labels)
-            return _fit_task(model, tokenizer, corpus, config, directory, start, run.commit, tokens)
+            model = _task_model(config, encoder, labels, features)
+            return _fit_task(
+                model, (tokenizer, features), corpus, config, directory, start, run.commit, tokens
+            )
 
     first = "pretrained" if pretrained else "scratch"
     runs = [("continued" if start else first, run.dir, pretrained)]
@@ -262,6 +297,7 @@ def _continuing(config, saved):
         pooling=saved.get("pooling", "cls"),
         tag_head=saved.get("tag_head", "dense"),
         crf=saved.get("crf", False),
+        word_features=saved.get("word_features", False),
         learning_curve=None,
         truncate=saved.get("truncate", "head"),
         keep_markup=saved.get("keep_markup", True),
@@ -270,11 +306,11 @@ def _continuing(config, saved):
     )
 
 
-def _batches(config):
+def _batches(config, features=None):
     """The task's batch maker: `make(examples, tokenizer, seq_len, batch_size, shuffle=0,
-    seed=None)`."""
+    seed=None)` (a tagger's with the run's word `features`, if any)."""
     if config.task != "classify":
-        return make_tagging_batches
+        return functools.partial(make_tagging_batches, features=features)
     return functools.partial(
         make_classification_batches, keep=config.truncate, markup=config.keep_markup
     )
@@ -294,11 +330,13 @@ def _tokens_per_step(batches):
     return float(count[0]) / max(int(count[1]), 1)
 
 
-def _fit_task(model, tokenizer, corpus, config, run_dir, start, on_backup, tokens):
+def _fit_task(model, readers, corpus, config, run_dir, start, on_backup, tokens):
     """Compiles and fits `model` on the task (or loads the weights a finished `run_dir`
-    holds); `tokens()` gives the mean real tokens of a training batch, for `Throughput`.
-    Returns its predictor."""
-    make = _batches(config)
+    holds); `readers` are the run's tokenizer and word features (or None); `tokens()`
+    gives the mean real tokens of a training batch, for `Throughput`. Returns its
+    predictor."""
+    tokenizer, features = readers
+    make = _batches(config, features)
     examples = corpus.dataset("train")
 
     def train():  # built anew for every fit: see `pipelines.runs.fit_run`
@@ -322,7 +360,7 @@ def _fit_task(model, tokenizer, corpus, config, run_dir, start, on_backup, token
     settings = {**dataclasses.asdict(config), "pairs": corpus.pairs}
     if os.path.isfile(os.path.join(run_dir, "model.keras")):  # finished before a resume
         model.load_weights(os.path.join(run_dir, "model.keras"))
-        return _predictor(model, tokenizer, settings)
+        return _predictor(model, tokenizer, settings, features)
     os.makedirs(run_dir, exist_ok=True)
     fit_run(
         model,
@@ -337,12 +375,13 @@ def _fit_task(model, tokenizer, corpus, config, run_dir, start, on_backup, token
         verbose=2 if os.environ.get("CI") else 1,
         on_backup=on_backup,
     )
-    return _predictor(model, tokenizer, settings)
+    return _predictor(model, tokenizer, settings, features)
 
 
-def _predictor(model, tokenizer, config: dict):
+def _predictor(model, tokenizer, config: dict, features=None):
     """The predictor of a run's task, reading its text as the run did (`config`: the run's
-    settings; runs written before `truncate` and `keep_markup` kept the head, with markup)."""
+    settings; runs written before `truncate` and `keep_markup` kept the head, with markup;
+    `features`: a tagger's word features)."""
     task, seq_len = config["task"], config["seq_len"]
     if task == "pretrain":
         return bert_serving.FillMask(model, tokenizer, config.get("top_k", 5), seq_len)
@@ -351,7 +390,7 @@ def _predictor(model, tokenizer, config: dict):
         if config.get("pairs"):
             return bert_serving.PairClassifier(model, tokenizer, seq_len, markup=markup)
         return bert_serving.TextClassifier(model, tokenizer, seq_len, keep, markup)
-    return bert_serving.TokenTagger(model, tokenizer, seq_len)
+    return bert_serving.TokenTagger(model, tokenizer, seq_len, features=features)
 
 
 # Loading and export ------------------------------------------------------------------------
@@ -374,7 +413,10 @@ def load_run(run_dir: str):
             f"{run_dir} holds an imported encoder without a masked-LM head; fine-tune it "
             f"(`tf-transformer bert finetune --from {run_dir}`) and use that run"
         )
-    predictor = _predictor(model, tokenizer, config)
+    features = None
+    if config.get("word_features"):
+        features = WordFeatures.load(os.path.join(run_dir, FEATURES_DIR))
+    predictor = _predictor(model, tokenizer, config, features)
     return predictor, config
 
 

@@ -320,14 +320,17 @@ def similar_lengths(examples, batch_size, seed=None, pool=POOL):
     return batches
 
 
-def make_tagging_batches(examples, tokenizer, seq_len=128, batch_size=32, shuffle=0, seed=None):
-    """`(token_ids, labels)` batches from a dataset of `(words, tag ids)`: `labels` is
-    `tag + 1` at each word's first piece and 0 (ignored) elsewhere."""
+def make_tagging_batches(
+    examples, tokenizer, seq_len=128, batch_size=32, shuffle=0, seed=None, features=None
+):
+    """`(inputs, labels)` batches from a dataset of `(words, tag ids)`: `inputs` the
+    windows' token ids (with `features`, a dict of them and the words' own ids: see
+    `bert_inputs.tagger_inputs`), `labels` `tag + 1` at each word's first piece and 0
+    (ignored) elsewhere."""
     dataset = examples.shuffle(shuffle, seed=seed) if shuffle else examples
 
     def to_example(words, tags):
-        ids, labels = word_labels(tokenizer, words, tags, seq_len)
-        return ids.to_tensor(PAD_ID), labels
+        return word_labels(tokenizer, words, tags, seq_len, features)
 
     batched = dataset.ragged_batch(batch_size)
     return batched.map(to_example, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)

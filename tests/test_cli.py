@@ -70,7 +70,12 @@ def test_the_cli_imports_tensorflow_only_once_a_command_runs():
 
 
 @pytest.mark.parametrize(
-    "option, message", [(["--tag-head", "lstm"], "--tag-head lstm"), (["--crf"], "--crf")]
+    "option, message",
+    [
+        (["--tag-head", "lstm"], "--tag-head lstm"),
+        (["--crf"], "--crf"),
+        (["--word-features"], "--word-features"),
+    ],
 )
 def test_a_tag_head_for_a_classifier_exits_2(capsys, option, message):
     args = ["bert", "finetune", "--task", "classify", *option, "--epochs", "1"]

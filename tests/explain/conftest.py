@@ -12,6 +12,7 @@ from tf_transformer.generation.translator import Translator
 from tf_transformer.models import GPT, BertClassifier, BertMaskedLM, BertTokenTagger, Transformer
 from tf_transformer.serving.bert import FillMask, PairClassifier, TokenTagger
 from tf_transformer.text import SentencePieceTokenizer
+from tf_transformer.text.word_features import WordFeatures
 
 TEXT = "Saturday, June 9, 1984"
 
@@ -79,3 +80,23 @@ def tagger():
         "bert_tiny", num_tags=len(labels), labels=labels, **bert_options(source.vocab_size)
     )
     return TokenTagger(model, source, seq_len=32)
+
+
+@pytest.fixture(scope="session")
+def feature_tagger():
+    """A tagger that also reads each word's own features (`--word-features`)."""
+    keras.utils.set_random_seed(10)
+    source, _ = tokenizers()
+    features = WordFeatures.from_words(TEXT.split() + ["June", "Monday"])
+    sizes = {"word_vocab_size": features.word_vocab_size}
+    sizes["char_vocab_size"] = features.char_vocab_size
+    labels = ["", "O", "B-DATE", "I-DATE"]
+    model = BertTokenTagger.from_preset(
+        "bert_tiny",
+        num_tags=len(labels),
+        labels=labels,
+        head="lstm",
+        word_features=sizes,
+        **bert_options(source.vocab_size),
+    )
+    return TokenTagger(model, source, seq_len=32, features=features)

@@ -29,13 +29,14 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def pages(translator, generator, fill_mask, tagger, tmp_path_factory):
+def pages(translator, generator, fill_mask, tagger, feature_tagger, tmp_path_factory):
     folder = tmp_path_factory.mktemp("pages")
     traces = {
         "translate": trace_translation(translator, TEXT, reference="sábado, 9 de junho de 1984"),
         "gpt": trace_gpt(generator, TEXT),
         "bert": trace_bert(fill_mask, "Saturday, [MASK] 9, 1984"),
         "tags": trace_bert(tagger, TEXT),
+        "features": trace_bert(feature_tagger, FEATURE_TEXT),
     }
     return {name: (write_page(t, str(folder / f"{name}.html")), t) for name, t in traces.items()}
 
@@ -125,8 +126,12 @@ def test_top_k_and_top_p_cut_what_the_sampler_cuts(browser, pages):
         assert page.execute_script("return explain.current.keptCount") == kept.sum()
 
 
-def test_the_tag_table_shows_the_served_tags(browser, pages, tagger):
-    page = open_page(browser, pages["tags"][0])
+FEATURE_TEXT = "Monday, June 9 Zürich"  # "Monday," "9" "Zürich" are not training words
+
+
+@pytest.mark.parametrize("name", ["tags", "features"])
+def test_the_tag_table_shows_the_served_tags(browser, pages, tagger, feature_tagger, name):
+    page = open_page(browser, pages[name][0])
     assert [e for e in page.get_log("browser") if e["level"] == "SEVERE"] == []
     rows = page.execute_script(
         """const h = Array.from(document.querySelectorAll('h3'))
@@ -135,9 +140,14 @@ def test_the_tag_table_shows_the_served_tags(browser, pages, tagger):
              .filter((r) => r.cells[0].tagName === 'TD')
              .map((r) => Array.from(r.cells).map((c) => c.textContent));"""
     )
-    served = [tag.decode() for tag in tagger.predict([TEXT])["tags"][0]]
-    assert [row[0] for row in rows] == TEXT.split()
+    model, text = (tagger, TEXT) if name == "tags" else (feature_tagger, FEATURE_TEXT)
+    served = [tag.decode() for tag in model.predict([text])["tags"][0]]
+    assert [row[0] for row in rows] == text.split()
     assert [row[1] for row in rows] == served
+    if name == "features":  # whether each word has a vector of its own
+        assert [row[4] for row in rows] == ["no: spelling only", "yes", *["no: spelling only"] * 2]
+    else:
+        assert {len(row) for row in rows} == {4}
 
 
 def test_keyboard_and_tables(browser, pages):

@@ -121,15 +121,27 @@ def test_bert_masks_pairs_and_tags(fill_mask, pair_classifier, tagger):
     assert cut[0] and cut[1]  # longest first: both sides cut here
     with pytest.raises(InputError, match="give --pair"):
         trace_bert(pair_classifier, TEXT)
-    tags = trace_bert(tagger, TEXT)
-    assert tags["output"]["words"] == TEXT.split()
-    words, served = tagger.word_probabilities(tf.constant([TEXT]))
+    assert "known" not in traced_as_served(tagger, TEXT)["output"]  # no word vectors
+
+
+def traced_as_served(tagger, text):
+    """The trace of a tagger has the words, their probabilities and tags as served."""
+    tags = trace_bert(tagger, text)
+    assert tags["output"]["words"] == text.split()
+    _, served = tagger.word_probabilities(tf.constant([text]))
     at_words = tags["output"]["logits"][tags["output"]["word_positions"]].astype(np.float32)
     np.testing.assert_allclose(softmax(at_words), served[0].numpy(), atol=1e-3)
     labels = tags["output"]["labels"]
-    served_tags = [tag.decode() for tag in tagger.predict([TEXT])["tags"][0]]
+    served_tags = [tag.decode() for tag in tagger.predict([text])["tags"][0]]
     assert [labels[i] for i in tags["output"]["tags"]] == served_tags
     assert tags["check"]["passed"]
+    return tags
+
+
+def test_a_tagger_reading_word_features_is_traced_as_served(feature_tagger):
+    traced_as_served(feature_tagger, "Monday, June 9 Zürich")
+    known = trace_bert(feature_tagger, "Monday, June 9 Zürich")["output"]["known"]
+    assert known == [False, True, False, False]  # "Monday," and "9" are not "Monday", "9,"
 
 
 def _unpack(html):

@@ -198,6 +198,36 @@ def test_the_lstm_tag_head_reads_each_text_both_ways_and_ignores_padding():
         BertTokenTagger(model.encoder, num_tags=5, head="crf")
 
 
+def test_a_tagger_reads_each_words_own_features_and_ignores_padding(tmp_path):
+    sizes = {"word_vocab_size": 20, "char_vocab_size": 12}
+    model = BertTokenTagger.from_preset(
+        "bert_tiny", vocab_size=VOCAB, num_tags=5, head="lstm", word_features=sizes
+    )
+    rng = np.random.default_rng(0)
+    words = np.where(IDS > 3, rng.integers(1, 20, size=IDS.shape), 0).astype("int32")
+    chars = rng.integers(0, 12, size=(*IDS.shape, 20)) * (words > 0)[..., None]
+    inputs = {"token_ids": IDS, "word_ids": words, "char_ids": chars.astype("int32")}
+    logits = numpy(model(inputs))
+    hidden = numpy(model.encoder(IDS))
+    own = numpy(model.word_embedding(words, inputs["char_ids"]))
+    forward, _ = model.lstms
+    joined = np.concatenate([hidden, own], axis=-1)[:1, : int((IDS[0] != 0).sum())]
+    kernel, bias = (numpy(w) for w in model.classifier.weights)
+    half = model.encoder.d_model  # the forward LSTM's half of the classifier's input
+    partial = logits[0, : joined.shape[1]] - numpy(forward(joined))[0] @ kernel[:half] - bias
+    backward = numpy(model.lstms[1](joined[:, ::-1]))[0, ::-1]
+    np.testing.assert_allclose(partial, backward @ kernel[half:], atol=1e-4)
+    changed = dict(inputs, word_ids=np.where(words == words[0, 1], 19 - words, words))
+    assert not np.allclose(numpy(model(changed))[0, 1], logits[0, 1])  # the word id is read
+    padded = {k: np.pad(v, [[0, 0], [0, 3]] + [[0, 0]] * (v.ndim - 2)) for k, v in inputs.items()}
+    again = numpy(model(padded))[:, : IDS.shape[1]]
+    np.testing.assert_allclose(again[IDS != 0], logits[IDS != 0], atol=1e-5)
+    model.save(tmp_path / "tagger.keras")
+    loaded = keras.models.load_model(tmp_path / "tagger.keras", compile=False)
+    assert loaded.get_config()["word_features"] == sizes
+    np.testing.assert_allclose(numpy(loaded(inputs)), logits, atol=1e-6)
+
+
 def test_mixed_bfloat16_gives_finite_float32_logits():
     model = BertClassifier.from_preset(
         "bert_tiny", vocab_size=VOCAB, num_classes=2, dtype="mixed_bfloat16"

@@ -430,12 +430,14 @@ def test_a_conll_tagger_predicts_every_word_and_exports_entity_spans(pretrained,
     args = ["bert", "finetune", "--task", "tag", "--from", pretrained, "--run-dir", run_dir]
     args += ["--source", f"conll:train={train},validation={valid}", "--seq-len", "32"]
     args += ["--epochs", "2", "--steps-per-epoch", "30", "--learning-rate", "1e-3"]
-    args += ["--tag-head", "lstm", "--crf"]  # the dense head without a CRF: `tagger_run`
+    args += ["--tag-head", "lstm", "--crf", "--word-features"]  # `tagger_run`: dense alone
     assert cli.main([*args, "--no-compare", "--mixed-precision", "float32"]) == 0
     out = capsys.readouterr().out
     assert "validation entity F1 from pretrained encoder" in out
     config = read(run_dir, "config.json")
-    assert config["tag_head"] == "lstm" and config["crf"] is True
+    assert config["tag_head"] == "lstm" and config["crf"] is True and config["word_features"]
+    features = read(run_dir, "word_features/word_features.json")
+    assert {"Clara", "Oslo", "visited"} <= set(features["words"])  # the training text's
     report = read(run_dir, "metrics.json")["pretrained"]
     assert report["decoding"] == "the best sequence under the IOB rule and the CRF's transitions"
     entities = report["entities"]
@@ -449,6 +451,10 @@ def test_a_conll_tagger_predicts_every_word_and_exports_entity_spans(pretrained,
     assert cli.main(["bert", "export", run_dir, "--model-dir", model_dir]) == 0
     out = capsys.readouterr().out
     assert "entity_types: string[-1, -1]" in out and "conformance check passed" in out
+    assert os.path.isfile(os.path.join(model_dir, "1", "assets", "tagger_word_features.json"))
+    page = str(tmp_path / "page.html")
+    assert cli.main(["bert", "explain", run_dir, "Clara visited Oslo .", "--out", page]) == 0
+    assert "check passed" in capsys.readouterr().out
     predictor, _ = finetuning.load_run(run_dir)
     texts = ["Clara visited New York .", "", "nothing here", " ".join(["Anna visited Oslo ."] * 20)]
     served = predictor.predict(texts)

@@ -13,6 +13,7 @@ from tf_transformer.text import (
     WordPieceTokenizer,
     bert_inputs,
 )
+from tf_transformer.text.word_features import WordFeatures
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def test_word_labels_mark_first_pieces_with_tag_plus_one(tokenizer):
     words = tf.ragged.constant([["the", "cats"], ["dogs", "sat", "mat"]])
     tags = tf.ragged.constant([[0, 2], [1, 0, 3]])
     ids, labels = bert_inputs.word_labels(tokenizer, words, tags, 5)
-    ids, labels = ids.to_tensor().numpy(), labels.numpy()
+    ids, labels = ids.numpy(), labels.numpy()
     assert labels.shape == ids.shape
     _, window, position = bert_inputs.encode_words(tokenizer, words, 5)
     expected = np.zeros(ids.shape, "int32")
@@ -93,6 +94,29 @@ def test_word_labels_mark_first_pieces_with_tag_plus_one(tokenizer):
     np.testing.assert_array_equal(labels, expected)
     assert (labels[:, 0] == 0).all()  # [START] carries no label
     assert (labels > 0).sum() == 5  # every word's tag, though 5 pieces hold only 3 words
+
+
+def test_word_features_are_placed_at_each_words_first_piece_in_its_window(tokenizer):
+    texts = [["the", "cats", "Sat"], [], ["dogs", "ü", "mat"] * 3]
+    words = tf.ragged.constant(texts)
+    features = WordFeatures.from_words(["the", "cats", "the", "mat"])
+    inputs, window, position = bert_inputs.tagger_inputs(tokenizer, words, 7, features)
+    plain, _, _ = bert_inputs.tagger_inputs(tokenizer, words, 7)
+    np.testing.assert_array_equal(inputs["token_ids"], plain)  # the same windows
+    expected_words = np.zeros(plain.shape, "int32")
+    expected_chars = np.zeros((*plain.shape, features.max_characters), "int32")
+    for text, windows, positions in zip(texts, window.to_list(), position.to_list(), strict=True):
+        for word, w, p in zip(text, windows, positions, strict=True):
+            word_id, char_ids = features.lookup(tf.constant([word]))
+            expected_words[w, p], expected_chars[w, p] = word_id[0], char_ids[0]
+    np.testing.assert_array_equal(inputs["word_ids"], expected_words)
+    np.testing.assert_array_equal(inputs["char_ids"], expected_chars)
+    assert (inputs["word_ids"].numpy() > 0).sum() == 12  # every word, known or not, somewhere
+    assert plain.shape[0] > 2  # the long text took several windows
+    _, labels = bert_inputs.word_labels(
+        tokenizer, words, tf.ragged.constant([[0, 1, 2], [], [1] * 9]), 7, features
+    )
+    np.testing.assert_array_equal(labels.numpy() > 0, inputs["word_ids"].numpy() > 0)
 
 
 def test_pairs_are_framed_with_segment_ids_and_cut_longest_first(tokenizer):

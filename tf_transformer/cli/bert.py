@@ -101,6 +101,12 @@ def add_commands(commands):
         "true sequence's likelihood as the loss, Viterbi to predict)",
     )
     finetune.add_argument(
+        "--word-features",
+        action="store_true",
+        help="a tagger's: each word's own features beside the encoder's, an embedding of the "
+        "word (the training text's words) and a character CNN of its spelling",
+    )
+    finetune.add_argument(
         "--truncate",
         choices=["head", "tail", "head+tail"],
         default="head",
@@ -196,8 +202,9 @@ def bert_finetune_command(args):
     )
     if args.task != "tag" and args.tag_head != "dense":
         raise InputError(f"--tag-head {args.tag_head} is for --task tag")
-    if args.task != "tag" and args.crf:
-        raise InputError("--crf is for --task tag")
+    for flag, value in (("--crf", args.crf), ("--word-features", args.word_features)):
+        if args.task != "tag" and value:
+            raise InputError(f"{flag} is for --task tag")
     default_source = {"classify": "cldr-langid", "tag": "cldr-tags"}[args.task]
     config = config_from(
         finetuning.FinetuneConfig,

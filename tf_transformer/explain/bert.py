@@ -14,8 +14,9 @@ from tf_transformer.text.bert_inputs import (
     encode_pairs,
     encode_texts,
     encode_with_masks,
-    encode_words,
+    tagger_inputs,
 )
+from tf_transformer.text.word_features import UNKNOWN
 
 UNCUT = 1_000_000  # a length no text reaches: the encoders' output before any cut
 
@@ -52,10 +53,18 @@ def encode(predictor, text, pair, length):
         ids = encode_with_masks(tokenizer, texts, length)
     elif isinstance(predictor, TokenTagger):
         split = split_words(texts)[0]
-        ids, _, starts = encode_words(tokenizer, split, length)
+        inputs, _, starts = tagger_inputs(tokenizer, split, length, predictor.features)
+        own = {}
+        if predictor.features is not None:
+            own = {name: inputs.pop(name).numpy() for name in ("word_ids", "char_ids")}
+            inputs = inputs["token_ids"]
+        ids = tf.RaggedTensor.from_tensor(inputs)
         if ids.nrows() > 1:  # the page shows one window of whole words
             raise InputError(f"the text's words do not fit {length} tokens in one window")
         words = {"words": [w.decode() for w in split[0].numpy()], "starts": starts[0].numpy()}
+        words["features"] = own  # the words' own ids, for a model that reads them
+        if own:  # which words have a vector of their own (the rest: unknown, spelling only)
+            words["known"] = [bool(own["word_ids"][0, p] > UNKNOWN) for p in starts[0].numpy()]
     elif pair is not None:
         ids, segments = encode_pairs(tokenizer, texts, tf.constant([pair]), length, markup)
         segments = segments[0].numpy()
@@ -110,10 +119,12 @@ def trace_bert(predictor, text, run_dir="", config=None, pair=None, seq_len=None
         trace["tokens"][0]["segments"] = segments.tolist()
     head = READOUTS[type(predictor).__name__]
     if words:
-        feed["word_positions"] = words["starts"]
+        feed.update(words["features"], word_positions=words["starts"])
     trace.update(head(predictor, hidden, feed, blocks, ids))
     if words:
         trace["output"].update(words=words["words"], word_positions=words["starts"])
+        if "known" in words:
+            trace["output"]["known"] = words["known"]
     return trace
 
 
@@ -138,13 +149,21 @@ def classes(predictor, hidden, feed, blocks, ids) -> dict:
 
 
 def tags(predictor, hidden, feed, blocks, ids) -> dict:
-    logits = t.numpy(predictor.model(feed["token_ids"], training=False))[0][:, 1:]
+    logits = t.numpy(predictor.model(_tagger_input(feed), training=False))[0][:, 1:]
     labels = [label.decode() for label in predictor.tags.numpy()[1:]]
     output = {"kind": "tags", "labels": labels, **t.distribution(logits)}
     at_words = tf.nn.softmax(tf.constant(logits[feed["word_positions"]], tf.float32))
     chosen = predictor.decode(tf.RaggedTensor.from_tensor(at_words[None]))  # as served
     output["tags"] = chosen[0].numpy().astype(np.int32)
     return {"output": output, "check": _check(predictor, feed, logits, feed["word_positions"])}
+
+
+def _tagger_input(feed):
+    """What a tagger reads of `feed`: its token ids, and the words' own ids if it reads
+    them."""
+    if "word_ids" not in feed:
+        return feed["token_ids"]
+    return {name: feed[name] for name in ("token_ids", "word_ids", "char_ids")}
 
 
 def _check(predictor, feed, logits, positions) -> dict:
@@ -156,7 +175,7 @@ def _check(predictor, feed, logits, positions) -> dict:
         feed = {**feed, "mask_positions": positions[None].astype(np.int32)}
         served = tf.function(lambda f: model(f, training=False))(feed)[0]
     elif isinstance(predictor, TokenTagger):  # read at each word's first piece, as served
-        served = tf.function(lambda f: model(f, training=False))(feed["token_ids"])[0][:, 1:]
+        served = tf.function(lambda f: model(f, training=False))(_tagger_input(feed))[0][:, 1:]
         served, logits = tf.gather(served, positions), logits[positions]
     else:
         served = tf.function(lambda f: model(f, training=False))(feed)

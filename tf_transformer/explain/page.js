@@ -624,7 +624,7 @@ function output() {
   next_token: "The next-token distribution at every position of the text (the last one is what " +
     "generation samples from), with the sampler's temperature, top-k and top-p as generation applies them.",
   masks: "The model's distribution over the vocabulary at each [MASK].",
-  classes: "The classifier's probabilities over its labels.", tags: "Each word's tag, read at its first piece; IOB entity tags are read as a sequence (the IOB rule, and a CRF's transitions where the model has one): a marked row's served tag is not its own most likely." };
+  classes: "The classifier's probabilities over its labels.", tags: "Each word's tag, read at its first piece; IOB entity tags are read as a sequence (the IOB rule, and a CRF's transitions where the model has one): a marked row's served tag is not its own most likely. A tagger with word features also reads each word's own vector, if the word was in its training text, and its spelling." };
   const s = section("output", "6. The output", notes[o.kind]);
   if (o.kind === "masks" && !o.logits) { s.append($("p", { text: "The text has no [MASK]: write one to see predictions." })); return; }
   const controls = $("div", { class: "controls" });
@@ -721,11 +721,13 @@ function outputExtras(o, index) {
   if (o.kind === "tags") {
     const rows = o.words.map((word, w) => {
       const d = probabilities(row(o.logits, o.word_positions.data[w]), 1, 0, 1), tag = o.tags.data[w];
-      return [word, o.labels[tag], d.p[tag], o.labels[d.order[0]]];
+      const known = o.known ? [o.known[w] ? "yes" : "no: spelling only"] : [];
+      return [word, o.labels[tag], d.p[tag], o.labels[d.order[0]], ...known];
     });
     const differs = (i) => (rows[i][1] !== rows[i][3] ? "selected" : "");
+    const columns = ["word", "tag", "probability", "most likely on its own"];
     out.push($("div", { class: "panel" }, $("h3", { text: "tags per word, as served" }),
-      table(["word", "tag", "probability", "most likely on its own"], rows, differs)));
+      table(o.known ? [...columns, "a training word"] : columns, rows, differs)));
   }
   return out;
 }

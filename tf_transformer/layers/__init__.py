@@ -1,5 +1,5 @@
 """Keras layers of the Transformer: positions, attention, feed-forward, encoder, decoder;
-and a linear-chain CRF for taggers."""
+and for taggers a linear-chain CRF and each word's own embedding and character CNN."""
 
 from tf_transformer.layers.attention import (
     BaseAttention,
@@ -19,6 +19,7 @@ from tf_transformer.layers.positional_embedding import (
     positional_encoding,
     sinusoids,
 )
+from tf_transformer.layers.word_embedding import WordCharacterEmbedding
 
 __all__ = [
     "BaseAttention",
@@ -35,6 +36,7 @@ __all__ = [
     "LinearChainCRF",
     "PositionalEmbedding",
     "Record",
+    "WordCharacterEmbedding",
     "capture",
     "causal_mask",
     "merge_masks",

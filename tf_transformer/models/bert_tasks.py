@@ -7,6 +7,7 @@ from keras import ops
 from tf_transformer.layers.crf import LinearChainCRF, first_to_front
 from tf_transformer.layers.feed_forward import get_activation
 from tf_transformer.layers.masks import padding_mask as ids_padding_mask
+from tf_transformer.layers.word_embedding import WordCharacterEmbedding
 from tf_transformer.models.bert import BertEncoder, bert_initializer
 from tf_transformer.training.losses import global_count
 
@@ -252,6 +253,12 @@ class BertTokenTagger(_TaskModel):
     predictor decodes with its learned transitions (Viterbi). The logits stay the CRF's
     per-word scores.
 
+    `word_features` (the vocabulary sizes and other arguments of
+    `layers.word_embedding.WordCharacterEmbedding`) adds each word's own features, an
+    embedding of the word and a character CNN of its spelling, joined to the encoder's
+    output at the word's first piece before the head: the inputs are then a dict of
+    `token_ids`, `word_ids` and `char_ids` (`text.bert_inputs.tagger_inputs`).
+
     Example:
     ```python
     import numpy as np
@@ -262,12 +269,24 @@ class BertTokenTagger(_TaskModel):
     """
 
     def __init__(
-        self, encoder, num_tags, dropout=0.1, labels=None, head="dense", crf=False, **kwargs
+        self,
+        encoder,
+        num_tags,
+        dropout=0.1,
+        labels=None,
+        head="dense",
+        crf=False,
+        word_features=None,
+        **kwargs,
     ):
         super().__init__(encoder, **kwargs)
         _check_choice("head", head, TAG_HEADS)
         self.num_tags = num_tags
         self.head = head
+        self.word_features = dict(word_features) if word_features else None
+        self.word_embedding = None
+        if self.word_features:
+            self.word_embedding = WordCharacterEmbedding(**self.word_features, name="words")
         self.crf = LinearChainCRF(num_tags - 1, name="crf") if crf else None  # class 0: no tag
         self.make_head(num_tags, dropout, labels, "tags")
         self.lstms = None
@@ -280,22 +299,28 @@ class BertTokenTagger(_TaskModel):
             ]
 
     @classmethod
-    def from_preset(cls, name, num_tags, labels=None, head="dense", crf=False, **overrides):
+    def from_preset(
+        cls, name, num_tags, labels=None, head="dense", crf=False, word_features=None, **overrides
+    ):
         return cls(
             BertEncoder.from_preset(name, **{"use_pooler": False, **overrides}),
             num_tags,
             labels=labels,
             head=head,
             crf=crf,
+            word_features=word_features,
         )
 
     def build(self, input_shape=None):
         self.build_encoder()
         width = self.encoder.d_model
+        if self.word_embedding is not None:
+            self.word_embedding.build()
+            width += self.word_embedding.width
         if self.lstms is not None:
             for lstm in self.lstms:
                 lstm.build((None, None, width))
-            width *= 2
+            width = 2 * self.encoder.d_model
         self.classifier.build((None, None, width))
         if self.crf is not None:
             self.crf.build()
@@ -322,6 +347,9 @@ class BertTokenTagger(_TaskModel):
         token_ids, segment_ids, _ = _unpack(inputs)
         hidden = self.encoder(token_ids, segment_ids=segment_ids, training=training)
         hidden = self.head_dropout(hidden, training=training)
+        if self.word_embedding is not None:  # each word's own, at its first piece
+            own = self.word_embedding(inputs["word_ids"], inputs["char_ids"], training=training)
+            hidden = ops.concatenate([ops.cast(hidden, own.dtype), own], axis=-1)
         if self.lstms is not None:
             hidden = ops.cast(hidden, "float32")
             lengths = ops.sum(ops.cast(ids_padding_mask(token_ids), "int32"), axis=1)
@@ -335,4 +363,4 @@ class BertTokenTagger(_TaskModel):
         config.update(
             num_tags=self.num_tags, dropout=self.dropout, labels=self.labels, head=self.head
         )
-        return {**config, "crf": self.crf is not None}
+        return {**config, "crf": self.crf is not None, "word_features": self.word_features}

@@ -21,18 +21,9 @@ from tf_transformer.text.bert_inputs import (
     encode_pairs,
     encode_texts,
     encode_with_masks,
-    encode_words,
+    padded,
+    tagger_inputs,
 )
-from tf_transformer.text.tokenizer import PAD_ID
-
-
-def _padded(ids):
-    """Framed ragged ids as a dense batch padded with id 0, which the encoder masks (every
-    BERT vocabulary's `[PAD]`); an empty batch keeps a width of 2 (`[START] [END]`), so
-    that reading the first position still works."""
-    dense = ids.to_tensor(default_value=PAD_ID)
-    return tf.pad(dense, [[0, 0], [0, tf.maximum(2 - tf.shape(dense)[1], 0)]])
-
 
 PAIR = tf.TensorSpec([None], tf.string, name="pair")  # the second text of each pair
 
@@ -85,7 +76,7 @@ class FillMask(Predictor):
     def serve(self, texts):
         texts = tf.convert_to_tensor(texts, tf.string)
         ids = encode_with_masks(self.tokenizer, texts, self.seq_len)
-        token_ids = _padded(ids)
+        token_ids = padded(ids)
         is_mask = tf.equal(token_ids, self.tokenizer.mask_id)
         width = tf.shape(token_ids)[1]
         positions = tf.ragged.boolean_mask(
@@ -118,7 +109,7 @@ class TextClassifier(Predictor):
     def serve(self, texts):
         texts = tf.convert_to_tensor(texts, tf.string)
         ids = encode_texts(self.tokenizer, texts, self.seq_len, self.keep, self.markup)
-        return self.answer(_padded(ids))
+        return self.answer(padded(ids))
 
     def answer(self, inputs):
         probabilities = tf.nn.softmax(tf.cast(self.model(inputs, training=False), tf.float32))
@@ -141,7 +132,7 @@ class PairClassifier(TextClassifier):
         texts = tf.convert_to_tensor(texts, tf.string)
         pairs = tf.convert_to_tensor(pairs, tf.string)
         ids, segments = encode_pairs(self.tokenizer, texts, pairs, self.seq_len, self.markup)
-        return self.answer({"token_ids": _padded(ids), "segment_ids": _padded(segments)})
+        return self.answer({"token_ids": padded(ids), "segment_ids": padded(segments)})
 
     def columns(self, pairs) -> tuple:
         pairs = [tuple(pair) for pair in pairs]
@@ -167,11 +158,16 @@ class TokenTagger(Predictor):
     to the sequence's, with or without the rule.
 
     The model's class 0 is the "no label" of the training data (see
-    `pipelines.masked_lm`), so tag names are `model.labels[1:]`.
+    `pipelines.masked_lm`), so tag names are `model.labels[1:]`. A model that reads the
+    words' own features (`BertTokenTagger(word_features=...)`) needs the run's
+    `features` (`text.word_features.WordFeatures`), looked up in the graph too.
     """
 
-    def __init__(self, model, tokenizer, seq_len=None, iob_rule=True):
+    def __init__(self, model, tokenizer, seq_len=None, iob_rule=True, features=None):
         super().__init__(model, tokenizer, seq_len, name="token_tagger")
+        if (features is None) != (getattr(model, "word_embedding", None) is None):
+            raise ValueError("a tagger that reads word features needs them, and only it")
+        self.features = features
         labels = model.labels or [str(i) for i in range(model.num_tags)]
         self.tags = tf.constant(labels)
         self.spans = is_iob(labels[1:])
@@ -187,9 +183,14 @@ class TokenTagger(Predictor):
         words, _, _ = split_words(texts)
         return words, self._probabilities(words)
 
+    def inputs(self, words):
+        """The model's inputs for words `(batch, (w))` and where each word's first piece is
+        in them: `bert_inputs.tagger_inputs`."""
+        return tagger_inputs(self.tokenizer, words, self.seq_len, self.features)
+
     def _probabilities(self, words):
-        ids, window, position = encode_words(self.tokenizer, words, self.seq_len)
-        logits = self.model(_padded(ids), training=False)
+        inputs, window, position = self.inputs(words)
+        logits = self.model(inputs, training=False)
         probabilities = tf.nn.softmax(tf.cast(logits[..., 1:], tf.float32))
         index = tf.stack([window.flat_values, position.flat_values], axis=1)
         return words.with_flat_values(tf.gather_nd(probabilities, index))
@@ -236,6 +237,12 @@ class TokenTagger(Predictor):
         return outputs
 
 
+def _features(predictor) -> dict:
+    """A tagger's word features, tracked and copied into `assets/` with the tokenizer."""
+    features = getattr(predictor, "features", None)
+    return {"tagger_": features} if features is not None else {}
+
+
 def export_predictor(predictor: Predictor, model_dir: str, version: int = None, warmup=None):
     """Exports a predictor as a new version of `model_dir` with one signature,
     `serving_default`: `text: string[None]` (and `pair: string[None]` for a pair
@@ -247,7 +254,7 @@ def export_predictor(predictor: Predictor, model_dir: str, version: int = None, 
         warmup = [("serving_default", {n: c.numpy() for n, c in zip(names, columns, strict=True)})]
     return export_model(
         predictor.model,
-        {"": predictor.tokenizer},
+        {"": predictor.tokenizer, **_features(predictor)},
         {"serving_default": (predictor.serve, list(predictor.signature))},
         model_dir,
         version,

@@ -1,4 +1,5 @@
-"""Tokenizers as `tf.Module`s: they run inside `tf.data` and inside exported SavedModels."""
+"""Tokenizers as `tf.Module`s: they run inside `tf.data` and inside exported SavedModels;
+and a tagger's per-word lookups (`WordFeatures`), which run there too."""
 
 from tf_transformer.text.bert_vocab_tokenizer import BertVocabTokenizer
 from tf_transformer.text.byte_pair_tokenizer import BytePairTokenizer
@@ -14,6 +15,7 @@ from tf_transformer.text.tokenizer import (
     UNK_ID,
     Tokenizer,
 )
+from tf_transformer.text.word_features import WordFeatures
 from tf_transformer.text.wordpiece_tokenizer import WordPieceTokenizer
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "UNK_ID",
     "SentencePieceTokenizer",
     "Tokenizer",
+    "WordFeatures",
     "WordPieceTokenizer",
     "load_tokenizer",
 ]

@@ -7,12 +7,22 @@ for tagging, and texts whose literal `[MASK]` markers become the tokenizer's mas
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from tf_transformer.text.tokenizer import PAD_ID
+
 MASK_MARKER = "[MASK]"
 
 
 MARKUP = r"<[a-zA-Z/!][^<>]{0,200}>"  # an HTML/XML tag, e.g. IMDb's `<br />`
 KEEPS = ("head", "tail", "head+tail")
 HEAD_SHARE = 128 / 510  # Sun et al. (2019): of 510 pieces, the first 128 and the last 382
+
+
+def padded(ids):
+    """Framed ragged ids as a dense batch padded with id 0, which the encoder masks (every
+    BERT vocabulary's `[PAD]`); an empty batch keeps a width of 2 (`[START] [END]`), so
+    that reading the first position still works."""
+    dense = ids.to_tensor(default_value=PAD_ID)
+    return tf.pad(dense, [[0, 0], [0, tf.maximum(2 - tf.shape(dense)[1], 0)]])
 
 
 def strip_markup(texts):
@@ -147,16 +157,38 @@ def encode_words(tokenizer, words, seq_len, max_word_pieces=MAX_WORD_PIECES):
     )
 
 
-def word_labels(tokenizer, words, tags, seq_len):
-    """Framed ids of the words' windows (see `encode_words`) and dense labels `(windows,
-    n)` for tagging: `tag + 1` at each word's first piece, 0 (ignored by the masked loss)
-    at its other pieces and the frame."""
+def tagger_inputs(tokenizer, words, seq_len, features=None):
+    """A tagger's inputs for words `(batch, (w))`, in windows of whole words (see
+    `encode_words`): the padded token ids of the windows or, with `features`
+    (`word_features.WordFeatures`), a dict of them (`token_ids`) and each word's own ids
+    at its first piece (`word_ids` `(windows, n)` and `char_ids` `(windows, n,
+    characters)`, 0 elsewhere). Returns `(inputs, window, position)`."""
     ids, window, position = encode_words(tokenizer, words, seq_len)
+    token_ids = padded(ids)
+    if features is None:
+        return token_ids, window, position
+    index = tf.stack([window.flat_values, position.flat_values], axis=1)
+    word_ids, char_ids = features.lookup(words.flat_values)
+    shape = tf.shape(token_ids)
+    letters = tf.concat([shape, [features.max_characters]], axis=0)
+    inputs = {
+        "token_ids": token_ids,
+        "word_ids": tf.scatter_nd(index, word_ids, shape),
+        "char_ids": tf.scatter_nd(index, char_ids, letters),
+    }
+    return inputs, window, position
+
+
+def word_labels(tokenizer, words, tags, seq_len, features=None):
+    """A tagger's inputs for the words' windows (see `tagger_inputs`) and dense labels
+    `(windows, n)`: `tag + 1` at each word's first piece, 0 (ignored by the masked loss)
+    at its other pieces, the frame and the padding."""
+    inputs, window, position = tagger_inputs(tokenizer, words, seq_len, features)
     indices = tf.stack([window.flat_values, position.flat_values], 1)
     values = tf.cast(tags.flat_values, tf.int32) + 1
-    shape = tf.cast(tf.stack([ids.nrows(), tf.reduce_max(ids.row_lengths())]), tf.int32)
-    labels = tf.scatter_nd(indices, values, tf.maximum(shape, 0))
-    return ids, labels
+    token_ids = inputs["token_ids"] if features is not None else inputs
+    labels = tf.scatter_nd(indices, values, tf.shape(token_ids))
+    return inputs, labels
 
 
 def encode_with_masks(tokenizer, texts, seq_len):
