@@ -86,3 +86,27 @@ def test_conll_2003_reads_as_published():
     assert (len(corpus.train), len(corpus.validation)) == (14041, 3250)
     assert sum(len(words) for words, _ in corpus.train) == 203621
     assert {label[2:] for label in corpus.labels if label != "O"} == {"PER", "LOC", "ORG", "MISC"}
+
+
+def test_a_taggers_word_features_are_the_runs_own_then_kept(tmp_path):
+    """`--word-features`: made from the training words and saved with the run; a resumed
+    run reads its own, and a run continuing another (`--init-from`) that run's, whose
+    vectors the continued weights were trained with."""
+    import types
+
+    from pipelines.finetuning import FEATURES_DIR, FinetuneConfig, _run_features
+
+    config = FinetuneConfig(task="tag", word_features=True)
+    corpus = types.SimpleNamespace(train=[(["Oslo", "is", "in", "Norway"], ["B-LOC"] * 4)])
+    made = _run_features(config, corpus, str(tmp_path / "run"), None)
+    assert made.words == ["Oslo", "is", "in", "Norway"]
+    assert os.path.isfile(tmp_path / "run" / FEATURES_DIR / "word_features.json")
+    other = types.SimpleNamespace(train=[(["Bergen"], ["B-LOC"])])
+    assert _run_features(config, other, str(tmp_path / "run"), None).words == made.words
+    start = types.SimpleNamespace(path=str(tmp_path / "run"))
+    continued = _run_features(config, other, str(tmp_path / "next"), start)
+    assert continued.words == made.words  # not Bergen: the start run's vocabulary
+    assert os.path.isfile(tmp_path / "next" / FEATURES_DIR / "word_features.json")
+    plain = FinetuneConfig(task="tag")
+    assert _run_features(plain, corpus, str(tmp_path / "none"), None) is None
+    assert not os.path.exists(tmp_path / "none")
