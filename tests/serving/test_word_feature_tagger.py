@@ -60,6 +60,7 @@ def test_the_served_probabilities_are_the_models_at_each_words_first_piece(tagge
     np.testing.assert_allclose(probabilities.flat_values, expected, atol=1e-5)
 
 
+@pytest.mark.slow  # an export: seconds the fast suite cannot spare (the recipe's too)
 def test_the_export_serves_the_same_tags_and_carries_the_features(tagger, tmp_path):
     path = export_predictor(tagger, str(tmp_path / "tagger"))
     assert os.path.isfile(os.path.join(path, "assets", "tagger_word_features.json"))
