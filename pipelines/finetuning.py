@@ -83,17 +83,13 @@ class FinetuneConfig(RunOptions):
 def _task_model(config, encoder, labels, features):
     if config.task == "classify":
         return BertClassifier(encoder, len(labels), labels=labels, pooling=config.pooling)
-    sizes = None
-    if features is not None:
-        sizes = {"word_vocab_size": features.word_vocab_size}
-        sizes["char_vocab_size"] = features.char_vocab_size
     return BertTokenTagger(
         encoder,
         len(labels),
         labels=labels,
         head=config.tag_head,
         crf=config.crf,
-        word_features=sizes,
+        word_features=features.sizes if features is not None else None,
     )
 
 

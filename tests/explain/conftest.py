@@ -88,15 +88,13 @@ def feature_tagger():
     keras.utils.set_random_seed(10)
     source, _ = tokenizers()
     features = WordFeatures.from_words(TEXT.split() + ["June", "Monday"])
-    sizes = {"word_vocab_size": features.word_vocab_size}
-    sizes["char_vocab_size"] = features.char_vocab_size
     labels = ["", "O", "B-DATE", "I-DATE"]
     model = BertTokenTagger.from_preset(
         "bert_tiny",
         num_tags=len(labels),
         labels=labels,
         head="lstm",
-        word_features=sizes,
+        word_features=features.sizes,
         **bert_options(source.vocab_size),
     )
     return TokenTagger(model, source, seq_len=32, features=features)

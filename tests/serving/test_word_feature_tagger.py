@@ -26,8 +26,7 @@ def tagger():
     model = BertTokenTagger.from_preset(
         "bert_tiny", num_tags=len(LABELS), labels=LABELS, vocab_size=tokenizer.vocab_size,
         num_layers=1, d_model=16, num_heads=2, dff=32, max_length=64, head="lstm",
-        word_features={"word_vocab_size": features.word_vocab_size,
-                       "char_vocab_size": features.char_vocab_size},
+        word_features=features.sizes,
     )  # fmt: skip
     return TokenTagger(model, tokenizer, seq_len=16, features=features)
 

@@ -65,6 +65,11 @@ class WordFeatures(tf.Module):
     def char_vocab_size(self) -> int:
         return len(self.chars) + 2
 
+    @property
+    def sizes(self) -> dict:
+        """The vocabulary sizes a tagger's `word_features` (`WordCharacterEmbedding`) needs."""
+        return {"word_vocab_size": self.word_vocab_size, "char_vocab_size": self.char_vocab_size}
+
     def lookup(self, words):
         """`(word_ids int32[n], char_ids int32[n, max_characters])` of the strings `words`
         `[n]`: a character past a word's end is `PAD`."""
